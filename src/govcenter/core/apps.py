@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    name = "govcenter.core"
+    label = "core"
+    verbose_name = _("平台")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (login/logout audit receivers)
+        from . import tasks  # noqa: F401  (periodic jobs register with Huey)

@@ -1,0 +1,47 @@
+"""SMS one-time codes and the outbox (the embedded gateway)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class SmsCode(models.Model):
+    """A 6-digit code sent to a phone; only a keyed hash of it is stored."""
+
+    phone = models.CharField(max_length=20, db_index=True)
+    purpose = models.CharField(max_length=30)  # staff_login, citizen_login, …
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    burned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["phone", "purpose", "created_at"])]
+
+
+class SmsMessage(models.Model):
+    """An SMS handed to the gateway; the outbox table is the embedded gateway itself."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("待发送")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+
+    phone = models.CharField(_("手机号"), max_length=20, db_index=True)
+    template = models.CharField(_("模板"), max_length=40)
+    body = models.TextField(_("内容"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    gateway = models.CharField(_("通道"), max_length=60, blank=True)
+    error = models.CharField(_("错误"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("短信")
+        verbose_name_plural = _("短信发件箱")

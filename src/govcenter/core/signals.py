@@ -1,0 +1,1 @@
+"""Signal receivers of the kernel (login/logout auditing lives here)."""

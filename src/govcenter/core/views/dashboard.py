@@ -1,0 +1,9 @@
+"""The dashboard: the first page after login."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def dashboard(request):
+    return render(request, "core/dashboard.html")

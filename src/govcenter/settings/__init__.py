@@ -1,0 +1,17 @@
+"""govcenter settings, split by concern; every value comes from the environment.
+
+See docs/configuration.md for every variable and its default.
+"""
+
+from .base import *  # noqa: F403
+from .database import *  # noqa: F403
+from .security import *  # noqa: F403
+from .api import *  # noqa: F403
+from .tasks import *  # noqa: F403
+from .logging import *  # noqa: F403
+from .env import ConfigError
+from .security import insecure_reasons
+
+_reasons = insecure_reasons(debug=DEBUG, secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS)  # noqa: F405
+if _reasons:
+    raise ConfigError(f"refusing to start with DEBUG off: {_reasons[0]}")

@@ -1,0 +1,17 @@
+"""Root URLconf: UI shell, admin, API v1 with its schema, health and metrics."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("govcenter.core.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/", include("govcenter.core.api.urls")),
+    path("", include("govcenter.core.ops_urls")),
+]
+
+handler400 = "govcenter.core.views.errors.bad_request"
+handler403 = "govcenter.core.views.errors.permission_denied"
+handler404 = "govcenter.core.views.errors.page_not_found"
+handler500 = "govcenter.core.views.errors.server_error"
