@@ -63,7 +63,9 @@ def gmssl_sm2_speed() -> tuple[float, float] | None:
     except ImportError:
         return None
     d = os.urandom(32).hex()
-    public = gmssl_sm2.CryptSM2(private_key=d, public_key="")._kg(int(d, 16), gmssl_sm2.default_ecc_table["g"])
+    public = gmssl_sm2.CryptSM2(private_key=d, public_key="")._kg(
+        int(d, 16), gmssl_sm2.default_ecc_table["g"]
+    )
     key = gmssl_sm2.CryptSM2(private_key=d, public_key=public)
     signature = key.sign_with_sm3(MESSAGE)
 
@@ -83,6 +85,7 @@ def run() -> list[dict]:
     baseline = openssl_sm2_speed(openssl) if openssl else None
     if baseline is not None:
         sign_base_name, verify_base_name = "openssl speed sm2 sign", "openssl speed sm2 verify"
+        target = ">= 0.5x baseline"  # the Python wrapper may cost at most half of raw C speed
     else:
         baseline = gmssl_sm2_speed()
         if baseline is None:
@@ -92,6 +95,7 @@ def run() -> list[dict]:
             )
             return []
         sign_base_name, verify_base_name = "gmssl (pure Python) sign", "gmssl (pure Python) verify"
+        target = ""  # a pure-Python baseline says nothing about the wrapper's overhead
 
     private_pem, public_pem = sm2_generate_keypair()
     signature = sm2_sign(private_pem, MESSAGE)
@@ -122,7 +126,7 @@ def run() -> list[dict]:
             unit="ops/s",
             baseline_name=sign_base_name,
             baseline_value=baseline[0],
-            target=">= 0.5x baseline",
+            target=target,
         ),
         record(
             name="core.sm2.verify",
@@ -130,7 +134,7 @@ def run() -> list[dict]:
             unit="ops/s",
             baseline_name=verify_base_name,
             baseline_value=baseline[1],
-            target=">= 0.5x baseline",
+            target=target,
         ),
         record(
             name="core.sm3",

@@ -11,3 +11,6 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from . import signals  # noqa: F401  (login/logout audit receivers)
         from . import tasks  # noqa: F401  (periodic jobs register with Huey)
+        from .navigation import register_core
+
+        register_core()

@@ -1,10 +1,21 @@
-"""Navigation registry: each built module registers its section; unbuilt ones don't appear."""
+"""Navigation registry: each built module registers its section; unbuilt ones don't appear.
+
+An app calls :func:`register` from its ``AppConfig.ready()``. The base template renders,
+for the current user, only the sections that keep at least one item after two filters:
+
+- the item's route exists (``reverse()`` succeeds) — a module whose views are not built
+  yet, or not installed, simply does not show up: no placeholder pages;
+- the user holds the item's function permission (if it names one).
+
+An app may also add items to another app's section with :func:`add_items` (e.g. the
+accounts pages join the kernel's 系统管理 section).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 
 
@@ -13,7 +24,7 @@ class NavItem:
     label: str | Promise
     url_name: str
     permission: str | None = None  # a function permission the user needs to see it
-    icon: str = ""
+    icon: str = ""  # a file name (without .svg) in static/vendor/tabler-icons/
 
 
 @dataclass(frozen=True)
@@ -29,19 +40,94 @@ _registry: dict[str, NavSection] = {}
 
 
 def register(section: NavSection) -> None:
-    """Called from an app's ``AppConfig.ready()``."""
+    """Called from an app's ``AppConfig.ready()``; registering a key again replaces it,
+    keeping items other apps added with :func:`add_items`."""
+    existing = _registry.get(section.key)
+    if existing is not None:
+        known = {item.url_name for item in section.items}
+        extra = tuple(item for item in existing.items if item.url_name not in known)
+        section = replace(section, items=section.items + extra)
     _registry[section.key] = section
 
 
+def add_items(section_key: str, *items: NavItem) -> None:
+    """Append items to a section (created empty, order 100, if not registered yet)."""
+    section = _registry.get(section_key) or NavSection(key=section_key, label=section_key)
+    known = {item.url_name for item in section.items}
+    new = tuple(item for item in items if item.url_name not in known)
+    _registry[section_key] = replace(section, items=section.items + new)
+
+
+def registered() -> list[NavSection]:
+    return sorted(_registry.values(), key=lambda s: (s.order, s.key))
+
+
+def _url(url_name: str) -> str | None:
+    try:
+        return reverse(url_name)
+    except NoReverseMatch:
+        return None
+
+
+def _is_active(path: str, url: str) -> bool:
+    if url == "/":
+        return path == "/"
+    return path == url or path.startswith(url.rstrip("/") + "/")
+
+
 def sections_for(request) -> list[dict]:
+    """The sections and items ``request.user`` may see, with the active one marked."""
     user = request.user
+    path = request.path
     result = []
-    for section in sorted(_registry.values(), key=lambda s: s.order):
-        items = [
-            {"label": item.label, "url": reverse(item.url_name), "icon": item.icon}
-            for item in section.items
-            if item.permission is None or user.has_perm(item.permission)
-        ]
+    for section in registered():
+        items = []
+        for item in section.items:
+            if item.permission is not None and not user.has_perm(item.permission):
+                continue
+            url = _url(item.url_name)
+            if url is None:
+                continue
+            items.append({"label": item.label, "url": url, "icon": item.icon, "active": _is_active(path, url)})
         if items:
-            result.append({"key": section.key, "label": section.label, "items": items, "icon": section.icon})
+            result.append(
+                {
+                    "key": section.key,
+                    "label": section.label,
+                    "items": items,
+                    "icon": section.icon,
+                    "active": any(i["active"] for i in items),
+                }
+            )
     return result
+
+
+def register_core() -> None:
+    """The kernel's own sections: 工作台 and 系统管理 (called from CoreConfig.ready())."""
+    from django.utils.translation import gettext_lazy as _
+
+    register(
+        NavSection(
+            key="home",
+            label=_("工作台"),
+            order=0,
+            icon="home",
+            items=(NavItem(_("工作台"), "core:dashboard", icon="home"),),
+        )
+    )
+    register(
+        NavSection(
+            key="system",
+            label=_("系统管理"),
+            order=900,
+            icon="settings",
+            items=(
+                NavItem(_("单位管理"), "core:unit_list", "core.manage_accounts", icon="building"),
+                NavItem(_("用户管理"), "core:user_list", "core.manage_accounts", icon="users"),
+                NavItem(_("角色与数据权限"), "core:role_list", "core.manage_accounts", icon="shield-lock"),
+                NavItem(_("审计日志"), "core:audit_list", "core.view_audit", icon="file-certificate"),
+                NavItem(_("短信发件箱"), "core:sms_outbox", "core.read_sms_outbox", icon="message"),
+                NavItem(_("工作日历"), "core:calendar", "core.manage_calendar", icon="calendar"),
+            ),
+        )
+    )

@@ -1,5 +1,8 @@
 """Settings for the test suite: the same wiring, with DEBUG-only defaults allowed.
 
+A sibling of the settings package (not inside it) so the environment defaults below are
+in place before ``govcenter.settings`` is first imported and checks them.
+
 Service-backed runs (PostgreSQL, Redis) set GOVCENTER_DATABASE_URL / GOVCENTER_REDIS_URL
 in the environment exactly as production would.
 """
