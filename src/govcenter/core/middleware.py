@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 
 from django.conf import settings
@@ -15,6 +16,9 @@ from django.utils import timezone
 from . import context
 
 logger = logging.getLogger("govcenter.request")
+access_logger = logging.getLogger("govcenter.access")
+# Probes and scrapes every few seconds would drown the access log: logged at DEBUG.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -43,8 +47,22 @@ class RequestContextMiddleware:
         request.request_id = request_id
         channel = "api" if is_api_path(request.path) else "web"
         token = context.set_context(context.RequestContext(request_id=request_id, ip=client_ip(request), channel=channel))
+        start = time.perf_counter()
         try:
             response = self.get_response(request)
+            # One structured access line per request, inside the context so it carries the ids.
+            access_logger.log(
+                logging.DEBUG if request.path in QUIET_PATHS else logging.INFO,
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 1),
+                    "ip": context.current().ip,
+                    "channel": context.current().channel,
+                },
+            )
         finally:
             context.reset_context(token)
         response["X-Request-ID"] = request_id
@@ -102,8 +120,9 @@ class ApiErrorMiddleware:
     """Every 4xx/5xx on an API path leaves as ``{"code","message","details"}``.
 
     DRF's exception handler shapes errors raised inside API views; this catches the
-    rest — unknown URLs (404), CSRF failures, unhandled exceptions (500) — so an API
-    client never gets an HTML error page.
+    rest — unknown URLs (404), CSRF failures, unhandled exceptions (500), errors raised
+    by other middleware (a bad Host header, 400) — so an API client never gets an HTML
+    error page. It sits right after RequestContextMiddleware so every response passes it.
     """
 
     def __init__(self, get_response):
@@ -115,7 +134,13 @@ class ApiErrorMiddleware:
             return response
         if response.get("Content-Type", "").startswith("application/json"):
             return response
-        return api_error_response(response.status_code)
+        replacement = api_error_response(response.status_code)
+        # Keep what the other layers said (Allow, WWW-Authenticate, security headers, cookies).
+        for header, value in response.items():
+            if header.lower() not in ("content-type", "content-length"):
+                replacement[header] = value
+        replacement.cookies = response.cookies
+        return replacement
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if not is_api_path(request.path):

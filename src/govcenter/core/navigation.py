@@ -5,7 +5,8 @@ for the current user, only the sections that keep at least one item after two fi
 
 - the item's route exists (``reverse()`` succeeds) — a module whose views are not built
   yet, or not installed, simply does not show up: no placeholder pages;
-- the user holds the item's function permission (if it names one).
+- the user holds the item's function permission (if it names one);
+- no section ordered earlier already shows the same page.
 
 An app may also add items to another app's section with :func:`add_items` (e.g. the
 accounts pages join the kernel's 系统管理 section).
@@ -80,14 +81,18 @@ def sections_for(request) -> list[dict]:
     user = request.user
     path = request.path
     result = []
+    shown: set[str] = set()
     for section in registered():
         items = []
         for item in section.items:
             if item.permission is not None and not user.has_perm(item.permission):
                 continue
             url = _url(item.url_name)
-            if url is None:
+            if url is None or url in shown:
+                # Unbuilt, or already listed by a section ordered earlier (a module's own
+                # section wins over the kernel's catch-all 系统管理 entry for the same page).
                 continue
+            shown.add(url)
             items.append({"label": item.label, "url": url, "icon": item.icon, "active": _is_active(path, url)})
         if items:
             result.append(
@@ -125,6 +130,7 @@ def register_core() -> None:
                 NavItem(_("单位管理"), "core:unit_list", "core.manage_accounts", icon="building"),
                 NavItem(_("用户管理"), "core:user_list", "core.manage_accounts", icon="users"),
                 NavItem(_("角色与数据权限"), "core:role_list", "core.manage_accounts", icon="shield-lock"),
+                NavItem(_("登录锁定"), "core:account_lockouts", "core.manage_security", icon="lock"),
                 NavItem(_("审计日志"), "core:audit_list", "core.view_audit", icon="file-certificate"),
                 NavItem(_("短信发件箱"), "core:sms_outbox", "core.read_sms_outbox", icon="message"),
                 NavItem(_("工作日历"), "core:calendar", "core.manage_calendar", icon="calendar"),

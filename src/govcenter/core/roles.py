@@ -55,7 +55,13 @@ BUILTIN_ROLES: tuple[RoleSpec, ...] = (
         "System administrator",
         "管理单位、用户和角色；不能查看审计日志。",
         ScopeKind.ALL,
-        ("core.manage_accounts", "core.reveal_personal_data", "core.manage_calendar", "core.view_role", *ORG_READ),
+        (
+            "core.manage_accounts",
+            "core.reveal_personal_data",
+            "core.manage_calendar",
+            "core.view_role",
+            *ORG_READ,
+        ),
     ),
     RoleSpec(
         "secadmin",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from .env import env_bool, env_list, env_str
+from .env import env_bool, env_int, env_list, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # Everything the embedded default writes (SQLite, spool, lake, generated keys) lives here.
@@ -36,6 +36,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "govcenter.core.middleware.RequestContextMiddleware",
+    # Outside everything else, so errors from any layer below leave an API path as JSON.
+    "govcenter.core.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -49,7 +51,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "govcenter.core.middleware.ApiErrorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -97,5 +98,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("GOVCENTER_MEDIA_DIR", str(GOVCENTER_VAR_DIR / "media")))
 GOVCENTER_LAKE_DIR = Path(env_str("GOVCENTER_LAKE_DIR", str(GOVCENTER_VAR_DIR / "lake")))
+
+# `govcenter serve` (waitress): request threads of the one web process.
+GOVCENTER_WEB_THREADS = env_int("GOVCENTER_WEB_THREADS", 8)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

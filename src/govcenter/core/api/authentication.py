@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .. import context
@@ -57,3 +59,25 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
 class SessionAuthentication(authentication.SessionAuthentication):
     """The web session (CSRF enforced on unsafe methods)."""
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema (and Swagger UI's Authorize button) describes token auth."""
+
+    target_class = "govcenter.core.api.authentication.TokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer gc_… (create one with `govcenter token create USER NAME`).",
+        }
+
+
+class SessionScheme(OpenApiAuthenticationExtension):
+    target_class = "govcenter.core.api.authentication.SessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

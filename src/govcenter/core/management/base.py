@@ -25,7 +25,6 @@ class GovcenterCommand(BaseCommand):
     """Use for every command: ``raise UsageError("…")`` on bad input."""
 
     def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("called_from_command_line", getattr(self, "_called_from_command_line", None))
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = type("GovcenterParser", (_OneLineParser,), {})
         return parser

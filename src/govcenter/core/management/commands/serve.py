@@ -29,11 +29,20 @@ DEMO_ACCOUNTS = "demo-accounts.txt"
 WORKER_STOP_SECONDS = 10
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Linux: deliver SIGTERM to the worker when the serving process dies, however it dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 == PR_SET_PDEATHSIG
+def _parent_death_signal():
+    """Linux: a pre-exec hook making the kernel SIGTERM the worker when the server dies.
+
+    libc is loaded here, in the parent; the hook itself only makes one system call.
+    """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:  # pragma: no cover - runs in the forked child
+        prctl(1, signal.SIGTERM)  # 1 == PR_SET_PDEATHSIG
+
+    return hook
 
 
 class Command(GovcenterCommand):
@@ -52,7 +61,7 @@ class Command(GovcenterCommand):
     def handle(self, *args, **options):
         if not 0 < options["port"] < 65536:
             raise UsageError(f"--port {options['port']} is not a TCP port")
-        threads = options["threads"] or settings.GOVCENTER_WEB_THREADS
+        threads = settings.GOVCENTER_WEB_THREADS if options["threads"] is None else options["threads"]
         if threads < 1:
             raise UsageError("--threads must be at least 1")
         if options["setup"] or options["setup_only"]:
@@ -80,8 +89,8 @@ class Command(GovcenterCommand):
         signal.signal(signal.SIGTERM, _terminate)
         try:
             server.run()
-        except KeyboardInterrupt:
-            self.stdout.write("\nstopping…")
+        except KeyboardInterrupt:  # waitress swallows its own; ours arrive between polls
+            pass
         finally:
             server.close()
             if worker is not None:
@@ -114,6 +123,7 @@ class Command(GovcenterCommand):
         identity = self._database_identity()
         loaded = marker.exists() and json.loads(marker.read_text() or "{}") == identity
         if loaded and accounts.exists():
+            self.stdout.write(f"demo data already loaded; accounts (from {accounts}):")
             self.stdout.write(accounts.read_text())
             return
         before = accounts.stat().st_mtime if accounts.exists() else None
@@ -136,7 +146,7 @@ class Command(GovcenterCommand):
         return subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "govcenter.cli", "run_huey"],
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=_parent_death_signal(),
             env=os.environ.copy(),
         )
 

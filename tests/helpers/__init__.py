@@ -1,0 +1,1 @@
+"""Reusable test helpers (scope enforcement, …) for every module's tests."""
