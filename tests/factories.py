@@ -33,6 +33,7 @@ class UnitFactory(factory.django.DjangoModelFactory):
 class RoleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Role
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"role-{n}")
     name_zh = factory.Sequence(lambda n: f"角色{n}")

@@ -9,8 +9,10 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (login/logout audit receivers)
-        from . import tasks  # noqa: F401  (periodic jobs register with Huey)
+        from . import (
+            signals,  # noqa: F401  (login/logout audit receivers)
+            tasks,  # noqa: F401  (periodic jobs register with Huey)
+        )
         from .navigation import register_core
 
         register_core()

@@ -9,9 +9,10 @@ import uuid
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from . import context
 
@@ -166,3 +167,22 @@ def api_error_response(status: int, code: str | None = None, message: str | None
     return JsonResponse(
         {"code": code or default_code, "message": message or default_message, "details": details or {}}, status=status
     )
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """中文 by default whatever the browser says; the 中文/English switch (cookie) decides.
+
+    Django's own middleware follows Accept-Language, which would show English to staff
+    whose browsers happen to be set to English. API clients may still ask by header.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if not chosen and is_api_path(request.path):
+            chosen = translation.get_language_from_request(request)
+        try:
+            language = translation.get_supported_language_variant(chosen) if chosen else settings.LANGUAGE_CODE
+        except LookupError:
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

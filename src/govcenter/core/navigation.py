@@ -122,18 +122,39 @@ def register_core() -> None:
     )
     register(
         NavSection(
+            key="org",
+            label=_("组织机构"),
+            icon="building-community",
+            order=80,
+            items=(
+                NavItem(_("单位"), "core:unit_list", "core.view_unit", icon="building"),
+                NavItem(_("用户"), "core:user_list", "core.view_user", icon="users"),
+                NavItem(_("角色与权限"), "core:role_list", "core.view_role", icon="shield-lock"),
+            ),
+        )
+    )
+    register(
+        NavSection(
+            key="calendar",
+            label=_("工作日历"),
+            icon="calendar",
+            order=85,
+            items=(
+                NavItem(_("月历"), "core:calendar", "core.manage_calendar", icon="calendar"),
+                NavItem(_("全年调整"), "core:calendar_year", "core.manage_calendar", icon="list-details"),
+            ),
+        )
+    )
+    register(
+        NavSection(
             key="system",
             label=_("系统管理"),
             order=900,
             icon="settings",
             items=(
-                NavItem(_("单位管理"), "core:unit_list", "core.manage_accounts", icon="building"),
-                NavItem(_("用户管理"), "core:user_list", "core.manage_accounts", icon="users"),
-                NavItem(_("角色与数据权限"), "core:role_list", "core.manage_accounts", icon="shield-lock"),
                 NavItem(_("登录锁定"), "core:account_lockouts", "core.manage_security", icon="lock"),
                 NavItem(_("审计日志"), "core:audit_list", "core.view_audit", icon="file-certificate"),
                 NavItem(_("短信发件箱"), "core:sms_outbox", "core.read_sms_outbox", icon="message"),
-                NavItem(_("工作日历"), "core:calendar", "core.manage_calendar", icon="calendar"),
             ),
         )
     )

@@ -64,6 +64,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "govcenter.core.passwords.CharacterClassValidator"},
     {"NAME": "govcenter.core.passwords.PasswordHistoryValidator"},
+    {"NAME": "govcenter.core.passwords.DefaultPasswordValidator"},
 ]
 
 # Lockout: N failures within the window, per account and per source IP, then a cool-off.
@@ -82,6 +83,11 @@ GOVCENTER_SMS_GATEWAY = env_str("GOVCENTER_SMS_GATEWAY", "govcenter.core.sms.Out
 # Audit chain.
 GOVCENTER_AUDIT_CHECKPOINT_EVERY = env_int("GOVCENTER_AUDIT_CHECKPOINT_EVERY", 1000)
 GOVCENTER_AUDIT_RETENTION_DAYS = max(180, env_int("GOVCENTER_AUDIT_RETENTION_DAYS", 180))
+# Public keys (PEM, separated by ";") of earlier system keys, still trusted for checkpoints
+# signed before a key rotation. The current system key is always trusted.
+GOVCENTER_AUDIT_TRUSTED_PUBLIC_KEYS = [
+    k.strip() for k in env_str("GOVCENTER_AUDIT_TRUSTED_PUBLIC_KEYS", "").split(";") if k.strip()
+]
 
 
 def insecure_reasons(*, debug: bool, secret_key: str, allowed_hosts: list[str]) -> list[str]:

@@ -111,6 +111,9 @@ class PasswordHistory(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "-created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class LoginAttempt(models.Model):
     """One password or second-factor attempt; the lockout counts failures from here."""
@@ -131,6 +134,9 @@ class LoginAttempt(models.Model):
             models.Index(fields=["username", "success", "created_at"]),
             models.Index(fields=["ip", "success", "created_at"]),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.stage} {'ok' if self.success else 'failed'} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class ApiToken(models.Model):

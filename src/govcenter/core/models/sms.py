@@ -23,6 +23,10 @@ class SmsCode(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["phone", "purpose", "created_at"])]
 
+    def __str__(self) -> str:
+        # Never the code or the full phone: this shows up in logs and the admin.
+        return f"{self.purpose} code for …{self.phone[-4:]} at {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class SmsMessage(models.Model):
     """An SMS handed to the gateway; the outbox table is the embedded gateway itself."""
@@ -45,3 +49,6 @@ class SmsMessage(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("短信")
         verbose_name_plural = _("短信发件箱")
+
+    def __str__(self) -> str:
+        return f"{self.template} → …{self.phone[-4:]} ({self.status})"

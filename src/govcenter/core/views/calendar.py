@@ -23,7 +23,6 @@ from django.views.decorators.http import require_http_methods
 
 from .. import calendar as workcal
 from ..models import CalendarDay
-from ..navigation import NavItem, NavSection, register
 
 PERMISSION = "core.manage_calendar"
 WEEKDAY_LABELS = (
@@ -172,22 +171,3 @@ def calendar_day_delete(request, pk: int):
         messages.success(request, _("已删除 %(date)s 的日历调整") % {"date": day.isoformat()})
         return redirect(f"{reverse('core:calendar')}?year={day.year}&month={day.month}")
     return render(request, "core/calendar/day_delete.html", {"row": row})
-
-
-def register_navigation() -> None:
-    register(
-        NavSection(
-            key="calendar",
-            label=gettext_lazy("工作日历"),
-            icon="calendar",
-            order=85,
-            items=(
-                NavItem(gettext_lazy("月历"), "core:calendar", PERMISSION, icon="calendar"),
-                NavItem(gettext_lazy("全年调整"), "core:calendar_year", PERMISSION, icon="list-details"),
-            ),
-        )
-    )
-
-
-# The URLconf imports this module before any page renders, so the section is always there.
-register_navigation()

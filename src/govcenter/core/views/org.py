@@ -29,7 +29,6 @@ from ..forms import (
     permission_label,
 )
 from ..models import Role, Unit, User
-from ..navigation import NavItem, NavSection, register
 from .base import AnyPermissionRequiredMixin, ScopedDetailView, ScopedListView, ScopedObjectMixin
 
 MANAGE = ("core.manage_accounts",)
@@ -383,24 +382,3 @@ class RoleUpdateView(_ObjectFormView):
 
     def cancel_url(self):
         return reverse("core:role_detail", args=[self.object.pk])
-
-
-def register_navigation() -> None:
-    """The 组织机构 section: units, users, roles (each shown to who may read it)."""
-    register(
-        NavSection(
-            key="org",
-            label=gettext_lazy("组织机构"),
-            icon="building-community",
-            order=80,
-            items=(
-                NavItem(gettext_lazy("单位"), "core:unit_list", "core.view_unit", icon="building"),
-                NavItem(gettext_lazy("用户"), "core:user_list", "core.view_user", icon="users"),
-                NavItem(gettext_lazy("角色与权限"), "core:role_list", "core.view_role", icon="shield-lock"),
-            ),
-        )
-    )
-
-
-# The URLconf imports this module before any page renders, so the section is always there.
-register_navigation()
