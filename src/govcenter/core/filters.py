@@ -7,11 +7,22 @@ filter form never lists a unit the caller may not see.
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import District, Role, Unit, UnitKind, User
 from .scope import ScopeKind
+
+ALL = _("全部")
+
+
+def _active_filter(label=None, yes=None, no=None) -> django_filters.BooleanFilter:
+    """A yes/no filter whose empty choice reads 全部 (Django's reads 未知)."""
+    label, yes, no = label or _("状态"), yes or _("启用"), no or _("停用")
+    return django_filters.BooleanFilter(
+        label=label, widget=forms.Select(choices=[("", ALL), ("true", yes), ("false", no)])
+    )
 
 
 def _scoped_units(request):
@@ -28,10 +39,10 @@ def _districts(request):
 
 class UnitFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("搜索"), method="search")
-    kind = django_filters.ChoiceFilter(label=_("单位类型"), choices=UnitKind.choices)
-    district = django_filters.ModelChoiceFilter(label=_("所属区"), queryset=_districts)
-    parent = django_filters.ModelChoiceFilter(label=_("上级单位"), queryset=_scoped_units)
-    is_active = django_filters.BooleanFilter(label=_("启用"))
+    kind = django_filters.ChoiceFilter(label=_("单位类型"), choices=UnitKind.choices, empty_label=ALL)
+    district = django_filters.ModelChoiceFilter(label=_("所属区"), queryset=_districts, empty_label=ALL)
+    parent = django_filters.ModelChoiceFilter(label=_("上级单位"), queryset=_scoped_units, empty_label=ALL)
+    is_active = _active_filter()
 
     class Meta:
         model = Unit
@@ -48,9 +59,9 @@ class UnitFilterSet(django_filters.FilterSet):
 
 class UserFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("搜索"), method="search")
-    unit = django_filters.ModelChoiceFilter(label=_("所属单位"), queryset=_scoped_units)
-    role = django_filters.ModelChoiceFilter(label=_("角色"), field_name="roles", queryset=Role.objects.all())
-    is_active = django_filters.BooleanFilter(label=_("启用"))
+    unit = django_filters.ModelChoiceFilter(label=_("所属单位"), queryset=_scoped_units, empty_label=ALL)
+    role = django_filters.ModelChoiceFilter(label=_("角色"), field_name="roles", queryset=Role.objects.all(), empty_label=ALL)
+    is_active = _active_filter()
 
     class Meta:
         model = User
@@ -70,8 +81,8 @@ class UserFilterSet(django_filters.FilterSet):
 
 class RoleFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("搜索"), method="search")
-    scope_kind = django_filters.ChoiceFilter(label=_("数据范围"), choices=ScopeKind.choices)
-    is_builtin = django_filters.BooleanFilter(label=_("内置角色"))
+    scope_kind = django_filters.ChoiceFilter(label=_("数据范围"), choices=ScopeKind.choices, empty_label=ALL)
+    is_builtin = _active_filter(_("内置角色"), _("是"), _("否"))
 
     class Meta:
         model = Role
@@ -88,7 +99,7 @@ class RoleFilterSet(django_filters.FilterSet):
 
 class DistrictFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("搜索"), method="search")
-    kind = django_filters.ChoiceFilter(label=_("类型"), choices=District.Kind.choices)
+    kind = django_filters.ChoiceFilter(label=_("类型"), choices=District.Kind.choices, empty_label=ALL)
 
     class Meta:
         model = District

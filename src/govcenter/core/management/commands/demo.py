@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ... import services
+from ...auth import requires_second_factor
 from ...context import acting_as
 from ...models import District, Role, Unit, UnitKind, User
 from ...scope import ScopeKind
@@ -140,8 +141,9 @@ def build_demo() -> tuple[int, list[tuple[str, str, str, str]]]:
     for index, (username, full_name, role_codes, unit_code) in enumerate(ACCOUNTS, start=1):
         unit = units[unit_code]
         user_roles = [roles[code] for code in ((role_codes,) if isinstance(role_codes, str) else role_codes)]
-        if not User.objects.filter(username__iexact=username).exists():
-            services.user_create(
+        user = User.objects.filter(username__iexact=username).first()
+        if user is None:
+            user = services.user_create(
                 actor=None,
                 username=username,
                 unit=unit,
@@ -152,7 +154,8 @@ def build_demo() -> tuple[int, list[tuple[str, str, str, str]]]:
                 must_change_password=False,
             )
             created += 1
-        table.append((username, "、".join(r.name_zh for r in user_roles), unit.name_zh, DEMO_PASSWORD))
+        second_factor = "SMS" if requires_second_factor(user) else "-"
+        table.append((username, "、".join(r.name_zh for r in user_roles), unit.name_zh, DEMO_PASSWORD, second_factor))
     return created, table
 
 
@@ -167,20 +170,24 @@ class Command(GovcenterCommand):
             created, table = build_demo()
         created += sum(changed(counts) for counts in reference.values())
         self.stdout.write(self._table(table))
+        self.stdout.write(
+            "Accounts marked SMS get a 6-digit code after the password: with DEBUG on it is printed "
+            "on the server console and kept in the SMS outbox."
+        )
         if created:
             self.stdout.write(self.style.SUCCESS(f"demo: {created} rows created or updated"))
         else:
             self.stdout.write("demo: demo data already present; nothing changed")
 
     @staticmethod
-    def _table(rows: list[tuple[str, str, str, str]]) -> str:
-        header = ("username", "role", "unit", "password")
+    def _table(rows: list[tuple[str, ...]]) -> str:
+        header = ("username", "role", "unit", "password", "2nd factor")
 
         # East Asian characters take two columns in a terminal.
         def width(text: str) -> int:
             return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
-        widths = [max(width(r[i]) for r in [header, *rows]) for i in range(4)]
+        widths = [max(width(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
         def line(row):
             return "  ".join(cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)).rstrip()
