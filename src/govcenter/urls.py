@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("govcenter.core.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/parking/", include("govcenter.parking.api.urls")),
+    path("parking/", include("govcenter.parking.urls")),
     path("api/", include("govcenter.core.api.urls")),
     path("", include("govcenter.core.ops_urls")),
 ]

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "huey.contrib.djhuey",
     "govcenter.core",
+    "govcenter.parking",
 ]
 
 MIDDLEWARE = [

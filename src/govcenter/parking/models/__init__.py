@@ -1,0 +1,3 @@
+from .tariff import AreaClass, TariffPlan, VehicleClass
+
+__all__ = ["AreaClass", "TariffPlan", "VehicleClass"]

@@ -1,0 +1,5 @@
+"""Parking UI under /parking/."""
+
+app_name = "parking"
+
+urlpatterns: list = []
