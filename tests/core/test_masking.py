@@ -15,16 +15,20 @@ from govcenter.core.masking import (
     MASKERS,
     STAR,
     MaskedField,
+    RevealForm,
     can_reveal,
     mask,
     mask_id_number,
     mask_name,
     mask_phone,
     mask_plate,
+    masked_repr,
+    register_personal_fields,
     reveal,
+    reveal_fields,
 )
 from govcenter.core.models import AuditEntry
-from tests.factories import RoleFactory, UserFactory
+from tests.factories import RoleFactory, UnitFactory, UserFactory
 
 DIGITS = "0123456789"
 PROVINCES = "京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂宁新藏"
@@ -134,8 +138,23 @@ def test_reveal_returns_the_clear_value_and_audits_the_reason(revealer):
     assert reveal(user=revealer, obj=subject, field="phone", reason="核实投诉人身份") == "13812345678"
     entry = AuditEntry.objects.get(action="reveal")
     assert entry.user_id == revealer.pk and entry.object_id == str(subject.pk)
-    assert entry.reason == "核实投诉人身份" and entry.changes == {"field": "phone"}
+    assert entry.reason == "核实投诉人身份" and entry.changes == {"fields": ["phone"]}
     assert "13812345678" not in str(entry.changes) + entry.object_repr
+
+
+@pytest.mark.django_db
+def test_reveal_fields_is_one_audit_entry_without_the_values(revealer):
+    subject = UserFactory(full_name="张三丰", phone="13812345678")
+    values = reveal_fields(
+        user=revealer, obj=subject, fields=["phone", "full_name", "phone"], reason="处理投诉"
+    )
+    assert values == {"phone": "13812345678", "full_name": "张三丰"}
+    (entry,) = AuditEntry.objects.filter(action="reveal")
+    assert entry.changes == {"fields": ["phone", "full_name"]} and entry.reason == "处理投诉"
+    # A user is named by username in the chain, never by the (personal) full name.
+    assert entry.object_repr == subject.username and "张三丰" not in entry.object_repr
+    stored = f"{entry.changes} {entry.object_repr} {entry.reason}"
+    assert "张三丰" not in stored and "13812345678" not in stored
 
 
 @pytest.mark.django_db
@@ -144,9 +163,50 @@ def test_reveal_needs_permission_and_reason(revealer):
     assert not can_reveal(UserFactory())
     with pytest.raises(PermissionDenied):
         reveal(user=UserFactory(), obj=subject, field="phone", reason="好奇")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as excinfo:
         reveal(user=revealer, obj=subject, field="phone", reason="   ")
+    assert "reason" in excinfo.value.message_dict
     assert not AuditEntry.objects.filter(action="reveal").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fields", [["password"], ["phone", "email"], [], ["username"]])
+def test_reveal_only_declared_personal_fields(revealer, fields):
+    with pytest.raises(ValidationError) as excinfo:
+        reveal_fields(user=revealer, obj=UserFactory(), fields=fields, reason="核实身份")
+    assert "fields" in excinfo.value.message_dict
+    assert not AuditEntry.objects.filter(action="reveal").exists()
+
+
+def test_register_personal_fields_refuses_an_unknown_kind():
+    with pytest.raises(ValueError):
+        register_personal_fields("core.unit", {"contact_phone": "iban"})
+
+
+@pytest.mark.django_db
+def test_masked_repr_hides_personal_values():
+    # A unit's name is not personal data, but its contact person's name is; a repr that
+    # happened to contain it must come out masked.
+    subject = UnitFactory(name_zh="欧阳娜娜服务站", contact_name="欧阳娜娜")
+    assert masked_repr(subject) == "欧***服务站"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"category": "核实身份", "detail": ""}, "核实身份"),
+        ({"category": "执法取证", "detail": " 案件 2026-17 "}, "执法取证：案件 2026-17"),
+        ({"category": "其他", "detail": "领导交办"}, "其他：领导交办"),
+        ({"category": "", "detail": "随便看看"}, None),
+        ({"category": "其他", "detail": "  "}, None),
+        ({"category": "好奇", "detail": ""}, None),
+    ],
+)
+def test_reveal_form_builds_the_audited_reason(data, reason):
+    form = RevealForm(data)
+    assert form.is_valid() is (reason is not None)
+    if reason is not None:
+        assert form.cleaned_data["reason"] == reason
 
 
 # ---- template filter and serializer field --------------------------------------------------
@@ -165,9 +225,9 @@ def test_template_filter_masks_for_ordinary_users():
 
 
 @pytest.mark.django_db
-def test_template_filter_reveals_for_the_reveal_permission(revealer):
+def test_template_filter_masks_for_the_reveal_permission_too(revealer):
     with context.acting_as(revealer, channel="web"):
-        assert TEMPLATE.render(Context(VALUES)) == "13812345678|京A12345|138****5678"
+        assert TEMPLATE.render(Context(VALUES)) == "138****5678|京A·***45|138****5678"
 
 
 class PersonSerializer(serializers.Serializer):
@@ -176,7 +236,7 @@ class PersonSerializer(serializers.Serializer):
 
 
 @pytest.mark.django_db
-def test_masked_field_follows_the_request_user(revealer):
+def test_masked_field_masks_for_every_caller(revealer):
     person = {"phone": "13812345678", "name": "张三"}
     request = RequestFactory().get("/")
     request.user = UserFactory()
@@ -185,8 +245,11 @@ def test_masked_field_follows_the_request_user(revealer):
         "name": "张*",
     }
     assert PersonSerializer(person).data == {"phone": "138****5678", "name": "张*"}
-    request.user = revealer
-    assert PersonSerializer(person, context={"request": request}).data == person
+    request.user = revealer  # holding the permission reveals nothing by itself
+    assert PersonSerializer(person, context={"request": request}).data == {
+        "phone": "138****5678",
+        "name": "张*",
+    }
 
 
 def test_masked_field_refuses_an_unknown_kind():

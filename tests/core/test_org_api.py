@@ -145,15 +145,90 @@ def test_personal_data_is_masked_without_reveal_permission(org):
     UserFactory(username="masked.one", unit=org.unit_dc, full_name="张三丰", phone="13812345678")
     data = client_for(org.manager_dc).get("/api/v1/users/?q=masked.one").json()["results"][0]
     assert data["full_name"] == "张**" and data["phone"] == "138****5678"
-    # The sysadmin holds reveal_personal_data (needed to set up second-factor phones).
-    data = client_for(org.sysadmin).get("/api/v1/users/?q=masked.one").json()["results"][0]
-    assert data["full_name"] == "张三丰" and data["phone"] == "13812345678"
+    # The sysadmin holds reveal_personal_data: lists and details stay masked all the same.
+    holder = client_for(org.sysadmin)
+    data = holder.get("/api/v1/users/?q=masked.one").json()["results"][0]
+    assert data["full_name"] == "张**" and data["phone"] == "138****5678"
+    data = holder.get(f"/api/v1/users/{data['id']}/").json()
+    assert data["full_name"] == "张**" and data["phone"] == "138****5678"
+    assert not AuditEntry.objects.filter(action="reveal").exists()
 
 
 def test_search_by_masked_fields_needs_reveal(org):
     UserFactory(username="p1", unit=org.unit_dc, phone="13999990000")
     assert client_for(org.manager_dc).get("/api/v1/users/?q=13999990000").json()["count"] == 0
-    assert client_for(org.sysadmin).get("/api/v1/users/?q=13999990000").json()["count"] == 1
+    hit = client_for(org.sysadmin).get("/api/v1/users/?q=13999990000").json()
+    assert hit["count"] == 1 and hit["results"][0]["phone"] == "139****0000"  # found, not shown
+
+
+def reveal_url(user) -> str:
+    return f"/api/v1/users/{user.pk}/reveal/"
+
+
+@pytest.fixture
+def person(org):
+    return UserFactory(username="api.reveal", unit=org.unit_dc, full_name="张三丰", phone="13812345678")
+
+
+def test_reveal_returns_the_asked_fields_once_and_audits(org, person):
+    response = client_for(org.sysadmin).post(
+        reveal_url(person), {"fields": ["phone", "full_name"], "reason": "核实投诉人身份"}, "application/json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"phone": "13812345678", "full_name": "张三丰"}
+    assert "no-store" in response["Cache-Control"]
+    (entry,) = AuditEntry.objects.filter(action="reveal")
+    assert entry.user_id == org.sysadmin.pk and entry.object_id == str(person.pk)
+    assert entry.changes == {"fields": ["phone", "full_name"]} and entry.reason == "核实投诉人身份"
+    assert "13812345678" not in str(entry.changes) + entry.object_repr + entry.reason
+    assert "张三丰" not in str(entry.changes) + entry.object_repr + entry.reason
+    only_phone = client_for(org.sysadmin).post(
+        reveal_url(person), {"fields": ["phone"], "reason": "回访"}, "application/json"
+    )
+    assert only_phone.json() == {"phone": "13812345678"}
+    assert AuditEntry.objects.filter(action="reveal").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"fields": ["phone"]}, "reason"),
+        ({"fields": ["phone"], "reason": "   "}, "reason"),
+        ({"fields": ["password"], "reason": "核实身份"}, "fields"),
+        ({"fields": ["phone", "email"], "reason": "核实身份"}, "fields"),
+        ({"fields": [], "reason": "核实身份"}, "fields"),
+        ({"reason": "核实身份"}, "fields"),
+    ],
+)
+def test_reveal_bad_body_is_a_400_and_audits_nothing(org, person, body, field):
+    response = client_for(org.sysadmin).post(reveal_url(person), body, "application/json")
+    body = assert_error(response, 400, "invalid")
+    assert field in body["details"] and "13812345678" not in response.content.decode()
+    assert not AuditEntry.objects.filter(action="reveal").exists()
+
+
+def test_reveal_needs_the_permission_and_the_scope(org, person):
+    good = {"fields": ["phone"], "reason": "核实身份"}
+    # manager_dc reads Dongcheng users but holds no reveal permission; nobody reads no users.
+    for caller in (org.manager_dc, org.nobody):
+        response = client_for(caller).post(reveal_url(person), good, "application/json")
+        assert_error(response, 403)
+        assert "13812345678" not in response.content.decode()
+    xc_holder = UserFactory(
+        unit=org.unit_xc,
+        role_set=[
+            RoleFactory(
+                scope_kind="districts",
+                district_set=[org.xicheng],
+                perms=["core.view_user", "core.reveal_personal_data"],
+            )
+        ],
+    )
+    assert_error(client_for(xc_holder).post(reveal_url(person), good, "application/json"), 404)
+    assert not AuditEntry.objects.filter(action="reveal").exists()
+    response = client_for(xc_holder).post(reveal_url(org.plain_xc), good, "application/json")
+    assert response.status_code == 200 and response.json() == {"phone": org.plain_xc.phone}
+    assert Client().post(reveal_url(person), good, "application/json").status_code in (401, 403)
 
 
 def test_roles_api_lists_permissions_and_scope(org):

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from .masking import mask
 from .models import District, Role, Unit, UnitKind, User
 from .scope import ScopeKind
 
@@ -81,7 +82,44 @@ class _ScopedForm(forms.ModelForm):
             field.widget.attrs.setdefault("class", css)
 
 
-class UnitForm(_ScopedForm):
+class _KeepPersonalFieldsMixin:
+    """Edit forms never display stored personal data: the field starts empty, shows the
+    masked value as a placeholder, and an empty submission keeps what is stored.
+
+    Showing the clear value here would be an unaudited reveal (see core.masking).
+    """
+
+    personal_fields: dict[str, str] = {}  # field name → masking kind
+
+    def _hide_personal_values(self) -> None:
+        if not self.instance.pk:
+            return
+        for name, kind in self.personal_fields.items():
+            field = self.fields[name]
+            field.required = False
+            self.initial[name] = ""
+            current = getattr(self.instance, name)
+            if current:
+                field.widget.attrs["placeholder"] = mask(current, kind)
+                field.help_text = _("留空则保持不变")
+
+    def _clean_personal(self, name: str):
+        value = self.cleaned_data.get(name)
+        if self.instance.pk and not value:
+            return getattr(self.instance, name)
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.personal_fields:
+            if name in cleaned:
+                cleaned[name] = self._clean_personal(name)
+        return cleaned
+
+
+class UnitForm(_KeepPersonalFieldsMixin, _ScopedForm):
+    personal_fields = {"contact_name": "name", "contact_phone": "phone"}
+
     class Meta:
         model = Unit
         fields = ["code", "name_zh", "name_en", "kind", "parent", "district", "contact_name", "contact_phone"]
@@ -94,6 +132,7 @@ class UnitForm(_ScopedForm):
         self.fields["parent"].queryset = parents
         self.fields["parent"].label_from_instance = lambda u: "　" * u.depth + u.name_zh
         self.fields["district"].queryset = District.objects.all()
+        self._hide_personal_values()
 
     def validate_unique(self):
         # Uniqueness and the tree rules are checked by the service (one place).
@@ -133,7 +172,9 @@ class UserCreateForm(_ScopedForm):
         pass
 
 
-class UserEditForm(_ScopedForm):
+class UserEditForm(_KeepPersonalFieldsMixin, _ScopedForm):
+    personal_fields = {"full_name": "name", "phone": "phone"}
+
     class Meta:
         model = User
         fields = ["full_name", "phone", "email", "unit", "roles"]
@@ -146,6 +187,7 @@ class UserEditForm(_ScopedForm):
         self.fields["unit"].label_from_instance = lambda u: "　" * u.depth + u.name_zh
         self.fields["roles"].queryset = Role.objects.order_by("-is_builtin", "code")
         self.fields["roles"].label_from_instance = lambda r: r.name
+        self._hide_personal_values()
 
     def validate_unique(self):
         pass

@@ -3,18 +3,20 @@
 Every mask function is total: any input (None, numbers, empty, short, odd text) gives a
 string, never an exception, and never shows more characters than its rule. Masks keep
 positions (a star per hidden character), so masking an already-masked value returns it
-unchanged. Lists, details and exports mask unless the caller holds
-``core.reveal_personal_data``; :func:`reveal` returns a clear value and audits why.
+unchanged. Lists, details and exports mask for everyone; a holder of
+``core.reveal_personal_data`` asks for the clear values of one object with a reason
+(:func:`reveal_fields`), which returns them once and audits who, what fields and why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 
+from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from . import audit
@@ -97,17 +99,56 @@ def mask(value, kind: str) -> str:
 
 
 def can_reveal(user) -> bool:
-    """Whether ``user`` may see personal data unmasked."""
+    """Whether ``user`` may ask for clear personal data (always through :func:`reveal_fields`).
+
+    Holding the permission changes nothing on screen by itself: it allows the explicit,
+    audited reveal and searching by masked fields (a lookup, not a display).
+    """
     return bool(
         user is not None and getattr(user, "is_authenticated", False) and user.has_perm(REVEAL_PERMISSION)
     )
 
 
-def reveal(*, user, obj: models.Model, field: str, reason: str) -> str:
-    """The clear value of ``obj.field`` for ``user``, audited with ``reason``.
+# Per model (``app_label.modelname``): the fields holding personal data and their mask kind.
+# Only these fields can be revealed; an app registers its own from AppConfig.ready().
+PERSONAL_FIELDS: dict[str, dict[str, str]] = {
+    "core.user": {"full_name": "name", "phone": "phone"},
+    "core.unit": {"contact_name": "name", "contact_phone": "phone"},
+    "core.smsmessage": {"phone": "phone"},
+}
 
-    Raises PermissionDenied without the reveal permission and ValidationError without a
-    reason. The audit entry names the field, never the value.
+
+def register_personal_fields(model_label: str, fields: dict[str, str]) -> None:
+    """Declare the personal-data fields of ``model_label`` (``"parking.permit"``) and their kinds."""
+    unknown = {kind for kind in fields.values() if kind not in MASKERS}
+    if unknown:
+        raise ValueError(f"unknown mask kind(s) {sorted(unknown)}; use one of {sorted(MASKERS)}")
+    PERSONAL_FIELDS.setdefault(model_label.lower(), {}).update(fields)
+
+
+def personal_fields(model: type[models.Model] | models.Model) -> dict[str, str]:
+    """``{field: kind}`` of the personal-data fields of ``model`` (empty if none)."""
+    return dict(PERSONAL_FIELDS.get(model._meta.label_lower, {}))
+
+
+def masked_repr(obj: models.Model) -> str:
+    """``str(obj)`` with the clear value of each of its personal fields replaced by its mask."""
+    text = _text(obj)
+    for field, kind in personal_fields(obj).items():
+        value = _text(getattr(obj, field, ""))
+        if value:
+            text = text.replace(value, mask(value, kind))
+    return text
+
+
+def reveal_fields(*, user, obj: models.Model, fields, reason: str) -> dict[str, str]:
+    """The clear values ``{field: value}`` of ``fields`` of ``obj`` for ``user``, audited once.
+
+    The caller fetched ``obj`` through the data scope (out of scope is 404 before this).
+    Raises PermissionDenied without the reveal permission, ValidationError without a
+    reason (code ``reason_required``) or for a field that is not personal data of this
+    model (code ``unknown_field``). One audit entry (action ``reveal``) names the fields
+    and the reason, never the values; nothing is stored anywhere else.
     """
     from .security import as_actor
 
@@ -115,44 +156,78 @@ def reveal(*, user, obj: models.Model, field: str, reason: str) -> str:
         raise PermissionDenied(_("无权查看未脱敏的个人信息。"))
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError(_("查看个人信息须填写理由。"), code="reason_required")
-    value = getattr(obj, field)
+        raise ValidationError(
+            {"reason": ValidationError(_("查看个人信息须填写理由。"), code="reason_required")}
+        )
+    allowed = personal_fields(obj)
+    wanted = list(dict.fromkeys(fields or ()))  # de-duplicated, order kept
+    unknown = [f for f in wanted if f not in allowed]
+    if unknown or not wanted:
+        raise ValidationError(
+            {
+                "fields": ValidationError(
+                    _("只能查看这些个人信息：%(fields)s。") % {"fields": ", ".join(allowed)},
+                    code="unknown_field",
+                )
+            }
+        )
+    values = {field: _text(getattr(obj, field)) for field in wanted}
     with transaction.atomic(), as_actor(user):
-        audit.record(action="reveal", obj=obj, changes={"field": field}, reason=reason)
-    return _text(value)
+        audit.record(
+            action="reveal",
+            obj=obj,
+            object_repr=masked_repr(obj),
+            changes={"fields": wanted},
+            reason=reason[:200],
+        )
+    return values
 
 
-def current_actor_can_reveal() -> bool:
-    """Whether the actor of the current request context may see clear personal data.
-
-    Used where no request object is at hand (template filters, exports in tasks). The
-    answer is cached per request id, so a list page costs one lookup, not one per cell.
-    """
-    from . import context
-    from .models import User
-
-    ctx = context.current()
-    if ctx.user_id is None:
-        return False
-    cached = _reveal_cache.get()
-    if cached is not None and cached[0] == (ctx.request_id, ctx.user_id):
-        return cached[1]
-    user = User.objects.filter(pk=ctx.user_id, is_active=True).first()
-    allowed = can_reveal(user)
-    _reveal_cache.set(((ctx.request_id, ctx.user_id), allowed))
-    return allowed
+def reveal(*, user, obj: models.Model, field: str, reason: str) -> str:
+    """The clear value of one field; :func:`reveal_fields` with a single field."""
+    return reveal_fields(user=user, obj=obj, fields=[field], reason=reason)[field]
 
 
-_reveal_cache: ContextVar[tuple[tuple[str, int], bool] | None] = ContextVar(
-    "govcenter_reveal_cache", default=None
+REVEAL_REASONS = (
+    ("核实身份", gettext_lazy("核实身份")),
+    ("处理投诉", gettext_lazy("处理投诉")),
+    ("执法取证", gettext_lazy("执法取证")),
+    ("其他", gettext_lazy("其他")),
 )
 
 
-class MaskedField(serializers.CharField):
-    """Read-only serializer field: masked unless the request user can reveal.
+class RevealForm(forms.Form):
+    """Why the clear values are needed: a category and, for 其他, a required explanation.
 
-    ``phone = MaskedField(kind="phone")``; with no request in the serializer context the
-    value is masked.
+    ``reason`` after cleaning is the text the audit entry keeps (``处理投诉：工单 123``).
+    """
+
+    category = forms.ChoiceField(
+        label=gettext_lazy("查看理由"),
+        choices=[("", "—"), *REVEAL_REASONS],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    detail = forms.CharField(
+        label=gettext_lazy("说明"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        category, detail = data.get("category"), (data.get("detail") or "").strip()
+        if category == "其他" and not detail:
+            self.add_error("detail", _("选择“其他”时须说明理由。"))
+        if category:
+            data["reason"] = f"{category}：{detail}" if detail else category
+        return data
+
+
+class MaskedField(serializers.CharField):
+    """Read-only serializer field, masked for every caller (``phone = MaskedField(kind="phone")``).
+
+    Clear values leave only through an explicit reveal endpoint calling :func:`reveal_fields`.
     """
 
     def __init__(self, *, kind: str, **kwargs):
@@ -163,7 +238,4 @@ class MaskedField(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_representation(self, value):
-        request = self.context.get("request")
-        if request is not None and can_reveal(getattr(request, "user", None)):
-            return _text(value)
         return mask(value, self.kind)

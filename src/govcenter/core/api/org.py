@@ -1,8 +1,9 @@
 """API of the organisation: /api/v1/units/, /users/, /roles/, /districts/.
 
 Reads go through :class:`ScopedViewSet` (out-of-scope ids are 404); writes call the
-services with the caller as actor. Personal data (name, phone) is masked unless the
-caller holds ``core.reveal_personal_data``.
+services with the caller as actor. Personal data (name, phone) is masked in every
+response; a holder of ``core.reveal_personal_data`` asks for clear values of one user with
+``POST /users/{id}/reveal/`` and a reason (audited, :func:`masking.reveal_fields`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Count, Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -37,9 +38,10 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
 
 
 class MaskedCharField(serializers.CharField):
-    """Writable, but read back masked (``138****5678``, ``张*``) unless the caller may reveal.
+    """Writable, but read back masked (``138****5678``, ``张*``) for every caller.
 
-    (``masking.MaskedField`` is the read-only variant; account forms must accept input.)
+    (``masking.MaskedField`` is the read-only variant; account forms must accept input.
+    Clear values come only from the audited ``reveal`` action.)
     """
 
     def __init__(self, *, kind: str, **kwargs):
@@ -48,10 +50,7 @@ class MaskedCharField(serializers.CharField):
 
     def to_representation(self, value):
         value = super().to_representation(value)
-        request = self.context.get("request")
-        if not value or (request is not None and masking.can_reveal(request.user)):
-            return value
-        return masking.mask(value, self.kind)
+        return masking.mask(value, self.kind) if value else value
 
 
 class UnitSerializer(serializers.ModelSerializer):
@@ -206,6 +205,35 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
+USER_REVEALABLE = ("full_name", "phone")
+
+
+class RevealSerializer(serializers.Serializer):
+    fields = serializers.ListField(
+        child=serializers.ChoiceField(choices=USER_REVEALABLE),
+        min_length=1,
+        max_length=len(USER_REVEALABLE),
+        help_text="Personal-data fields to show in clear.",
+    )
+    reason = serializers.CharField(max_length=200, help_text="Why the clear values are needed (audited).")
+
+
+class UserRevealSerializer(serializers.Serializer):
+    """Only the fields asked for are present."""
+
+    full_name = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False)
+
+
+class RevealPermission(permissions.BasePermission):
+    """Read access to users (any read permission of the viewset) plus the reveal permission."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        readable = any(user.has_perm(p) for p in getattr(view, "read_permissions", ()))
+        return bool(user and user.is_authenticated and readable and masking.can_reveal(user))
+
+
 class UnitViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -250,7 +278,7 @@ class UserViewSet(
     mixins.UpdateModelMixin,
     ScopedViewSet,
 ):
-    """Accounts of the units in the caller's scope; name and phone masked unless revealed."""
+    """Accounts of the units in the caller's scope; name and phone masked (``reveal`` for clear values)."""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
@@ -287,6 +315,33 @@ class UserViewSet(
     def activate(self, request, pk=None):
         user = services.user_activate(actor=request.user, user=self.get_object())
         return Response(self.get_serializer(self.get_queryset().get(pk=user.pk)).data)
+
+    def get_permissions(self):
+        # A reveal is a read of clear values, not an account write: it needs read access and
+        # core.reveal_personal_data, not core.manage_accounts.
+        if self.action == "reveal":
+            return [permissions.IsAuthenticated(), RevealPermission()]
+        return super().get_permissions()
+
+    @extend_schema(
+        request=RevealSerializer,
+        responses={200: UserRevealSerializer},
+        description="Clear values of the asked fields, once; audited with the reason (action reveal).",
+    )
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, pk=None):
+        user = self.get_object()  # through the scope: 404 outside it, whatever the body
+        body = RevealSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        values = masking.reveal_fields(
+            user=request.user,
+            obj=user,
+            fields=body.validated_data["fields"],
+            reason=body.validated_data["reason"],
+        )
+        response = Response(values)
+        response["Cache-Control"] = "no-store, private"
+        return response
 
 
 class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

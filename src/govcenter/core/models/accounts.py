@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..scope import ScopedQuerySet, ScopeKind
-from .org import District, Unit
+from .org import District, Unit, validate_no_mask, validate_phone
 
 
 class UserManager(DjangoUserManager.from_queryset(ScopedQuerySet)):
@@ -26,8 +26,8 @@ class User(AbstractUser):
     """
 
     unit = models.ForeignKey(Unit, verbose_name=_("所属单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="users")
-    full_name = models.CharField(_("姓名"), max_length=40, blank=True)
-    phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    full_name = models.CharField(_("姓名"), max_length=40, blank=True, validators=[validate_no_mask])
+    phone = models.CharField(_("手机号"), max_length=20, blank=True, validators=[validate_phone])
     roles = models.ManyToManyField("Role", verbose_name=_("角色"), blank=True, related_name="users")
     password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
     must_change_password = models.BooleanField(_("下次登录须修改密码"), default=False)
@@ -51,7 +51,9 @@ class User(AbstractUser):
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.username
+        # The username, never the name: __str__ ends up in titles, logs and audit entries,
+        # where a clear name would be an unaudited reveal of personal data.
+        return self.username
 
     scope_fields = {"district": "unit__district", "unit": "unit", "operator": "unit"}
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ..scope import ScopedModel, ScopedQuerySet
+
+# Phone numbers: digits with an optional leading + and dashes. A masked value such as
+# 138****5678 sent back from a form or API must never overwrite the stored number.
+validate_phone = RegexValidator(r"^\+?[0-9][0-9-]{4,19}$", _("请输入有效的电话号码（仅数字）。"), code="invalid_phone")
+validate_no_mask = RegexValidator(r"\*", _("不能包含 * （脱敏后的值不能保存）。"), code="masked_value", inverse_match=True)
 
 
 class District(models.Model):
@@ -84,8 +90,8 @@ class Unit(ScopedModel):
     )
     # "/1/4/9/": ancestors' ids; lets a subtree be one indexed prefix query.
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
-    contact_name = models.CharField(_("联系人"), max_length=40, blank=True)
-    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=40, blank=True, validators=[validate_no_mask])
+    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True, validators=[validate_phone])
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

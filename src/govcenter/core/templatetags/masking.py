@@ -1,12 +1,12 @@
 """``{% load masking %}`` then ``{{ value|mask:"phone" }}`` (phone, plate, id_number, name).
 
-The value shows in clear only when the acting user of the current request (the request
-context the middleware sets) holds ``core.reveal_personal_data``.
+Always masked, whoever looks — holders of ``core.reveal_personal_data`` too. A page that
+shows clear values gets them from an explicit, audited reveal
+(:func:`govcenter.core.masking.reveal_fields`) and renders that result instead.
 """
 
 from django import template
 
-from ..masking import current_actor_can_reveal
 from ..masking import mask as mask_value
 
 register = template.Library()
@@ -16,12 +16,8 @@ register = template.Library()
 def mask(value, kind="phone"):
     if value is None or value == "":
         return ""
-    if current_actor_can_reveal():
-        return value
     return mask_value(value, kind)
 
 
-@register.filter(name="masked")
-def masked(value, kind="phone"):
-    """Always masked, whoever looks (e.g. in notifications and e-mails)."""
-    return mask_value(value, kind)
+# The older name some templates (notifications, e-mails) use; the same rule.
+register.filter("masked", mask)

@@ -9,7 +9,7 @@ Reading needs ``core.manage_accounts`` or the model's view permission; writing n
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import FormView
 
-from .. import selectors, services
+from .. import masking, selectors, services
 from ..filters import RoleFilterSet, UnitFilterSet, UserFilterSet
 from ..forms import (
     PasswordResetForm,
@@ -30,8 +30,10 @@ from ..forms import (
 )
 from ..models import Role, Unit, User
 from .base import AnyPermissionRequiredMixin, ScopedDetailView, ScopedListView, ScopedObjectMixin
+from .reveal import no_store, reveal_context
 
 MANAGE = ("core.manage_accounts",)
+USER_PERSONAL_FIELDS = ("full_name", "phone")  # what the user detail page can reveal
 
 
 def add_service_errors(form, exc: ValidationError) -> None:
@@ -220,7 +222,28 @@ class UserDetailView(ScopedDetailView):
         context = super().get_context_data(**kwargs)
         context["can_manage"] = self.request.user.has_perm("core.manage_accounts")
         context["reason_form"] = ReasonForm()
+        context.update(
+            reveal_context(
+                self.request,
+                self.object,
+                fields=USER_PERSONAL_FIELDS,
+                reveal_url=reverse("core:user_reveal", args=[self.object.pk]),
+                masked_url=reverse("core:user_detail", args=[self.object.pk]),
+            )
+        )
         return context
+
+
+class UserRevealView(UserDetailView):
+    """POST a reason → the user detail page once with clear name and phone (audited)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        if not masking.can_reveal(request.user):
+            raise PermissionDenied
+        self.object = self.get_object()  # through the scope: 404 outside it
+        return no_store(self.render_to_response(self.get_context_data(object=self.object)))
 
 
 class UserCreateView(_ServiceFormView):
