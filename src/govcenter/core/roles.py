@@ -155,6 +155,22 @@ BUILTIN_ROLES: tuple[RoleSpec, ...] = (
 
 BUILTIN_CODES = frozenset(spec.code for spec in BUILTIN_ROLES)
 
+# Function permissions domain apps add to built-in roles (core never imports them): an app
+# calls contribute_permissions() from its AppConfig.ready(); ensure_builtin_roles() adds them.
+CONTRIBUTED_PERMISSIONS: dict[str, set[str]] = {}
+
+
+def contribute_permissions(role_code: str, permissions) -> None:
+    """Add ``["app.codename", …]`` to the built-in role ``role_code`` (idempotent)."""
+    if role_code not in BUILTIN_CODES:
+        raise LookupError(f"unknown built-in role: {role_code}")
+    CONTRIBUTED_PERMISSIONS.setdefault(role_code, set()).update(permissions)
+
+
+def role_permissions(spec: RoleSpec) -> tuple[str, ...]:
+    """The built-in role's own permissions plus those the apps contributed."""
+    return tuple(sorted({*spec.permissions, *CONTRIBUTED_PERMISSIONS.get(spec.code, ())}))
+
 
 def permission_objects(dotted: list[str] | tuple[str, ...] | set[str] | frozenset[str]) -> list[Permission]:
     """``["core.view_unit", …]`` → Permission rows (unknown names raise LookupError)."""
@@ -192,7 +208,8 @@ def ensure_builtin_roles() -> dict[str, int]:
 
     created = updated = 0
     for spec in BUILTIN_ROLES:
-        perms = permission_objects(spec.permissions)
+        spec_permissions = role_permissions(spec)
+        perms = permission_objects(spec_permissions)
         role = Role.objects.filter(code=spec.code).first()
         wanted = {
             "name_zh": spec.name_zh,
@@ -210,12 +227,12 @@ def ensure_builtin_roles() -> dict[str, int]:
             audit.record(
                 action="role.create",
                 obj=role,
-                changes={"before": {}, "after": {**wanted, "permissions": sorted(spec.permissions)}},
+                changes={"before": {}, "after": {**wanted, "permissions": sorted(spec_permissions)}},
             )
             continue
         before = {k: getattr(role, k) for k in wanted}
         before["permissions"] = sorted(dotted_names(role.permissions.select_related("content_type")))
-        after = {**wanted, "permissions": sorted(spec.permissions)}
+        after = {**wanted, "permissions": sorted(spec_permissions)}
         changes = audit.diff(before, after)
         if not changes["before"] and not changes["after"]:
             continue

@@ -9,6 +9,14 @@ class ParkingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import navigation
+        from . import navigation, roles
 
         navigation.register_navigation()
+        roles.contribute()
+        from govcenter.core import seeding
+
+        from .demo import load_small_demo
+        from .services.tariffs import tariff_seed_beijing_standard
+
+        seeding.register("tariffs", tariff_seed_beijing_standard)  # `govcenter seed` loads the standard
+        seeding.register_demo("parking", load_small_demo)  # `govcenter demo` (make run)

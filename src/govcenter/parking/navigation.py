@@ -14,6 +14,11 @@ def register_navigation() -> None:
             order=20,
             items=(
                 NavItem(_("停车收费标准"), "parking:tariff_list", "parking.view_tariffplan", icon="receipt"),
+                NavItem(_("道路"), "parking:road_list", "parking.view_road", icon="list-details"),
+                NavItem(_("路段"), "parking:segment_list", "parking.view_segment", icon="map-pin"),
+                NavItem(_("泊位"), "parking:space_list", "parking.view_space", icon="car"),
+                NavItem(_("设备"), "parking:device_list", "parking.view_device", icon="device-mobile-message"),
+                NavItem(_("泊位地图"), "parking:base_map", "parking.view_segment", icon="map"),
             ),
         )
     )

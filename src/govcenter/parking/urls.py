@@ -1,5 +1,38 @@
 """Parking UI under /parking/."""
 
+from django.urls import path
+
+from .views import base as basedata
+from .views import tariff
+
 app_name = "parking"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("tariffs/", tariff.tariff_list, name="tariff_list"),
+    path("tariffs/<int:pk>/", tariff.tariff_detail, name="tariff_detail"),
+    path("tariffs/publish/", tariff.tariff_publish, name="tariff_publish"),
+    # Base data (views/base.py): roads, segments, spaces, devices, district map.
+    path("roads/", basedata.RoadListView.as_view(), name="road_list"),
+    path("roads/new/", basedata.RoadCreateView.as_view(), name="road_create"),
+    path("roads/<int:pk>/", basedata.RoadDetailView.as_view(), name="road_detail"),
+    path("roads/<int:pk>/edit/", basedata.RoadUpdateView.as_view(), name="road_edit"),
+    path("segments/", basedata.SegmentListView.as_view(), name="segment_list"),
+    path("segments/new/", basedata.SegmentCreateView.as_view(), name="segment_create"),
+    path("segments/<int:pk>/", basedata.SegmentDetailView.as_view(), name="segment_detail"),
+    path("segments/<int:pk>/edit/", basedata.SegmentUpdateView.as_view(), name="segment_edit"),
+    path("segments/<int:pk>/retire/", basedata.segment_retire, name="segment_retire"),
+    path("spaces/", basedata.SpaceListView.as_view(), name="space_list"),
+    path("spaces/new/", basedata.SpaceCreateView.as_view(), name="space_create"),
+    path("spaces/<int:pk>/", basedata.SpaceDetailView.as_view(), name="space_detail"),
+    path("spaces/<int:pk>/edit/", basedata.SpaceUpdateView.as_view(), name="space_edit"),
+    path("spaces/<int:pk>/retire/", basedata.space_retire, name="space_retire"),
+    path("devices/", basedata.DeviceListView.as_view(), name="device_list"),
+    path("devices/new/", basedata.DeviceCreateView.as_view(), name="device_create"),
+    path("devices/<int:pk>/", basedata.DeviceDetailView.as_view(), name="device_detail"),
+    path("devices/<int:pk>/edit/", basedata.DeviceUpdateView.as_view(), name="device_edit"),
+    path("devices/<int:pk>/bind/", basedata.DeviceBindView.as_view(), name="device_bind"),
+    path("devices/<int:pk>/retire/", basedata.device_retire, name="device_retire"),
+    path("devices/<int:pk>/credential/", basedata.device_credential, name="device_credential"),
+    path("map/", basedata.base_map, name="base_map"),
+    path("map/points.geojson", basedata.base_map_points, name="base_map_points"),
+]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from ... import services
+from ... import seeding, services
 from ...auth import requires_second_factor
 from ...context import acting_as
 from ...models import District, Role, Unit, UnitKind, User
@@ -168,7 +168,10 @@ class Command(GovcenterCommand):
         with acting_as(None, channel="cli"):
             reference = load_reference_data()
             created, table = build_demo()
+            # Each built module's small demo (registered by the apps, core.seeding).
+            modules = {name: loader() for name, loader in seeding.demo_loaders()}
         created += sum(changed(counts) for counts in reference.values())
+        created += sum(sum(counts.values()) for counts in modules.values())
         self.stdout.write(self._table(table))
         self.stdout.write(
             "Accounts marked SMS get a 6-digit code after the password: with DEBUG on it is printed "

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import importlib
 
+from ... import seeding
 from ...context import acting_as
 from ...roles import ensure_builtin_roles
 from ..base import GovcenterCommand
 
 
 def load_reference_data() -> dict[str, dict[str, int]]:
-    """Districts, the working calendar and the built-in roles; ``{step: counts}``."""
+    """Districts, the working calendar, the built-in roles, then the loaders domain apps
+    registered in :mod:`govcenter.core.seeding`; ``{step: counts}``."""
     results: dict[str, dict[str, int]] = {}
     # The loaders live beside their models; imported here so the command has one entry point.
     for step, module, func in (
@@ -23,6 +25,8 @@ def load_reference_data() -> dict[str, dict[str, int]]:
         loader = getattr(importlib.import_module(module), func)
         results[step] = loader()
     results["roles"] = ensure_builtin_roles()
+    for step, loader in seeding.loaders():  # contributed by domain apps (core.seeding)
+        results[step] = loader()
     return results
 
 
