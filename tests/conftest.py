@@ -3,7 +3,8 @@
 Tests marked ``postgres`` need the default database to be PostgreSQL: they skip (with
 the reason) in the SQLite pass of ``make test`` and run in the PostgreSQL pass of
 ``.ci/run``. Tests marked ``redis`` need Redis at GOVCENTER_REDIS_URL (default
-redis://127.0.0.1:6379/15): they skip when it does not answer. With ``REQUIRE_SERVICES=1``
+redis://127.0.0.1:6379/15): they skip when it does not answer; ``mqtt`` tests likewise need
+Mosquitto at 127.0.0.1:1883. With ``REQUIRE_SERVICES=1``
 (set by .ci/run for its service pass) a missing service fails the test instead.
 """
 
@@ -15,6 +16,7 @@ import pytest
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 REDIS_TEST_URL = os.environ.get("GOVCENTER_REDIS_URL") or "redis://127.0.0.1:6379/15"
+MQTT_TEST_ADDRESS = ("127.0.0.1", 1883)  # Mosquitto, for tests marked ``mqtt``
 
 
 def _missing(reason: str):
@@ -33,6 +35,16 @@ def _redis_answers() -> str | None:
         return f"Redis at {REDIS_TEST_URL} does not answer ({type(exc).__name__})"
 
 
+def _mqtt_answers() -> str | None:
+    import socket
+
+    try:
+        socket.create_connection(MQTT_TEST_ADDRESS, timeout=1).close()
+        return None
+    except OSError as exc:
+        return f"Mosquitto at {MQTT_TEST_ADDRESS[0]}:{MQTT_TEST_ADDRESS[1]} does not answer ({type(exc).__name__})"
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
         from django.db import connection
@@ -41,6 +53,10 @@ def pytest_runtest_setup(item):
             _missing("needs PostgreSQL: set GOVCENTER_DATABASE_URL=postgres://… (the .ci/run service pass does)")
     if item.get_closest_marker("redis"):
         reason = _redis_answers()
+        if reason:
+            _missing(reason)
+    if item.get_closest_marker("mqtt"):
+        reason = _mqtt_answers()
         if reason:
             _missing(reason)
 

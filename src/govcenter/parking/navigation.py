@@ -19,6 +19,22 @@ def register_navigation() -> None:
                 NavItem(_("泊位"), "parking:space_list", "parking.view_space", icon="car"),
                 NavItem(_("设备"), "parking:device_list", "parking.view_device", icon="device-mobile-message"),
                 NavItem(_("泊位地图"), "parking:base_map", "parking.view_segment", icon="map"),
+                NavItem(_("停车订单"), "parking:order_list", "parking.view_order", icon="receipt"),
+                NavItem(_("停车异常"), "parking:anomaly_list", "parking.view_parkinganomaly", icon="alert-circle"),
+                NavItem(_("设备状态"), "parking:device_status", "parking.view_device", icon="activity"),
+                NavItem(
+                    _("临时占用"),
+                    "parking:occupation_list",
+                    "parking.view_temporaryoccupation",
+                    icon="alert-triangle",
+                ),
+                NavItem(
+                    _("车位调整方案"),
+                    "parking:changeset_list",
+                    "parking.view_changeset",
+                    icon="file-certificate",
+                ),
+                NavItem(_("批量导入导出"), "parking:import_index", "parking.view_space", icon="list-details"),
             ),
         )
     )

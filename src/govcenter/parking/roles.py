@@ -25,13 +25,33 @@ TARIFF_VIEW = ("parking.view_tariffplan",)
 # The Center (数据科) publishes new tariff versions; districts only read them.
 TARIFF_EDIT = ("parking.add_tariffplan",)
 
+# Temporary occupations and change sets (规划车位调整): districts plan them; the Center reviews,
+# applies and reverts change sets (the reviewer is never the author).
+ADJUST_VIEW = ("parking.view_temporaryoccupation", "parking.view_changeset")
+ADJUST_EDIT = tuple(f"parking.{a}_{m}" for m in ("temporaryoccupation", "changeset") for a in ("add", "change"))
+ADJUST_REVIEW = ("parking.review_changeset",)
+
 CONTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "district_manager": (*BASE_VIEW, *BASE_EDIT, *TARIFF_VIEW),
-    "data_staff": (*BASE_VIEW, *TARIFF_VIEW, *TARIFF_EDIT),
-    "center_leader": (*BASE_VIEW, *TARIFF_VIEW),
+    "district_manager": (*BASE_VIEW, *BASE_EDIT, *TARIFF_VIEW, *ADJUST_VIEW, *ADJUST_EDIT),
+    "data_staff": (*BASE_VIEW, *TARIFF_VIEW, *TARIFF_EDIT, *ADJUST_VIEW, *ADJUST_REVIEW),
+    "center_leader": (*BASE_VIEW, *TARIFF_VIEW, *ADJUST_VIEW),
     "parking_patrol": (*DEVICE_VIEW, *TARIFF_VIEW),
     "device_integrator": DEVICE_VIEW,
 }
+
+# Orders, anomalies and device events (services/events.py, services/orders.py): districts
+# view and correct their orders; the patrol views and corrects (PDA); integrators read events.
+ORDER_VIEW = ("parking.view_order", "parking.view_ordercorrection", "parking.view_parkinganomaly")
+ORDER_EDIT = ("parking.change_order", "parking.correct_order", "parking.change_parkinganomaly")
+EVENT_VIEW = ("parking.view_deviceevent",)
+for _role, _perms in {
+    "district_manager": (*ORDER_VIEW, *ORDER_EDIT, *EVENT_VIEW),
+    "data_staff": (*ORDER_VIEW, *EVENT_VIEW),
+    "center_leader": ORDER_VIEW,
+    "parking_patrol": (*ORDER_VIEW, "parking.correct_order"),
+    "device_integrator": EVENT_VIEW,
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
 
 
 def contribute() -> None:

@@ -2,12 +2,18 @@
 
 from django.urls import path
 
+from .views import adjustments, imports, orders, tariff
 from .views import base as basedata
-from .views import tariff
 
 app_name = "parking"
 
 urlpatterns: list = [
+    # Orders, anomalies, device status (views/orders.py).
+    path("orders/", orders.OrderListView.as_view(), name="order_list"),
+    path("orders/<int:pk>/", orders.OrderDetailView.as_view(), name="order_detail"),
+    path("anomalies/", orders.AnomalyListView.as_view(), name="anomaly_list"),
+    path("device-status/", orders.device_status, name="device_status"),
+    path("device-status/<int:district>/", orders.device_status, name="device_status_district"),
     path("tariffs/", tariff.tariff_list, name="tariff_list"),
     path("tariffs/<int:pk>/", tariff.tariff_detail, name="tariff_detail"),
     path("tariffs/publish/", tariff.tariff_publish, name="tariff_publish"),
@@ -35,4 +41,17 @@ urlpatterns: list = [
     path("devices/<int:pk>/credential/", basedata.device_credential, name="device_credential"),
     path("map/", basedata.base_map, name="base_map"),
     path("map/points.geojson", basedata.base_map_points, name="base_map_points"),
+    # Temporary occupations, change sets (views/adjustments.py) and bulk import/export (views/imports.py).
+    path("occupations/", adjustments.OccupationListView.as_view(), name="occupation_list"),
+    path("occupations/new/", adjustments.OccupationCreateView.as_view(), name="occupation_create"),
+    path("occupations/<int:pk>/", adjustments.OccupationDetailView.as_view(), name="occupation_detail"),
+    path("occupations/<int:pk>/cancel/", adjustments.occupation_cancel, name="occupation_cancel"),
+    path("occupations/<int:pk>/end/", adjustments.occupation_end, name="occupation_end"),
+    path("changesets/", adjustments.ChangeSetListView.as_view(), name="changeset_list"),
+    path("changesets/new/", adjustments.ChangeSetCreateView.as_view(), name="changeset_create"),
+    path("changesets/<int:pk>/", adjustments.ChangeSetDetailView.as_view(), name="changeset_detail"),
+    path("changesets/<int:pk>/items/", adjustments.changeset_item_add, name="changeset_item_add"),
+    path("changesets/<int:pk>/<slug:verb>/", adjustments.changeset_action, name="changeset_action"),
+    path("imports/", imports.import_index, name="import_index"),
+    path("imports/<slug:kind>/", imports.import_page, name="import_page"),
 ]

@@ -8,6 +8,7 @@ from .base import *  # noqa: F403
 from .database import *  # noqa: F403
 from .env import ConfigError
 from .logging import *  # noqa: F403
+from .parking import *  # noqa: F403
 from .security import *  # noqa: F403
 from .security import insecure_reasons
 from .tasks import *  # noqa: F403

@@ -32,4 +32,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # One name for a choice set that several serializers use under different field names.
+    "ENUM_NAME_OVERRIDES": {"VehicleClassEnum": "govcenter.parking.models.tariff.VehicleClass"},
 }

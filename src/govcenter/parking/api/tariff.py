@@ -91,7 +91,7 @@ class QuoteAnonThrottle(AnonRateThrottle):
     scope = "parking_quote_anon"
 
     def get_rate(self):
-        return getattr(settings, "GOVCENTER_PARKING_QUOTE_ANON_RATE", "60/min")
+        return settings.GOVCENTER_PARKING_QUOTE_ANON_RATE
 
 
 class QuoteView(APIView):

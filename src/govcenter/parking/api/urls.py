@@ -2,12 +2,43 @@
 
 from django.urls import include, path
 
+from . import citizens
+from .events import DeviceEventIngestView
+from .imports import ExportView, ImportView, TemplateView
+from .orders import register as _register_orders
 from .router import router
 from .tariff import QuoteView
 
 app_name = "parking-api"
 
+_register_orders(router)  # orders/, anomalies/ (api/orders.py)
+
 urlpatterns: list = [
     path("quote", QuoteView.as_view(), name="quote"),
+    path("imports/<str:kind>", ImportView.as_view(), name="import"),
+    path("exports/<str:kind>.<str:fmt>", ExportView.as_view(), name="export"),
+    path("templates/<str:kind>.<str:fmt>", TemplateView.as_view(), name="template"),
+    path("device-events", DeviceEventIngestView.as_view(), name="device-events"),
+    path("citizen/sms-code", citizens.CitizenSmsCodeView.as_view(), name="citizen-sms-code"),
+    path("citizen/login", citizens.CitizenLoginView.as_view(), name="citizen-login"),
+    path("citizen/logout", citizens.CitizenLogoutView.as_view(), name="citizen-logout"),
+    path("citizen/plates", citizens.CitizenPlatesView.as_view(), name="citizen-plates"),
+    path("citizen/plates/<str:plate>", citizens.CitizenPlateView.as_view(), name="citizen-plate"),
+    path(
+        "citizen/plates/<str:plate>/transfer",
+        citizens.CitizenPlateTransferView.as_view(),
+        name="citizen-plate-transfer",
+    ),
+    path("citizen/transfers", citizens.CitizenTransfersView.as_view(), name="citizen-transfers"),
+    path(
+        "citizen/transfers/<int:pk>/approve",
+        citizens.CitizenTransferDecisionView.as_view(approve=True),
+        name="citizen-transfer-approve",
+    ),
+    path(
+        "citizen/transfers/<int:pk>/reject",
+        citizens.CitizenTransferDecisionView.as_view(approve=False),
+        name="citizen-transfer-reject",
+    ),
     path("", include(router.urls)),
 ]

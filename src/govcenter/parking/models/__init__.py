@@ -1,5 +1,9 @@
+from .adjustments import ChangeSet, ChangeSetItem, TemporaryOccupation  # noqa: E402, F401
 from .base import Road, Segment, SegmentVersion, Space, SpaceVersion  # noqa: E402
+from .citizens import Citizen, CitizenToken, PlateBinding, PlateTransfer  # noqa: E402, F401
 from .devices import Device, DeviceKind, DeviceOfflinePeriod  # noqa: E402
+from .events import DeviceEvent, IngestRejection, ParkingAnomaly  # noqa: E402, F401
+from .orders import Order, OrderCorrection, OrderState  # noqa: E402, F401
 from .tariff import AreaClass, TariffPlan, VehicleClass
 
 __all__ = [

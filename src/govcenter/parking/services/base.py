@@ -668,3 +668,28 @@ def space_retire(*, actor, space: Space, reason: str = "") -> Space:
         reason=reason,
     )
     return space
+
+
+@transaction.atomic
+def space_reactivate(*, actor, space: Space, reason: str = "") -> Space:
+    """Bring a retired space back (status active, a new version); its segment must not be retired.
+
+    Used by the change-set revert (services/changesets.py) to undo a planned retirement.
+    """
+    space = Space.objects.select_for_update().select_related("segment").get(pk=space.pk)
+    check_district_in_scope(actor, space.district_id)
+    if space.status != Space.Status.RETIRED:
+        return space
+    _writable_segment(actor, space.segment)
+    before = audit.snapshot(space, SPACE_FIELDS)
+    space.status = Space.Status.ACTIVE
+    space.save(update_fields=["status", "updated_at"])
+    version_spaces([space], timezone.now())
+    _refresh_capacity([space.segment_id])
+    audit.record(
+        action="parking.space.reactivate",
+        obj=space,
+        changes=audit.diff(before, audit.snapshot(space, SPACE_FIELDS)),
+        reason=reason,
+    )
+    return space

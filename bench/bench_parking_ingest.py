@@ -1,0 +1,205 @@
+"""Device-event ingest into PostgreSQL: events/s in batches of 1,000 vs one event per call.
+
+Creates a fresh PostgreSQL database ``govcenter_bench_<pid>`` (on
+``postgres://postgres@127.0.0.1:5432``), migrates it, builds 100 camera-watched segments of
+50 spaces (5,000 spaces, one high-position video device per segment, the Beijing standard
+tariff) and measures, in the same run:
+
+* ``parking.ingest.batch``: ``events_ingest`` with batches of 1,000 events (park_start then
+  park_end on 500 spaces of 10 segments: every end closes and bills an order);
+* ``parking.ingest.http_batch``: the same through ``POST /api/v1/parking/device-events``
+  with the Django test client (token authentication, JSON in and out);
+* baseline ``one event per call``: the same service, one event per call (one transaction,
+  one audit entry each) — what a naive one-event-per-request device integration costs.
+
+The database is dropped at the end. Without PostgreSQL the benchmark is skipped with a
+printed reason (returns ``[]``). If Django is already configured in this process, the
+measurement runs in a subprocess (as bench_audit.py does). Run alone:
+``python bench/bench_parking_ingest.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+try:
+    from bench.common import record
+except ImportError:
+    from common import record  # type: ignore[no-redef]
+
+HERE = Path(__file__).resolve()
+ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+SEGMENTS, SPACES_PER_SEGMENT, BATCH, BATCHES, BASELINE_EVENTS = 100, 50, 1000, 6, 600
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(sql)
+
+
+def _network():
+    from django.utils import timezone
+
+    from govcenter.core.models import District, Unit
+    from govcenter.parking.models import Device, Road, Segment, SegmentVersion, Space, SpaceVersion
+    from govcenter.parking.services.devices import device_credential_issue
+    from govcenter.parking.services.tariffs import tariff_seed_beijing_standard
+
+    tariff_seed_beijing_standard()
+    district = District.objects.create(code="110101", name_zh="东城区", name_en="Dongcheng")
+    unit = Unit.objects.create(code="BENCH-DC", name_zh="东城停车", kind="district_unit", district=district)
+    road = Road.objects.create(district=district, managing_unit=unit, code="R1", name="bench road")
+    now = timezone.now() - dt.timedelta(days=1)
+    segments = Segment.objects.bulk_create(
+        Segment(road=road, district=district, managing_unit=unit, code=f"S{i:04d}", name=f"seg {i}", area_class=1 + i % 3)
+        for i in range(SEGMENTS)
+    )
+    SegmentVersion.objects.bulk_create(SegmentVersion(segment=s, version=1, valid_from=now) for s in segments)
+    spaces = Space.objects.bulk_create(
+        Space(segment=s, district=district, number=f"{j:03d}", lon=116.41, lat=39.91)
+        for s in segments
+        for j in range(SPACES_PER_SEGMENT)
+    )
+    SpaceVersion.objects.bulk_create(
+        SpaceVersion(space=sp, version=1, valid_from=now, area_class=sp.segment.area_class, status="active") for sp in spaces
+    )
+    devices = Device.objects.bulk_create(
+        Device(kind="high_video", serial=f"CAM{i:04d}", district=district, managing_unit=unit, segment=s, status="online")
+        for i, s in enumerate(segments)
+    )
+    tokens = [device_credential_issue(actor=None, device=d) for d in devices[:2]]
+    return devices, tokens
+
+
+def _events(start_at: dt.datetime, numbers: list[str], *, minutes: int = 45) -> list[dict]:
+    out = []
+    for n in numbers:
+        out.append({"event_id": str(uuid.uuid4()), "event_type": "park_start", "event_time": start_at.isoformat(),
+                    "space_number": n, "vehicle_license_plate": "京A12345", "vehicle_license_plate_confidence": 95})
+    for n in numbers:
+        out.append({"event_id": str(uuid.uuid4()), "event_type": "park_end",
+                    "event_time": (start_at + dt.timedelta(minutes=minutes)).isoformat(), "space_number": n})
+    return out
+
+
+def measure() -> list[dict]:
+    name = f"govcenter_bench_{os.getpid()}"
+    try:
+        _admin(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001
+        print(f"bench_parking_ingest skipped: PostgreSQL not reachable at {ADMIN_URL} ({type(exc).__name__})")
+        return []
+    try:
+        os.environ["GOVCENTER_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "govcenter.test_settings"
+        os.environ["GOVCENTER_DEBUG"] = "true"
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connection
+        from django.test import Client
+        from django.utils import timezone
+
+        settings.DEBUG = False
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the Django test client
+        call_command("migrate", verbosity=0)
+        from govcenter.core.context import acting_as
+        from govcenter.parking.models import Order
+        from govcenter.parking.services.events import events_ingest
+
+        devices, tokens = _network()
+        numbers = [f"{j:03d}" for j in range(SPACES_PER_SEGMENT)]
+        base = timezone.now().replace(microsecond=0) - dt.timedelta(hours=60)
+        half = BATCH // 2  # 500 stays = 1,000 events per batch: 10 segments × 50 spaces
+        with acting_as(None, channel="bench"):
+            # Warm-up (imports, plan cache, connection).
+            events_ingest(device=devices[-1], events=_events(base, numbers[:5]))
+
+            # A camera reports its own segment: one batch of 1,000 = 10 rounds (an hour apart) of
+            # park_start + park_end on its 50 spaces, i.e. 500 orders opened, closed and billed.
+            def batch(offset_hours: int) -> list[dict]:
+                events: list[dict] = []
+                for k in range(half // SPACES_PER_SEGMENT):
+                    events += _events(base + dt.timedelta(hours=offset_hours + k), numbers, minutes=40)
+                return events
+
+            t0 = time.perf_counter()
+            done = 0
+            for b in range(BATCHES):
+                events = batch(0)
+                results = events_ingest(device=devices[b], events=events)
+                assert sum(r.outcome == "accepted" for r in results) == len(events), results[:3]
+                done += len(events)
+            batch_rate = done / (time.perf_counter() - t0)
+            assert Order.objects.filter(state="billed").count() >= BATCHES * half
+
+            # Baseline: the same kind of events, one per call (another camera's segment).
+            singles = batch(0)[:BASELINE_EVENTS]
+            singles.sort(key=lambda e: e["event_time"])
+            t0 = time.perf_counter()
+            for e in singles:
+                events_ingest(device=devices[50], events=[e])
+            single_rate = len(singles) / (time.perf_counter() - t0)
+
+        # Through HTTP (test client): device 0 and 1 have tokens; new times so nothing is a duplicate.
+        client = Client()
+        t0 = time.perf_counter()
+        done = 0
+        for b in range(2):
+            events = []
+            for k in range(half // SPACES_PER_SEGMENT):
+                events += _events(base + dt.timedelta(hours=20 + k), numbers, minutes=40)
+            response = client.post("/api/v1/parking/device-events", data=json.dumps({"events": events}),
+                                   content_type="application/json", HTTP_AUTHORIZATION=f"Device {tokens[b]}")
+            assert response.status_code == 200 and response.json()["accepted"] == len(events), response.content[:300]
+            done += len(events)
+        http_rate = done / (time.perf_counter() - t0)
+        connection.close()
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001,S110
+            pass
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    baseline = "events_ingest, one event per call (same service, PostgreSQL)"
+    return [
+        record(name="parking.ingest.batch", value=batch_rate, unit="events/s", baseline_name=baseline,
+               baseline_value=single_rate, target=">= 5,000 events/s (batches of 1,000, PostgreSQL)"),
+        record(name="parking.ingest.http_batch", value=http_rate, unit="events/s", baseline_name=baseline,
+               baseline_value=single_rate, target=">= 5,000 events/s"),
+    ]
+
+
+def run() -> list[dict]:
+    from django.conf import settings
+
+    if not settings.configured:
+        return measure()
+    out = subprocess.run([sys.executable, str(HERE), "--json"], capture_output=True, text=True, timeout=900, check=True)
+    for line in out.stdout.strip().splitlines():
+        if not line.startswith("["):
+            print(line)
+    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "[]"
+    return json.loads(last) if last.startswith("[") else []
+
+
+if __name__ == "__main__":
+    records = measure()
+    if "--json" in sys.argv:
+        print(json.dumps(records))
+    else:
+        for r in records:
+            print(f"{r['name']:>26}: {r['value']:>10,.0f} {r['unit']}  (baseline {r['baseline_value']:,.0f}, ratio {r['ratio']})")
