@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.context import acting_as
@@ -152,7 +152,10 @@ class Listener:
         log.info("MQTT connected to %s:%s, subscribed to %s", self.host, self.port, events_topic())
 
     def _on_message(self, client, userdata, msg):
-        close_old_connections()  # a long-lived process must not keep a dead connection
+        # A long-lived process must not keep a dead or expired connection — but never close
+        # one in the middle of a transaction (a test's, or a caller's that drives the loop).
+        if not connection.in_atomic_block:
+            close_old_connections()
         try:
             answer = handle_message(msg.topic, msg.payload)
         except Exception:  # a broken message must not stop the listener
