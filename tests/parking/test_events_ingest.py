@@ -298,3 +298,119 @@ def test_the_database_refuses_an_end_before_the_start(net):
     events_ingest(device=net.sensor, events=[ev("park_start", ago(hours=1))])
     with pytest.raises(IntegrityError), transaction.atomic():
         Order.objects.update(ended_at=ago(hours=2))
+
+
+# -- the bulk write path (COPY on PostgreSQL, bulk_create elsewhere) ----------------------------
+
+
+def test_event_rows_write_every_device_event_column():
+    from govcenter.parking.services.events import EVENT_ROW_FIELDS
+
+    assert sorted(EVENT_ROW_FIELDS) == sorted(f.attname for f in DeviceEvent._meta.concrete_fields)
+
+
+def test_new_order_builder_matches_the_keyword_constructor_and_refuses_unknown_names():
+    from govcenter.parking.services.events import _new_order
+
+    values = {"district_id": 1, "managing_unit_id": 2, "segment_id": 3, "space_id": 4, "space_version_id": 5,
+              "plate": "京A12345", "plate_confidence": 0.9, "vehicle_class": "large", "started_at": ago(hours=1),
+              "start_event_id": uuid.uuid4(), "state": OrderState.OPEN}
+    fast, slow = _new_order(**values), Order(**values)
+    for field in Order._meta.concrete_fields:
+        assert getattr(fast, field.attname) == getattr(slow, field.attname), field.name
+    assert fast._state.adding and fast.quote_lines == [] and fast.quote_lines is not _new_order(**values).quote_lines
+    with pytest.raises(IndexError):
+        _new_order(**values, no_such_field=1)
+
+
+def test_a_large_batch_stores_every_event_and_order_as_reported(net):
+    """Three rounds on the camera's three spaces plus other event kinds, shuffled: each stored
+    row carries exactly what was sent and what the result says (ids, outcome, order)."""
+    import random
+
+    events, numbers = [], ["101", "102", "103"]
+    for k in range(3):
+        start = ago(hours=10 - 2 * k)
+        for n in numbers:
+            events.append(ev("park_start", start, space_number=n, vehicle_license_plate="京B2345" + n[-1],
+                             vehicle_license_plate_confidence=88, vehicle_type="truck" if n == "103" else "car",
+                             custom_attributes={"lane": n, "note": "tab\there\nline \\ 引号\""}))
+            events.append(ev("park_end", start + dt.timedelta(minutes=40), space_number=n))
+    events += [ev("park_end", ago(hours=20), space_number="101"), ev("scheduled_report", ago(minutes=1)),
+               ev("park_start", ago(hours=1), space_number="999"), {"event_id": "bad"}]
+    random.Random(3).shuffle(events)
+    results = events_ingest(device=net.camera, events=events, transport="mqtt")
+    by_id = {r.event_id: r for r in results}
+    assert [r.event_id for r in results] == [str(e["event_id"]) for e in events]
+    stored = {str(row.pk): row for row in DeviceEvent.objects.all()}
+    assert set(stored) == {r.event_id for r in results if r.outcome in ("accepted", "anomaly")}
+    assert len(stored) == len(events) - 1
+    for raw in events:
+        result = by_id[str(raw["event_id"])]
+        if result.outcome == "rejected":
+            continue
+        row = stored[result.event_id]
+        assert row.payload == raw and row.event_type == raw["event_type"] and row.transport == "mqtt"
+        assert row.event_time == dt.datetime.fromisoformat(raw["event_time"]) and row.received_at is not None
+        assert (row.outcome, row.reason, row.order_id) == (result.outcome, result.reason, result.order_id)
+        assert row.device_id == net.camera.pk and row.district_id == net.dc_seg.district_id
+        assert row.data_source_type == "camera" and row.managing_unit_id == net.dc_seg.managing_unit_id
+        if raw.get("space_number") in numbers:
+            assert row.space.number == raw["space_number"] and row.segment_id == net.dc_seg.pk
+        if raw.get("vehicle_license_plate"):
+            assert row.plate == raw["vehicle_license_plate"] and row.plate_confidence == 0.88
+            assert row.vehicle_class == ("large" if raw["space_number"] == "103" else "small")
+    orders = list(Order.objects.order_by("pk"))
+    assert len(orders) == 9 and all(o.state == OrderState.BILLED and o.created_at and o.updated_at for o in orders)
+    for order in orders:
+        ends = DeviceEvent.objects.filter(order=order).values_list("event_type", flat=True)
+        assert sorted(ends) == ["park_end", "park_start"]
+        assert order.start_event.event_type == "park_start" and order.end_event.event_type == "park_end"
+        expected = quote_with_plan(order.tariff_plan, vehicle=order.vehicle_class, start=order.started_at,
+                                   end=order.ended_at)
+        assert order.amount_due_fen == expected.amount_fen > 0
+        assert order.quote_lines == [line.as_dict() for line in expected.lines]
+    assert len({id(o.quote_lines) for o in orders}) == len(orders)
+    assert ParkingAnomaly.objects.filter(kind="end_without_start").count() == 1
+    assert ParkingAnomaly.objects.filter(kind="unknown_space").count() == 1
+    # Ids came from the table's own sequence: an ordinary insert afterwards does not collide.
+    later = events_ingest(device=net.sensor, events=[ev("park_start", ago(minutes=20))])
+    assert later[0].order_id > max(o.pk for o in orders)
+
+
+def test_a_failure_after_the_bulk_writes_leaves_no_partial_rows(net, monkeypatch):
+    from govcenter.parking.services import events as module
+
+    def then_fail(*args, **kwargs):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(module, "_heartbeat", then_fail)
+    with pytest.raises(RuntimeError):
+        events_ingest(device=net.camera, events=[ev("park_start", ago(hours=2), space_number="101"),
+                                                 ev("park_end", ago(hours=1), space_number="101"),
+                                                 ev("park_start", ago(minutes=30), space_number="102")])
+    assert not DeviceEvent.objects.exists() and not Order.objects.exists()
+
+
+def test_billing_prices_each_distinct_stay_once_and_gives_each_order_its_own_lines(net):
+    from govcenter.parking.services import orders as orders_module
+
+    calls = []
+    real_quote = orders_module.quote
+
+    def counting_quote(*args, **kwargs):
+        calls.append(kwargs["start"])
+        return real_quote(*args, **kwargs)
+
+    start, end = ago(hours=3), ago(hours=1)
+    events = []
+    for n in ("101", "102", "103"):
+        events += [ev("park_start", start, space_number=n), ev("park_end", end, space_number=n)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(orders_module, "quote", counting_quote)
+        events_ingest(device=net.camera, events=events)
+    assert len(calls) == 1
+    orders = list(Order.objects.all())
+    assert len(orders) == 3 and len({o.amount_due_fen for o in orders}) == 1
+    expected = quote_with_plan(orders[0].tariff_plan, vehicle="small", start=start, end=end)
+    assert all(o.quote_lines == [line.as_dict() for line in expected.lines] for o in orders)

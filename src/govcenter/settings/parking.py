@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .env import ConfigError, env_int, env_str
+from .env import ConfigError, env_bool, env_int, env_str
 
 # A device is marked offline after this many minutes without any accepted event.
 GOVCENTER_PARKING_DEVICE_OFFLINE_MINUTES = env_int("GOVCENTER_PARKING_DEVICE_OFFLINE_MINUTES", 10)
@@ -27,6 +27,17 @@ GOVCENTER_PARKING_QUOTE_ANON_RATE = env_str("GOVCENTER_PARKING_QUOTE_ANON_RATE",
 # Bulk import limits (Excel/CSV of roads, segments, spaces, devices).
 GOVCENTER_PARKING_IMPORT_MAX_BYTES = env_int("GOVCENTER_PARKING_IMPORT_MAX_BYTES", 10 * 1024 * 1024)
 GOVCENTER_PARKING_IMPORT_MAX_ROWS = env_int("GOVCENTER_PARKING_IMPORT_MAX_ROWS", 100_000)
+# Payments: the provider (dotted path of a PaymentProvider class), the HMAC-SM3 key that signs
+# its notifications (a secret: environment only; empty in DEBUG = derived from SECRET_KEY), whether
+# the sandbox payer endpoint is open outside DEBUG, how long an unpaid payment holds its orders.
+GOVCENTER_PARKING_PAYMENT_PROVIDER = env_str(
+    "GOVCENTER_PARKING_PAYMENT_PROVIDER", "govcenter.parking.payments.sandbox.SandboxProvider"
+)
+GOVCENTER_PARKING_PAYMENT_NOTIFY_KEY = env_str("GOVCENTER_PARKING_PAYMENT_NOTIFY_KEY", "")
+GOVCENTER_PARKING_PAYMENT_SANDBOX = env_bool("GOVCENTER_PARKING_PAYMENT_SANDBOX", False)
+GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES = env_int("GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES", 30)
+# Pay by plate without login (临时代缴): look-ups and payments per source IP (DRF rate syntax).
+GOVCENTER_PARKING_PUBLIC_PAY_RATE = env_str("GOVCENTER_PARKING_PUBLIC_PAY_RATE", "30/min")
 
 for _name in (
     "GOVCENTER_PARKING_DEVICE_OFFLINE_MINUTES",
@@ -38,6 +49,7 @@ for _name in (
     "GOVCENTER_PARKING_PLATE_TRANSFER_DAYS",
     "GOVCENTER_PARKING_IMPORT_MAX_BYTES",
     "GOVCENTER_PARKING_IMPORT_MAX_ROWS",
+    "GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES",
 ):
     if globals()[_name] <= 0:
         raise ConfigError(f"{_name} must be a positive integer")

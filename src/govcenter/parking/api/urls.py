@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import citizens
+from . import citizens, payments
 from .events import DeviceEventIngestView
 from .imports import ExportView, ImportView, TemplateView
 from .orders import register as _register_orders
@@ -40,5 +40,12 @@ urlpatterns: list = [
         citizens.CitizenTransferDecisionView.as_view(approve=False),
         name="citizen-transfer-reject",
     ),
+    path("citizen/orders", payments.CitizenOrdersView.as_view(), name="citizen-orders"),
+    path("citizen/payments", payments.CitizenPaymentsView.as_view(), name="citizen-payments"),
+    path("citizen/payments/<str:out_trade_no>", payments.CitizenPaymentView.as_view(), name="citizen-payment"),
+    path("public/arrears", payments.PublicArrearsView.as_view(), name="public-arrears"),
+    path("public/payments", payments.PublicPaymentsView.as_view(), name="public-payments"),
+    path("payments/notify", payments.PaymentNotifyView.as_view(), name="payment-notify"),
+    path("sandbox/pay/<str:out_trade_no>", payments.SandboxPayView.as_view(), name="sandbox-pay"),
     path("", include(router.urls)),
 ]

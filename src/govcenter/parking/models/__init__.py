@@ -4,6 +4,7 @@ from .citizens import Citizen, CitizenToken, PlateBinding, PlateTransfer  # noqa
 from .devices import Device, DeviceKind, DeviceOfflinePeriod  # noqa: E402
 from .events import DeviceEvent, IngestRejection, ParkingAnomaly  # noqa: E402, F401
 from .orders import Order, OrderCorrection, OrderState  # noqa: E402, F401
+from .payments import PaymentIntent, PaymentItem, PaymentNotification, PaymentStatus, SandboxTrade  # noqa: E402, F401
 from .tariff import AreaClass, TariffPlan, VehicleClass
 
 __all__ = [

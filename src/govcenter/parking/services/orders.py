@@ -43,11 +43,17 @@ def normalise_plate(text: str) -> str:
 
 
 class Biller:
-    """Prices orders; caches the active plans and their Rules for one batch (one query)."""
+    """Prices orders; caches the active plans and their Rules for one batch (one query).
+
+    The engine is pure and the holidays follow from the stay's dates, so a quote is a
+    function of (plan, vehicle class, start, end): a batch that bills many stays of the
+    same times (a camera's sweep) computes each distinct one once.
+    """
 
     def __init__(self) -> None:
         self._plans: list[TariffPlan] | None = None
         self._rules: dict[int, Rules] = {}
+        self._quotes: dict[tuple, tuple[int, list[dict]]] = {}
 
     def plan_for(self, area_class: int, at: dt.datetime) -> TariffPlan | None:
         if self._plans is None:
@@ -70,13 +76,19 @@ class Biller:
         plan = self.plan_for(area_class, order.started_at)
         if plan is None:
             return False
-        rules = self.rules(plan)
-        holidays: frozenset[dt.date] = frozenset()
-        if rules.holiday_rule != TariffPlan.HolidayRule.SAME:
-            holidays = holidays_between(order.started_at, order.ended_at)
-        result = quote(rules, vehicle=order.vehicle_class, start=order.started_at, end=order.ended_at, holidays=holidays)
-        order.bill(amount_fen=result.amount_fen, lines=[line.as_dict() for line in result.lines], plan_id=plan.pk, at=at)
-        if result.amount_fen == 0:
+        key = (plan.pk, order.vehicle_class, order.started_at, order.ended_at)
+        priced = self._quotes.get(key)
+        if priced is None:
+            rules = self.rules(plan)
+            holidays: frozenset[dt.date] = frozenset()
+            if rules.holiday_rule != TariffPlan.HolidayRule.SAME:
+                holidays = holidays_between(order.started_at, order.ended_at)
+            result = quote(rules, vehicle=order.vehicle_class, start=order.started_at, end=order.ended_at, holidays=holidays)
+            priced = self._quotes[key] = (result.amount_fen, [line.as_dict() for line in result.lines])
+        amount_fen, lines = priced
+        # Each order gets its own copy of the lines (no shared mutable JSON between rows).
+        order.bill(amount_fen=amount_fen, lines=[dict(line) for line in lines], plan_id=plan.pk, at=at)
+        if amount_fen == 0:
             order.pay(amount_fen=0)
         return True
 

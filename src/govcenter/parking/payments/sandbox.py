@@ -1,0 +1,200 @@
+"""The embedded sandbox payment provider: behaves like a real one, moves no money.
+
+* ``create`` opens a trade in the sandbox's own ledger (:class:`SandboxTrade`) and returns a
+  cashier URL, ``POST /api/v1/parking/sandbox/pay/<out_trade_no>`` (open in DEBUG, or with
+  ``GOVCENTER_PARKING_PAYMENT_SANDBOX=1``), where the "payer" pays.
+* :func:`sandbox_pay` is that payer: it marks the trade paid and returns the asynchronous
+  notification a real provider would POST to our callback (``/api/v1/parking/payments/notify``).
+* Notifications are JSON signed with HMAC-SM3 over ``timestamp\\nnonce\\nbody\\n`` and sent with
+  ``X-Sandbox-Timestamp``, ``X-Sandbox-Nonce`` and ``X-Sandbox-Signature`` (hex). The key is
+  ``GOVCENTER_PARKING_PAYMENT_NOTIFY_KEY``; when empty it is derived from ``SECRET_KEY``
+  (HMAC-SM3 of a fixed label), so a development install works without configuration.
+* ``statement(date)`` lists the sandbox's paid trades of a day; :func:`statement_csv` is the
+  daily statement file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import secrets
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from govcenter.core.crypto import hmac_sm3, hmac_sm3_verify
+
+from ..models import SandboxTrade
+from .port import Notification, NotificationError, StatementRow
+
+NAME = "sandbox"
+TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
+NONCE_HEADER = "X-Sandbox-Nonce"
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+
+
+def notify_key() -> bytes:
+    """The HMAC-SM3 key of notifications: the setting, else derived from ``SECRET_KEY`` (the
+    sandbox moves no money, so a derived key costs nothing and needs no configuration)."""
+    key = settings.GOVCENTER_PARKING_PAYMENT_NOTIFY_KEY
+    if key:
+        return key.encode()
+    return hmac_sm3(settings.SECRET_KEY.encode(), b"govcenter parking sandbox notify key").hex().encode()
+
+
+def sandbox_enabled() -> bool:
+    return bool(settings.DEBUG or settings.GOVCENTER_PARKING_PAYMENT_SANDBOX)
+
+
+def _message(timestamp: str, nonce: str, body: bytes) -> bytes:
+    return timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
+
+
+def sign(body: bytes, *, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The headers of a signed notification with ``body``."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or secrets.token_hex(16)
+    signature = hmac_sm3(notify_key(), _message(timestamp, nonce, body)).hex()
+    return {TIMESTAMP_HEADER: timestamp, NONCE_HEADER: nonce, SIGNATURE_HEADER: signature}
+
+
+def _header(headers, name: str) -> str:
+    wanted = name.lower()
+    for key, value in dict(headers).items():
+        if str(key).lower() == wanted:
+            return str(value)
+    return ""
+
+
+class SandboxProvider:
+    name = NAME
+
+    def create(self, intent) -> dict:
+        trade, _created = SandboxTrade.objects.get_or_create(
+            out_trade_no=intent.out_trade_no,
+            defaults={
+                "trade_no": "SBX" + timezone.localtime().strftime("%Y%m%d") + secrets.token_hex(8).upper(),
+                "amount_fen": intent.total_fen,
+                "description": "北京路侧停车费",
+            },
+        )
+        pay_url = reverse("parking-api:sandbox-pay", kwargs={"out_trade_no": intent.out_trade_no})
+        return {"pay_url": pay_url, "expires_at": intent.expires_at.isoformat()}
+
+    def close(self, intent) -> bool:
+        trade = SandboxTrade.objects.select_for_update().filter(out_trade_no=intent.out_trade_no).first()
+        if trade is None or trade.state == SandboxTrade.State.CLOSED:
+            return True
+        if trade.state == SandboxTrade.State.SUCCESS:
+            return False
+        trade.state = SandboxTrade.State.CLOSED
+        trade.save(update_fields=["state"])
+        return True
+
+    def verify_notification(self, headers, body: bytes) -> Notification:
+        timestamp = _header(headers, TIMESTAMP_HEADER)
+        nonce = _header(headers, NONCE_HEADER)
+        signature = _header(headers, SIGNATURE_HEADER)[:512]
+        if not (timestamp and nonce and signature):
+            raise NotificationError("通知缺少签名头", code="signature_missing", signature=signature)
+        try:
+            mac = bytes.fromhex(signature)
+            sent = int(timestamp)
+        except ValueError:
+            raise NotificationError("通知签名格式无效", code="bad_signature", signature=signature) from None
+        if not hmac_sm3_verify(notify_key(), _message(timestamp, nonce, bytes(body)), mac):
+            raise NotificationError("通知签名无效", code="bad_signature", signature=signature)
+        if abs(time.time() - sent) > settings.GOVCENTER_PARKING_SIGNATURE_WINDOW_SECONDS:
+            raise NotificationError("通知时间戳超出允许范围", code="stale_notification", signature=signature)
+        try:
+            data = json.loads(body)
+            out_trade_no = str(data["out_trade_no"])
+            trade_no = str(data["trade_no"])
+            amount = data["amount_fen"]
+            state = str(data["trade_state"])
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+                raise ValueError(amount)
+            paid_at = dt.datetime.fromisoformat(data["success_time"]) if data.get("success_time") else None
+        except (ValueError, KeyError, TypeError):
+            raise NotificationError(
+                "通知内容无法解析", code="malformed_notification", signature=signature
+            ) from None
+        return Notification(
+            out_trade_no=out_trade_no[:32],
+            provider_trade_no=trade_no[:64],
+            amount_fen=amount,
+            success=state == "SUCCESS",
+            paid_at=paid_at,
+            signature=signature,
+        )
+
+    def statement(self, date: dt.date) -> list[StatementRow]:
+        tz = timezone.get_default_timezone()
+        start = dt.datetime.combine(date, dt.time.min, tzinfo=tz)
+        trades = SandboxTrade.objects.filter(
+            state=SandboxTrade.State.SUCCESS, paid_at__gte=start, paid_at__lt=start + dt.timedelta(days=1)
+        ).order_by("paid_at", "id")
+        return [StatementRow(t.trade_no, t.out_trade_no, t.amount_fen, t.paid_at) for t in trades]
+
+
+def notification_body(trade: SandboxTrade) -> bytes:
+    return json.dumps(
+        {
+            "notify_id": secrets.token_hex(12),
+            "out_trade_no": trade.out_trade_no,
+            "trade_no": trade.trade_no,
+            "trade_state": trade.state,
+            "amount_fen": trade.amount_fen,
+            "success_time": timezone.localtime(trade.paid_at).isoformat() if trade.paid_at else None,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+
+
+class SandboxPayError(Exception):
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+@transaction.atomic
+def sandbox_pay(out_trade_no: str) -> tuple[dict[str, str], bytes]:
+    """The payer pays at the sandbox cashier: the trade is paid (once) and the signed
+    notification ``(headers, body)`` to deliver is returned (again for a paid trade: a
+    provider re-sends until acknowledged)."""
+    trade = SandboxTrade.objects.select_for_update().filter(out_trade_no=out_trade_no).first()
+    if trade is None:
+        raise SandboxPayError("沙箱中没有该订单", code="not_found")
+    if trade.state == SandboxTrade.State.CLOSED:
+        raise SandboxPayError("订单已关闭，不能支付", code="trade_closed")
+    if trade.state == SandboxTrade.State.NOTPAY:
+        trade.state = SandboxTrade.State.SUCCESS
+        trade.paid_at = timezone.now()
+        trade.save(update_fields=["state", "paid_at"])
+    body = notification_body(trade)
+    return sign(body), body
+
+
+def statement_csv(date: dt.date) -> str:
+    """The sandbox's daily statement file (CSV, UTF-8): one row per paid trade of ``date``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["trade_no", "out_trade_no", "amount_fen", "paid_at"])
+    rows = SandboxProvider().statement(date)
+    for row in rows:
+        writer.writerow(
+            [
+                row.provider_trade_no,
+                row.out_trade_no,
+                row.amount_fen,
+                timezone.localtime(row.paid_at).isoformat(),
+            ]
+        )
+    writer.writerow(["total", len(rows), sum(r.amount_fen for r in rows), ""])
+    return out.getvalue()

@@ -1,0 +1,384 @@
+"""Payments of parking orders through the provider port (:mod:`govcenter.parking.payments`).
+
+``payment_create``: a citizen (orders of the plates bound to the account) or a payer without
+login (orders of one plate, 临时代缴) pays one or several orders that are billed or in
+arrears and not fully paid. The client's ``Idempotency-Key`` makes a retried request return
+the same payment. An order in a live payment (created or paid) cannot enter another one:
+``PaymentItem``'s partial unique index refuses it; orders are locked (``select_for_update``,
+in id order) so concurrent requests queue instead of failing late. A created payment older
+than ``GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES`` is closed with the provider when one of its
+orders is asked for again, which frees the orders.
+
+``payment_notify``: every provider callback is stored (:class:`PaymentNotification`) whether
+authentic or not. A bad signature is refused (400) and changes nothing. The amount must match
+the payment exactly, otherwise it is refused (400 ``amount_mismatch``) and the payment is
+flagged for staff. A replayed callback for a paid payment answers success and does nothing
+again. Otherwise, in one transaction with the payment and its orders locked, the payment and
+each order become paid (``amount_paid_fen``) and the change is audited. A success for a
+payment we had closed is taken when its orders are still free; when they are not (paid by
+another payment, or voided), the callback is acknowledged — the money is at the provider —
+and the payment is flagged for a refund by staff. Lock order is always orders (by id) then
+payments, in both services, so concurrent create and notify cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from govcenter.core import audit
+from govcenter.core.api.errors import ServiceError
+from govcenter.core.masking import mask_plate
+
+from ..models import Citizen, Order, OrderState, PaymentIntent, PaymentItem, PaymentNotification, PlateBinding
+from ..models.payments import PaymentStatus
+from ..payments.port import NotificationError, get_provider
+from ..plates import PlateError, validate_plate
+
+PAYABLE_STATES = (OrderState.BILLED, OrderState.ARREARS)
+MAX_ORDERS = 50
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,64}$")
+Outcome = PaymentNotification.Outcome
+
+
+# -- reads of the citizen app ------------------------------------------------------------------
+
+
+def citizen_plates(citizen: Citizen) -> list[str]:
+    return list(
+        PlateBinding.objects.filter(citizen=citizen, status=PlateBinding.Status.ACTIVE).values_list(
+            "plate", flat=True
+        )
+    )
+
+
+def citizen_orders(*, citizen: Citizen, state: str = "") -> QuerySet[Order]:
+    """The citizen's orders (those of the plates bound to the account), newest first.
+
+    ``state``: ``unpaid`` (billed or arrears), ``arrears``, ``paid`` or empty for all but void.
+    """
+    orders = Order.objects.filter(plate__in=citizen_plates(citizen)).exclude(state=OrderState.VOID)
+    if state == "unpaid":
+        orders = orders.filter(state__in=PAYABLE_STATES)
+    elif state:
+        orders = orders.filter(state=state)
+    return orders.select_related("segment").order_by("-started_at", "-id")
+
+
+def plate_arrears(*, plate: str) -> tuple[str, QuerySet[Order]]:
+    """The normalised plate and its unpaid orders (billed or arrears), oldest first."""
+    plate = _plate(plate)
+    orders = (
+        Order.objects.filter(plate=plate, state__in=PAYABLE_STATES, amount_due_fen__gt=F("amount_paid_fen"))
+        .select_related("segment")
+        .order_by("started_at", "id")
+    )
+    return plate, orders
+
+
+def citizen_payments(*, citizen: Citizen) -> QuerySet[PaymentIntent]:
+    return (
+        PaymentIntent.objects.filter(citizen=citizen).prefetch_related("items").order_by("-created_at", "-id")
+    )
+
+
+# -- create --------------------------------------------------------------------------------------
+
+
+def _plate(raw: str) -> str:
+    try:
+        return validate_plate(raw)
+    except PlateError as exc:
+        raise ServiceError(str(exc), code="invalid_plate", details={"plate": [str(exc)]}) from None
+
+
+def _new_trade_no() -> str:
+    return "PK" + timezone.localtime().strftime("%Y%m%d%H%M%S") + secrets.token_hex(5).upper()
+
+
+def _same_key(*, citizen: Citizen | None, plate: str, idempotency_key: str) -> PaymentIntent | None:
+    intents = PaymentIntent.objects.filter(idempotency_key=idempotency_key)
+    if citizen is not None:
+        return intents.filter(citizen=citizen).first()
+    return intents.filter(citizen__isnull=True, plate=plate).first()
+
+
+def _replayed(intent: PaymentIntent, order_ids: list[int]) -> PaymentIntent:
+    if set(intent.items.values_list("order_id", flat=True)) != set(order_ids):
+        raise ServiceError(
+            "该幂等键已用于另一笔支付",
+            code="idempotency_key_reused",
+            status=409,
+            details={"idempotency_key": ["已用于其他订单"]},
+        )
+    return intent
+
+
+def _intent_close(intent: PaymentIntent, *, reason: str) -> bool:
+    """Close an unpaid payment with the provider and free its orders; False if the provider
+    says it was paid (then it stays live: its notification will settle it)."""
+    if not get_provider().close(intent):
+        return False
+    intent.status = PaymentStatus.CLOSED
+    intent.save(update_fields=["status", "updated_at"])
+    intent.items.update(live=False)
+    audit.record(action="parking.payment.close", obj=intent, reason=reason)
+    return True
+
+
+@dataclass(frozen=True)
+class Created:
+    intent: PaymentIntent
+    created: bool
+
+
+def payment_create(
+    *, citizen: Citizen | None, order_ids: list[int], idempotency_key: str, plate: str = ""
+) -> Created:
+    """Create (or, for the same idempotency key, return) the payment of ``order_ids``.
+
+    ``citizen`` pays orders of the plates bound to the account; without a citizen, ``plate``
+    is required and only its orders are payable. Errors (:class:`ServiceError`): unknown or
+    foreign orders 404 ``order_not_found``; not payable 409 ``order_not_payable``; in another
+    live payment 409 ``order_in_payment``; a key reused for other orders 409.
+    """
+    idempotency_key = (idempotency_key or "").strip()
+    if not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ServiceError(
+            "须提供 Idempotency-Key 请求头（8–64 位字母、数字或 _.:-）",
+            code="idempotency_key_required",
+            details={"Idempotency-Key": ["必填，8–64 位"]},
+        )
+    order_ids = list(dict.fromkeys(int(pk) for pk in order_ids))
+    if not order_ids or len(order_ids) > MAX_ORDERS:
+        raise ServiceError(
+            f"须选择 1–{MAX_ORDERS} 笔订单", code="invalid", details={"order_ids": [f"1–{MAX_ORDERS} 笔"]}
+        )
+    if citizen is None:
+        plate = _plate(plate)
+        plates = [plate]
+    else:
+        plate = ""
+        plates = citizen_plates(citizen)
+    existing = _same_key(citizen=citizen, plate=plate, idempotency_key=idempotency_key)
+    if existing is not None:
+        return Created(_replayed(existing, order_ids), False)
+    try:
+        with transaction.atomic():
+            return Created(_create(citizen, plate, plates, order_ids, idempotency_key), True)
+    except IntegrityError:
+        # A concurrent request won: with the same key (return its payment) or for the same order.
+        existing = _same_key(citizen=citizen, plate=plate, idempotency_key=idempotency_key)
+        if existing is not None:
+            return Created(_replayed(existing, order_ids), False)
+        raise ServiceError("订单正在支付中", code="order_in_payment", status=409) from None
+
+
+def _create(citizen, plate, plates, order_ids, idempotency_key) -> PaymentIntent:
+    orders = list(Order.objects.select_for_update().filter(pk__in=order_ids, plate__in=plates).order_by("pk"))
+    missing = sorted(set(order_ids) - {o.pk for o in orders})
+    if missing:
+        # Someone else's order and a non-existent one look the same: 404.
+        raise ServiceError("订单不存在", code="order_not_found", status=404, details={"order_ids": missing})
+    refused = {
+        str(o.pk): o.state
+        for o in orders
+        if o.state not in PAYABLE_STATES or o.amount_due_fen <= o.amount_paid_fen
+    }
+    if refused:
+        raise ServiceError(
+            "订单不可支付（已支付、已作废或未结束计费）",
+            code="order_not_payable",
+            status=409,
+            details=refused,
+        )
+    now = timezone.now()
+    live = PaymentItem.objects.filter(order__in=orders, live=True).select_related("intent")
+    for item in live:
+        if item.intent.status == PaymentStatus.CREATED and item.intent.expires_at <= now:
+            # Lock order everywhere: orders, then payments (payment_notify does the same).
+            intent = PaymentIntent.objects.select_for_update().get(pk=item.intent_id)
+            if intent.status == PaymentStatus.CREATED:
+                _intent_close(intent, reason="expired")
+    busy = sorted(PaymentItem.objects.filter(order__in=orders, live=True).values_list("order_id", flat=True))
+    if busy:
+        raise ServiceError("订单正在支付中", code="order_in_payment", status=409, details={"order_ids": busy})
+    provider = get_provider()
+    intent = PaymentIntent(
+        out_trade_no=_new_trade_no(),
+        citizen=citizen,
+        plate=plate,
+        provider=provider.name,
+        total_fen=sum(o.amount_due_fen - o.amount_paid_fen for o in orders),
+        idempotency_key=idempotency_key,
+        expires_at=now + dt.timedelta(minutes=settings.GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES),
+        created_at=now,
+    )
+    intent.full_clean(validate_unique=False, validate_constraints=False)
+    intent.save()
+    PaymentItem.objects.bulk_create(
+        [PaymentItem(intent=intent, order=o, amount_fen=o.amount_due_fen - o.amount_paid_fen) for o in orders]
+    )
+    intent.provider_data = provider.create(intent)
+    intent.save(update_fields=["provider_data", "updated_at"])
+    audit.record(
+        action="parking.payment.create",
+        obj=intent,
+        changes={
+            "orders": [o.pk for o in orders],
+            "total_fen": intent.total_fen,
+            "plate": mask_plate(plate) if plate else "",
+        },
+    )
+    return intent
+
+
+# -- notify --------------------------------------------------------------------------------------
+
+SUCCESS = {"code": "SUCCESS", "message": "成功"}
+
+
+def _store(*, provider: str, headers, body: bytes, **fields) -> PaymentNotification:
+    return PaymentNotification.objects.create(
+        provider=provider,
+        headers={str(k): str(v)[:512] for k, v in dict(headers).items() if str(k).lower().startswith("x-")},
+        body=bytes(body).decode("utf-8", errors="replace")[:20000],
+        **fields,
+    )
+
+
+def payment_notify(*, headers, body: bytes) -> dict:
+    """Handle one provider callback (see the module docstring); the answer the provider expects.
+
+    Raises :class:`ServiceError` 400 for a bad signature (``bad_signature``, ``signature_missing``,
+    ``stale_notification``, ``malformed_notification``), an unknown payment (``unknown_trade``)
+    and a wrong amount (``amount_mismatch``) — after storing the notification.
+    """
+    provider = get_provider()
+    try:
+        note = provider.verify_notification(headers, body)
+    except NotificationError as exc:
+        with transaction.atomic():
+            _store(
+                provider=provider.name,
+                headers=headers,
+                body=body,
+                signature=exc.signature,
+                verified=False,
+                outcome=Outcome.BAD_SIGNATURE,
+            )
+            audit.record(
+                action="parking.payment.notify_rejected",
+                object_type="parking.paymentnotification",
+                reason=exc.code,
+                success=False,
+            )
+        raise ServiceError(str(exc), code=exc.code) from None
+    with transaction.atomic():
+        error = _settle(provider.name, note, headers, body)
+    if error is not None:
+        raise error
+    return SUCCESS
+
+
+def _settle(provider_name: str, note, headers, body) -> ServiceError | None:
+    """Inside the transaction: store the notification and apply it; an error to raise after commit."""
+
+    def store(outcome, intent=None):
+        return _store(
+            provider=provider_name,
+            headers=headers,
+            body=body,
+            signature=note.signature,
+            verified=True,
+            outcome=outcome,
+            out_trade_no=note.out_trade_no,
+            provider_trade_no=note.provider_trade_no,
+            intent=intent,
+        )
+
+    intent = PaymentIntent.objects.filter(out_trade_no=note.out_trade_no).first()
+    if intent is not None:
+        # Lock order everywhere: the orders (in id order), then the payment — as payment_create.
+        # A payment's items never change after creation, so they can be read before the locks.
+        items = list(intent.items.order_by("order_id"))
+        orders = {
+            o.pk: o
+            for o in Order.objects.select_for_update()
+            .filter(pk__in=[i.order_id for i in items])
+            .order_by("pk")
+        }
+        intent = PaymentIntent.objects.select_for_update().get(pk=intent.pk)
+    if intent is None or intent.provider != provider_name:
+        store(Outcome.UNKNOWN_TRADE)
+        return ServiceError(
+            "未知的商户订单号", code="unknown_trade", details={"out_trade_no": [note.out_trade_no]}
+        )
+    if intent.status == PaymentStatus.PAID:
+        store(Outcome.REPLAY, intent)
+        if note.provider_trade_no != intent.provider_trade_no:
+            # A second provider transaction for one payment: money taken twice at the provider.
+            _flag(intent, f"重复支付：渠道交易号 {note.provider_trade_no}，须退款")
+        return None
+    if not note.success:
+        store(Outcome.FAILED, intent)
+        if intent.status == PaymentStatus.CREATED:
+            intent.status = PaymentStatus.FAILED
+            intent.save(update_fields=["status", "updated_at"])
+            intent.items.update(live=False)
+            audit.record(action="parking.payment.failed", obj=intent)
+        return None
+    if note.amount_fen != intent.total_fen:
+        store(Outcome.AMOUNT_MISMATCH, intent)
+        _flag(intent, f"金额不符：通知 {note.amount_fen} 分，应付 {intent.total_fen} 分")
+        return ServiceError(
+            "通知金额与支付单金额不符",
+            code="amount_mismatch",
+            details={"amount_fen": [f"expected {intent.total_fen}, got {note.amount_fen}"]},
+        )
+    if intent.status != PaymentStatus.CREATED:
+        # Paid at the provider after we closed it (or after a failure): take it if the orders are free.
+        try:
+            with transaction.atomic():
+                PaymentItem.objects.filter(intent=intent).update(live=True)
+        except IntegrityError:
+            store(Outcome.NOT_PAYABLE, intent)
+            _flag(intent, "支付单已关闭且订单已由其他支付单支付，须退款")
+            return None
+    if any(orders[i.order_id].state not in PAYABLE_STATES for i in items):
+        store(Outcome.NOT_PAYABLE, intent)
+        _flag(intent, "订单已不可支付（作废或已支付），须退款")
+        return None
+    for item in items:
+        order = orders[item.order_id]
+        order.pay(amount_fen=order.amount_paid_fen + item.amount_fen)
+        order.save(update_fields=["state", "amount_paid_fen", "updated_at"])
+    intent.status = PaymentStatus.PAID
+    intent.provider_trade_no = note.provider_trade_no
+    intent.paid_at = note.paid_at or timezone.now()
+    intent.save(update_fields=["status", "provider_trade_no", "paid_at", "updated_at"])
+    store(Outcome.PAID, intent)
+    audit.record(
+        action="parking.payment.paid",
+        obj=intent,
+        changes={
+            "orders": [i.order_id for i in items],
+            "total_fen": intent.total_fen,
+            "provider_trade_no": note.provider_trade_no,
+        },
+    )
+    return None
+
+
+def _flag(intent: PaymentIntent, reason: str) -> None:
+    intent.flagged = True
+    intent.flag_reason = reason[:200]
+    intent.save(update_fields=["flagged", "flag_reason", "updated_at"])
+    audit.record(action="parking.payment.flag", obj=intent, reason=reason[:200], success=False)
