@@ -74,6 +74,7 @@ class _ServiceFormView(AnyPermissionRequiredMixin, FormView):
         context = super().get_context_data(**kwargs)
         context["title"] = self.title
         context["object"] = self.object
+        context["wide_fields"] = ("geometry",)
         context["cancel_url"] = (
             self.success_url_for(self.object) if self.object else reverse(self.list_url_name)
         )
