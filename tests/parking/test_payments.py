@@ -237,6 +237,15 @@ def test_tampered_notification_is_refused_stored_and_pays_nothing(net, alice):
     assert net.o1.state == OrderState.BILLED and intent.status == "created"
 
 
+def test_notification_with_nul_bytes_is_stored_and_refused(net, alice):
+    # PostgreSQL text cannot hold NUL: a hostile callback must still be stored, never a 500.
+    headers = {sandbox.SIGNATURE_HEADER: "ab\x00cd"}
+    response = notify(headers, b'{"out_trade_no": "x\x00y"}\x00')
+    assert response.status_code == 400 and set(response.json()) == {"code", "message", "details"}
+    stored = PaymentNotification.objects.get()
+    assert not stored.verified and "\x00" not in stored.body
+
+
 def test_wrong_amount_is_refused_and_flagged(net, alice):
     _, client = alice
     payment = create(client, [net.o1.pk]).json()

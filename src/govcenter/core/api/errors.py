@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ServiceError(exceptions.APIException):
@@ -24,6 +29,15 @@ class ServiceError(exceptions.APIException):
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DataError):
+        # A value Python accepted but the database cannot hold (a UTC offset beyond ±16 h, a
+        # NUL character in text, a number out of range): the caller's input, not our fault.
+        logger.warning("database refused a request value: %s", exc)
+        exc = ServiceError(
+            "A value in the request is out of the range the database can store.",
+            code="invalid_value",
+            details={"database": str(exc).splitlines()[0][:200]},
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, Http404):

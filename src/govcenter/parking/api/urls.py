@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import citizens, payments
+from . import cds, citizens, payments
 from .events import DeviceEventIngestView
 from .imports import ExportView, ImportView, TemplateView
 from .orders import register as _register_orders
@@ -47,5 +47,10 @@ urlpatterns: list = [
     path("public/payments", payments.PublicPaymentsView.as_view(), name="public-payments"),
     path("payments/notify", payments.PaymentNotifyView.as_view(), name="payment-notify"),
     path("sandbox/pay/<str:out_trade_no>", payments.SandboxPayView.as_view(), name="sandbox-pay"),
+    path("cds/curbs/zones", cds.CdsZonesView.as_view(), name="cds-zones"),
+    path("cds/curbs/zones/<str:curb_zone_id>", cds.CdsZoneView.as_view(), name="cds-zone"),
+    path("cds/curbs/spaces", cds.CdsSpacesView.as_view(), name="cds-spaces"),
+    path("cds/curbs/spaces/<str:curb_space_id>", cds.CdsSpaceView.as_view(), name="cds-space"),
+    path("cds/events", cds.CdsEventsView.as_view(), name="cds-events"),
     path("", include(router.urls)),
 ]

@@ -245,12 +245,19 @@ def _create(citizen, plate, plates, order_ids, idempotency_key) -> PaymentIntent
 SUCCESS = {"code": "SUCCESS", "message": "成功"}
 
 
+def _text(value) -> str:
+    # Callbacks are hostile input: PostgreSQL text refuses NUL, and nothing may stop us storing one.
+    return str(value).replace("\x00", "\ufffd")
+
+
 def _store(*, provider: str, headers, body: bytes, **fields) -> PaymentNotification:
     return PaymentNotification.objects.create(
         provider=provider,
-        headers={str(k): str(v)[:512] for k, v in dict(headers).items() if str(k).lower().startswith("x-")},
-        body=bytes(body).decode("utf-8", errors="replace")[:20000],
-        **fields,
+        headers={
+            _text(k): _text(v)[:512] for k, v in dict(headers).items() if str(k).lower().startswith("x-")
+        },
+        body=_text(bytes(body).decode("utf-8", errors="replace"))[:20000],
+        **{k: _text(v) if isinstance(v, str) else v for k, v in fields.items()},
     )
 
 
