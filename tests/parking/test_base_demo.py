@@ -39,3 +39,19 @@ def test_govcenter_demo_loads_the_parking_demo_once(settings):
     call_command("demo", stdout=out)
     assert "nothing changed" in out.getvalue()
     assert Space.objects.count() == 60
+
+
+def test_small_demo_adds_the_areas_once_the_demo_accounts_exist():
+    """With the accounts of `govcenter demo`, load_small_demo also loads every area (demo_areas)."""
+    from govcenter.core.management.commands.demo import build_demo
+    from govcenter.core.management.commands.seed import load_reference_data
+
+    load_reference_data()
+    build_demo()
+    first = load_small_demo()
+    assert first["spaces"] == 60
+    expected = {"citizens": 5, "plates": 6, "orders": 15, "payments": 4, "receipts": 3, "complaints": 5}
+    assert {name: first[name] for name in expected} == expected
+    assert first["fee_adjustments"] == 1 and first["tickets"] == 3 and first["permits"] == 3
+    again = load_small_demo()
+    assert set(again) == set(first) and not any(again.values()), again

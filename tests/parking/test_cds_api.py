@@ -21,11 +21,10 @@ from tests.parking.events_helpers import ago, ev, network
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/parking/cds"
-CDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "standards" / "cds"
-if not CDS.exists():
-    CDS = Path("/work/shared/data/standards/cds")
+# Vendored CDS 1.1 (OpenAPI + shared models + licence): tests/parking/data/cds-1.1/README.md.
+CDS = Path(__file__).resolve().parent / "data" / "cds-1.1"
 
-# The CDS repository's "Rest Responses" folder is not in our copy; these are its definitions.
+# The envelope fields, pinned tighter than the CDS "Rest Responses" (version exactly "1.1").
 _REST = {
     "rest_response_version.yaml": {"type": "string", "const": "1.1"},
     "rest_response_time_zone.yaml": {"type": "string"},
@@ -267,3 +266,28 @@ def test_login_and_permission_required(org, net):
     assert Client().get(f"{API}/curbs/zones").status_code in (401, 403)
     assert _error(client_for(org.plain_dc).get(f"{API}/curbs/zones"), 403)
     assert _error(client_for(org.plain_dc).get(f"{API}/events"), 403)
+
+
+def test_lists_are_paginated_with_links(org, net):
+    client = client_for(org.manager_dc)
+    first = client.get(f"{API}/curbs/spaces", {"page_size": 2}).json()
+    validate(first, "Curbs API.yaml", "/curbs/spaces")
+    assert len(first["data"]["spaces"]) == 2
+    links = first["links"]
+    assert links["prev"] is None and links["next"] and links["first"].startswith("http")
+    second = client.get(links["next"]).json()
+    assert len(second["data"]["spaces"]) == 1 and second["links"]["next"] is None
+    assert second["links"]["prev"] == links["first"]
+    seen = [s["curb_space_id"] for s in first["data"]["spaces"] + second["data"]["spaces"]]
+    assert sorted(seen) == sorted(str(s.curb_space_id) for s in net.dc_spaces)  # no gap, no repeat
+    whole = client.get(f"{API}/curbs/zones").json()
+    assert whole["links"]["next"] is None and whole["links"]["prev"] is None
+    events = client.get(f"{API}/events", {"page": 3}).json()
+    assert events["data"]["events"] == [] and events["links"]["prev"]
+
+
+@pytest.mark.parametrize("params", [{"page": "0"}, {"page": "x"}, {"page_size": "1001"}, {"page_size": "-1"}])
+def test_bad_page_parameters_are_400(org, net, params):
+    client = client_for(org.manager_dc)
+    for path in ("curbs/zones", "curbs/spaces", "events"):
+        _error(client.get(f"{API}/{path}", params), 400)

@@ -305,6 +305,7 @@ def test_public_arrears_shows_masked_data_only(net):
         "ended_at",
         "state",
         "amount_due_fen",
+        "amount_adjustment_fen",
         "amount_paid_fen",
         "amount_unpaid_fen",
     }
@@ -402,6 +403,27 @@ def test_daily_statement_file_lists_paid_trades(net, alice):
     trade = SandboxTrade.objects.get(out_trade_no=payment["out_trade_no"])
     text = sandbox.statement_csv(sandbox.timezone.localtime(trade.paid_at).date())
     lines = text.splitlines()
-    assert lines[0] == "trade_no,out_trade_no,amount_fen,paid_at"
+    assert lines[0] == "trade_no,out_trade_no,amount_fen,paid_at,type,refund_no"
     assert lines[1].startswith(f"{trade.trade_no},{trade.out_trade_no},{net.o1.amount_due_fen},")
-    assert lines[2] == f"total,1,{net.o1.amount_due_fen},"
+    assert lines[1].endswith(",payment,")
+    assert lines[2] == f"total,1,{net.o1.amount_due_fen},,,"
+
+
+def test_what_is_owed_includes_fee_adjustments(net, alice):
+    # A complaint lowered o1's fee by 100 fen; o2's fee was waived entirely.
+    Order.objects.filter(pk=net.o1.pk).update(amount_adjustment_fen=-100)
+    Order.objects.filter(pk=net.o2.pk).update(amount_adjustment_fen=-net.o2.amount_due_fen)
+    body = APIClient().get(f"{API}/public/arrears", {"plate": PLATE}).json()
+    assert [o["id"] for o in body["orders"]] == [net.o1.pk]
+    assert body["orders"][0]["amount_unpaid_fen"] == net.o1.amount_due_fen - 100
+    assert body["orders"][0]["amount_adjustment_fen"] == -100
+    assert body["total_unpaid_fen"] == net.o1.amount_due_fen - 100
+    _, client = alice
+    waived = create(client, [net.o2.pk])
+    assert waived.status_code == 409 and waived.json()["code"] == "order_not_payable"
+    payment = create(client, [net.o1.pk], key="key-00000009").json()
+    assert payment["total_fen"] == net.o1.amount_due_fen - 100
+    APIClient().post(payment["pay_url"])
+    net.o1.refresh_from_db()
+    assert net.o1.state == OrderState.PAID and net.o1.amount_paid_fen == net.o1.amount_due_fen - 100
+    assert net.o1.payable_fen == 0

@@ -155,6 +155,8 @@ def register_core() -> None:
                 NavItem(_("登录锁定"), "core:account_lockouts", "core.manage_security", icon="lock"),
                 NavItem(_("审计日志"), "core:audit_list", "core.view_audit", icon="file-certificate"),
                 NavItem(_("短信发件箱"), "core:sms_outbox", "core.read_sms_outbox", icon="message"),
+                NavItem(_("短信统计"), "core:sms_stats", "core.read_sms_outbox", icon="chart-bar"),
+                NavItem(_("短信模板"), "core:sms_template_list", "core.manage_accounts", icon="message"),
             ),
         )
     )

@@ -5,6 +5,10 @@ devices in 东城 and 西城, every position inside the real district boundary (
 call returns zeros). It runs as the system through the services, so every row has its
 first version and its audit entry. The districts must exist (``govcenter seed``); a
 district without a 区停车管理单位 gets one.
+
+Once the network is there, ``demo_areas.load_demo_areas()`` adds a few records of every
+other built parking module (citizens, stays, payments, receipts, complaints, tickets,
+permits, …) through their services; its counts are merged into the result.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from govcenter.core import context
 from govcenter.core.districts import get_index
 from govcenter.core.models import District, Unit, UnitKind
 
+from .demo_areas import load_demo_areas
 from .models import Device, Road, Segment, Space
 from .services import base as services
 from .services import devices as device_services
@@ -92,7 +97,15 @@ def _points(start, step, n):
 
 @transaction.atomic
 def load_small_demo() -> dict[str, int]:
-    """Create the demo roads/segments/spaces/devices that are missing; returns what was created."""
+    """Create the demo network and area records that are missing; returns what was created."""
+    created = _load_network()
+    with context.acting_as(None, channel="cli"):
+        for name, count in load_demo_areas().items():
+            created[name] = created.get(name, 0) + count
+    return created
+
+
+def _load_network() -> dict[str, int]:
     created = {"roads": 0, "segments": 0, "spaces": 0, "devices": 0}
     index = get_index()
     with context.acting_as(None, channel="cli"):

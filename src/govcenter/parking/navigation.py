@@ -35,6 +35,17 @@ def register_navigation() -> None:
                     icon="file-certificate",
                 ),
                 NavItem(_("批量导入导出"), "parking:import_index", "parking.view_space", icon="list-details"),
+                NavItem(_("支付单"), "parking:payment_list", "parking.view_paymentintent", icon="list-details"),
+                NavItem(_("退款"), "parking:refund_list", "parking.view_refund", icon="file-certificate"),
+                NavItem(_("支付对账"), "parking:run_list", "parking.view_reconciliationrun", icon="chart-bar"),
+                NavItem(_("电子票据"), "parking:receipt_list", "parking.view_receipt", icon="file-certificate"),
+                NavItem(_("居住停车认证"), "parking:permit_list", "parking.view_residentialpermit", icon="home"),
+                NavItem(_("欠费订单"), "parking:arrears_list", "parking.view_arrearsrecord", icon="alert-circle"),
+                NavItem(_("催缴提醒记录"), "parking:reminder_list", "parking.view_reminderlog", icon="message"),
+                NavItem(_("处罚案件"), "parking:penalty_list", "parking.view_penaltycase", icon="file-certificate"),
+                NavItem(_("投诉申诉"), "parking:complaint_list", "parking.view_complaint", icon="message"),
+                NavItem(_("客服工单"), "parking:ticket_list", "parking.view_serviceticket", icon="users"),
+                NavItem(_("统计看板"), "parking:stats_dashboard", "parking.view_dailydistrictstat", icon="chart-bar"),
             ),
         )
     )

@@ -53,6 +53,82 @@ for _role, _perms in {
 }.items():
     CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
 
+# Payments, refunds, reconciliation (services/refunds.py, services/reconciliation.py): districts
+# see their payments and ask for refunds; Center data staff also ask, approve (never their own),
+# reconcile and resolve differences; leaders read.
+PAYMENT_VIEW = ("parking.view_paymentintent", "parking.view_paymentnotification", "parking.view_refund")
+RECONCILIATION_VIEW = ("parking.view_reconciliationrun", "parking.view_reconciliationdifference")
+for _role, _perms in {
+    "district_manager": (*PAYMENT_VIEW, "parking.request_refund"),
+    "data_staff": (
+        *PAYMENT_VIEW,
+        *RECONCILIATION_VIEW,
+        "parking.request_refund",
+        "parking.approve_refund",
+        "parking.run_reconciliation",
+        "parking.resolve_reconciliation",
+    ),
+    "center_leader": (*PAYMENT_VIEW, *RECONCILIATION_VIEW),
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+
+
+# E-receipts (services/receipts.py): districts and Center data staff read receipts and void
+# (红冲) them with a reason; leaders read.
+RECEIPT_VIEW = ("parking.view_receipt",)
+for _role, _perms in {
+    "district_manager": (*RECEIPT_VIEW, "parking.void_receipt"),
+    "data_staff": (*RECEIPT_VIEW, "parking.void_receipt"),
+    "center_leader": RECEIPT_VIEW,
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+
+# Complaints/appeals, fee adjustments, customer-service tickets (services/complaints.py,
+# services/tickets.py): districts handle the complaints routed to them and adjust fees of their
+# orders, and read the tickets referred to them; Center data staff (customer service) run the
+# tickets, register, re-route and handle complaints everywhere; leaders read.
+COMPLAINT_VIEW = ("parking.view_complaint", "parking.view_complaintaction", "parking.view_feeadjustment")
+COMPLAINT_HANDLE = ("parking.add_complaint", "parking.change_complaint", "parking.add_feeadjustment")
+TICKET_VIEW = ("parking.view_serviceticket", "parking.view_ticketreply")
+TICKET_EDIT = ("parking.add_serviceticket", "parking.change_serviceticket")
+for _role, _perms in {
+    "district_manager": (*COMPLAINT_VIEW, *COMPLAINT_HANDLE, *TICKET_VIEW),
+    "data_staff": (*COMPLAINT_VIEW, *COMPLAINT_HANDLE, "parking.route_complaint", *TICKET_VIEW, *TICKET_EDIT),
+    "center_leader": (*COMPLAINT_VIEW, *TICKET_VIEW),
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+
+# Residential permits (居住停车认证, services/permits.py): districts enter, review (four eyes:
+# never the one who entered it) and revoke them and record fees; the Center reads them.
+PERMIT_VIEW = ("parking.view_residentialpermit", "parking.view_permitfee")
+PERMIT_EDIT = ("parking.add_residentialpermit", "parking.change_residentialpermit", "parking.review_residentialpermit")
+for _role, _perms in {
+    "district_manager": (*PERMIT_VIEW, *PERMIT_EDIT),
+    "data_staff": PERMIT_VIEW,
+    "center_leader": PERMIT_VIEW,
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+
+# Statistics (services/stats.py, the dashboard and the CDS Metrics API): read-only, scoped.
+STATS_VIEW = ("parking.view_dailydistrictstat", "parking.view_dailysegmentstat")
+for _role, _perms in {
+    "district_manager": STATS_VIEW,
+    "data_staff": STATS_VIEW,
+    "center_leader": STATS_VIEW,
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+
+
+# Arrears and penalty cases (services/arrears.py): districts see their arrears, reminders and
+# cases and close / mark appealed; the Center's data staff and leaders read them.
+ARREARS_VIEW = ("parking.view_arrearsrecord", "parking.view_reminderlog", "parking.view_penaltycase")
+for _role, _perms in {
+    "district_manager": (*ARREARS_VIEW, "parking.manage_penaltycase"),
+    "data_staff": ARREARS_VIEW,
+    "center_leader": ARREARS_VIEW,
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+
 
 def contribute() -> None:
     for role_code, permissions in CONTRIBUTIONS.items():

@@ -17,3 +17,46 @@ def devices_mark_offline_every_minute() -> int:
         return devices_mark_offline()
 
 from .services.occupations import occupations_tick_task  # noqa: E402, F401  (every minute: start/end occupations)
+
+
+# 01:30 Asia/Shanghai (Huey's crontab is UTC).
+@db_periodic_task(crontab(hour="17", minute="30"), name="parking.stats_compute_yesterday")
+def stats_compute_yesterday() -> int:
+    """Daily at 01:30: the statistics of yesterday (services/stats.py; an idempotent upsert)."""
+    import datetime as _dt
+
+    from django.utils import timezone as _tz
+
+    from .services.stats import stats_compute
+
+    with acting_as(None, channel="task"):
+        return len(stats_compute(date=_tz.localdate() - _dt.timedelta(days=1)))
+
+
+# Huey evaluates crontabs in UTC (its default utc=True): 18:30 UTC is 02:30 Asia/Shanghai.
+@db_periodic_task(crontab(hour="18", minute="30"), name="parking.reconcile_yesterday")
+def reconcile_yesterday() -> int:
+    """Every day at 02:30 Beijing time: reconcile yesterday's provider statement with the ledger."""
+    from .services.reconciliation import reconcile, yesterday
+
+    with acting_as(None, channel="task"):
+        return reconcile(date=yesterday()).pk
+
+
+@db_periodic_task(crontab(hour="16", minute="10"), name="parking.permits_daily")  # 00:10 Asia/Shanghai (UTC crontab)
+def permits_daily_task() -> dict:
+    """Every day at 00:10 Beijing time: expire residential permits past their end, send expiry reminders."""
+    from .services.permits import permits_daily
+
+    with acting_as(None, channel="task"):
+        return permits_daily()
+
+
+# 09:00 Asia/Shanghai (Huey's crontab is UTC).
+@db_periodic_task(crontab(hour="1", minute="0"), name="parking.arrears_sweep")
+def arrears_sweep_daily() -> dict:
+    """Every day at 09:00 Beijing time: arrears, reminders, penalty cases (services/arrears.py)."""
+    from .services.arrears import arrears_sweep
+
+    with acting_as(None, channel="task"):
+        return arrears_sweep()

@@ -1,6 +1,6 @@
 """Parking UI under /parking/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from .views import adjustments, imports, orders, tariff
 from .views import base as basedata
@@ -54,4 +54,11 @@ urlpatterns: list = [
     path("changesets/<int:pk>/<slug:verb>/", adjustments.changeset_action, name="changeset_action"),
     path("imports/", imports.import_index, name="import_index"),
     path("imports/<slug:kind>/", imports.import_page, name="import_page"),
+    # Each area's own pages (the module's urlpatterns).
+    path("", include("govcenter.parking.views.payments")),
+    path("", include("govcenter.parking.views.receipts")),
+    path("", include("govcenter.parking.views.arrears")),
+    path("", include("govcenter.parking.views.complaints")),
+    path("", include("govcenter.parking.views.permits")),
+    path("", include("govcenter.parking.views.stats")),
 ]

@@ -2,7 +2,7 @@ from .accounts import ApiToken, LoginAttempt, PasswordHistory, Role, User
 from .audit import AuditCheckpoint, AuditEntry
 from .calendar import CalendarDay
 from .org import District, Unit, UnitKind
-from .sms import SmsCode, SmsMessage
+from .sms import SmsCategory, SmsCode, SmsMessage, SmsTemplate
 
 __all__ = [
     "ApiToken",
@@ -13,8 +13,10 @@ __all__ = [
     "LoginAttempt",
     "PasswordHistory",
     "Role",
+    "SmsCategory",
     "SmsCode",
     "SmsMessage",
+    "SmsTemplate",
     "Unit",
     "UnitKind",
     "User",

@@ -19,6 +19,11 @@ length × width rectangle centred on that point (approximate footprint, said in
 ``custom_attributes.geometry_kind``), written as one ring of positions as CDS 1.1's
 coordinates.yaml defines a polygon. A zone/space detail's ``data`` is the object itself (CDS).
 Plates are always masked.
+
+Lists are paginated (``?page=``, ``?page_size=`` up to 1000, default 500): CDS 1.1 itself
+defines no pagination, so we follow its sister spec MDS — a top-level ``links`` object with
+``first``, ``prev``, ``next`` (absolute URLs; ``prev``/``next`` null at the ends) beside the
+CDS envelope; its schemas allow the extra key.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from govcenter.core import geo
 from govcenter.core.api.base import FunctionPermission
 from govcenter.core.masking import mask_plate
 
-from ..models import DeviceEvent, Segment, Space
+from ..models import DeviceEvent, Segment, Space, TariffPlan
 
 CDS_VERSION = "1.1"
 TIME_ZONE = "Asia/Shanghai"
@@ -71,6 +76,69 @@ def envelope(data: dict, last_updated: dt.datetime | None = None) -> dict:
     }
 
 
+PAGE_SIZE = 500
+MAX_PAGE_SIZE = 1000
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="page number (from 1)"),
+    OpenApiParameter(
+        "page_size", int, description=f"items per page (default {PAGE_SIZE}, at most {MAX_PAGE_SIZE})"
+    ),
+]
+
+
+def _positive_int(request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: "Must be a positive integer."}) from None
+    if value < 1 or (maximum is not None and value > maximum):
+        raise ValidationError({name: f"Must be between 1 and {maximum}." if maximum else "Must be positive."})
+    return value
+
+
+def paginate(request, items) -> tuple[list, dict]:
+    """One page of ``items`` (a queryset or list) and the MDS-style ``links`` of the page."""
+    size = _positive_int(request, "page_size", PAGE_SIZE, MAX_PAGE_SIZE)
+    page = _positive_int(request, "page", 1)
+    chunk = list(items[(page - 1) * size : page * size + 1])
+    has_next = len(chunk) > size
+
+    def url(n: int | None) -> str | None:
+        if n is None:
+            return None
+        params = request.query_params.copy()
+        params["page"] = str(n)
+        params["page_size"] = str(size)
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    links = {
+        "first": url(1),
+        "prev": url(page - 1 if page > 1 else None),
+        "next": url(page + 1 if has_next else None),
+    }
+    return chunk[:size], links
+
+
+def cds_list_schema(summary: str, operation_id: str, parameters: list | None = None):
+    """The OpenAPI description of a paginated CDS list endpoint."""
+    return extend_schema(
+        tags=["parking-cds"],
+        parameters=[*(parameters or []), *PAGE_PARAMETERS],
+        responses={200: OpenApiTypes.OBJECT, 400: _Error},
+        summary=summary,
+        operation_id=operation_id,
+    )
+
+
+def paged_envelope(request, key: str, items, render, last_updated=None) -> dict:
+    """The CDS envelope around one page of ``items`` (rendered by ``render``) plus ``links``."""
+    page, links = paginate(request, items)
+    return {**envelope({key: [render(i) for i in page]}, last_updated), "links": links}
+
+
 def _to_wgs84(coords):
     """Convert nested GeoJSON coordinate arrays from GCJ-02 to WGS-84."""
     if coords and isinstance(coords[0], (int, float)):
@@ -83,15 +151,31 @@ def _datum_attrs(**extra) -> dict:
     return {"datum": "WGS-84", "source_datum": "GCJ-02", **{k: str(v) for k, v in extra.items()}}
 
 
-def zone_data(segment: Segment, space_ids: list[str]) -> dict:
-    """One segment as a CDS Curb Zone (geometry in WGS-84)."""
+POLICY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:govcenter:parking:tariff-plan")
+
+
+def policy_id(plan: TariffPlan) -> uuid.UUID:
+    """A plan version never changes once published, so (code, version) names one CDS policy forever."""
+    return uuid.uuid5(POLICY_NAMESPACE, f"{plan.code}:{plan.version}")
+
+
+def policy_ids_by_area_class() -> dict[int, list[str]]:
+    """The CDS policy ids (active tariff plans, api/stats.py ``curbs/policies``) per area class."""
+    out: dict[int, list[str]] = {}
+    for plan in TariffPlan.objects.filter(status=TariffPlan.Status.ACTIVE).order_by("code", "version"):
+        out.setdefault(plan.area_class, []).append(str(policy_id(plan)))
+    return out
+
+
+def zone_data(segment: Segment, space_ids: list[str], policy_ids: list[str] | None = None) -> dict:
+    """One segment as a CDS Curb Zone (geometry in WGS-84; policies = its area class's tariff plans)."""
     data = {
         "curb_zone_id": str(segment.curb_zone_id),
         "geometry": {
             "type": segment.geometry["type"],
             "coordinates": _to_wgs84(segment.geometry["coordinates"]),
         },
-        "curb_policy_ids": [],
+        "curb_policy_ids": list(policy_ids or []),
         "published_date": _ms(segment.created_at),
         "last_updated_date": _ms(segment.updated_at),
         "start_date": _ms(segment.created_at),
@@ -218,22 +302,19 @@ def _zones(request):
     )
 
 
-def _zone(segment: Segment) -> dict:
-    return zone_data(segment, [str(s.curb_space_id) for s in segment.spaces.all()])
+def _zone(segment: Segment, policies: dict[int, list[str]]) -> dict:
+    spaces = [str(s.curb_space_id) for s in segment.spaces.all()]
+    return zone_data(segment, spaces, policies.get(segment.area_class, []))
 
 
 class CdsZonesView(_CdsView):
     read_permissions = ("parking.view_segment",)
 
-    @extend_schema(
-        tags=["parking-cds"],
-        responses={200: OpenApiTypes.OBJECT},
-        summary="CDS Curb Zones",
-        operation_id="parking_cds_zones_list",
-    )
+    @cds_list_schema("CDS Curb Zones", "parking_cds_zones_list")
     def get(self, request):
-        zones = [_zone(s) for s in _zones(request)]
-        return Response(envelope({"zones": zones}))
+        policies = policy_ids_by_area_class()
+        zones = _zones(request).order_by("code")
+        return Response(paged_envelope(request, "zones", zones, lambda s: _zone(s, policies)))
 
 
 class CdsZoneView(_CdsView):
@@ -249,7 +330,7 @@ class CdsZoneView(_CdsView):
         segment = _zones(request).filter(curb_zone_id=_uuid_or_404(curb_zone_id)).first()
         if segment is None:
             raise Http404
-        return Response(envelope(_zone(segment), segment.updated_at))
+        return Response(envelope(_zone(segment, policy_ids_by_area_class()), segment.updated_at))
 
 
 def _spaces(request):
@@ -262,7 +343,8 @@ class CdsSpacesView(_CdsView):
     @extend_schema(
         tags=["parking-cds"],
         parameters=[
-            OpenApiParameter("zone", OpenApiTypes.UUID, description="only the spaces of this curb zone")
+            OpenApiParameter("zone", OpenApiTypes.UUID, description="only the spaces of this curb zone"),
+            *PAGE_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT, 400: _Error},
         summary="CDS Curb Spaces",
@@ -273,7 +355,9 @@ class CdsSpacesView(_CdsView):
         zone = _uuid_param(request, "zone")
         if zone is not None:
             qs = qs.filter(segment__curb_zone_id=zone)
-        return Response(envelope({"spaces": [space_data(s) for s in qs]}))
+        return Response(
+            paged_envelope(request, "spaces", qs.order_by("segment__code", "number", "pk"), space_data)
+        )
 
 
 class CdsSpaceView(_CdsView):
@@ -314,6 +398,7 @@ class CdsEventsView(_CdsView):
             ),
             OpenApiParameter("curb_zone_id", OpenApiTypes.UUID),
             OpenApiParameter("curb_space_id", OpenApiTypes.UUID),
+            *PAGE_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT, 400: _Error},
         summary="CDS Curb Events",
@@ -333,4 +418,4 @@ class CdsEventsView(_CdsView):
         space = _uuid_param(request, "curb_space_id")
         if space is not None:
             qs = qs.filter(space__curb_space_id=space)
-        return Response(envelope({"events": [event_data(e) for e in qs]}))
+        return Response(paged_envelope(request, "events", qs.order_by("-event_time", "-pk"), event_data))

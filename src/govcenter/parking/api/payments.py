@@ -64,12 +64,13 @@ class PublicOrderSerializer(serializers.ModelSerializer):
             "ended_at",
             "state",
             "amount_due_fen",
+            "amount_adjustment_fen",
             "amount_paid_fen",
             "amount_unpaid_fen",
         ]
 
     def get_amount_unpaid_fen(self, order) -> int:
-        return max(order.amount_due_fen - order.amount_paid_fen, 0)
+        return order.payable_fen
 
 
 class CitizenOrderSerializer(PublicOrderSerializer):
@@ -210,7 +211,7 @@ class PublicArrearsView(APIView):
         orders = list(orders[: services.MAX_ORDERS])
         data = {
             "plate": mask_plate(plate),
-            "total_unpaid_fen": sum(o.amount_due_fen - o.amount_paid_fen for o in orders),
+            "total_unpaid_fen": sum(o.payable_fen for o in orders),
             "orders": orders,
         }
         return Response(ArrearsSerializer(data).data)

@@ -52,5 +52,12 @@ urlpatterns: list = [
     path("cds/curbs/spaces", cds.CdsSpacesView.as_view(), name="cds-spaces"),
     path("cds/curbs/spaces/<str:curb_space_id>", cds.CdsSpaceView.as_view(), name="cds-space"),
     path("cds/events", cds.CdsEventsView.as_view(), name="cds-events"),
+    # Each area's own endpoints (the module's urlpatterns).
+    path("", include("govcenter.parking.api.refunds")),
+    path("", include("govcenter.parking.api.receipts")),
+    path("", include("govcenter.parking.api.arrears")),
+    path("", include("govcenter.parking.api.complaints")),
+    path("", include("govcenter.parking.api.permits")),
+    path("", include("govcenter.parking.api.stats")),
     path("", include(router.urls)),
 ]

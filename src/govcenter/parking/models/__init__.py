@@ -1,3 +1,5 @@
+# Registered with the app here; import their names from their own modules.
+from . import arrears, complaints, permits, receipts, refunds, stats  # noqa: E402, F401, I001
 from .adjustments import ChangeSet, ChangeSetItem, TemporaryOccupation  # noqa: E402, F401
 from .base import Road, Segment, SegmentVersion, Space, SpaceVersion  # noqa: E402
 from .citizens import Citizen, CitizenToken, PlateBinding, PlateTransfer  # noqa: E402, F401

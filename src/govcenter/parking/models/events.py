@@ -78,8 +78,14 @@ class DeviceEvent(ScopedModel):
     """One CDS curb event taken in from a device (HTTP or MQTT)."""
 
     event_id = models.UUIDField(_("事件标识"), primary_key=True)
+    # db_index=False on device, district and space: the (…, event_time) indexes in Meta start
+    # with each of them (migration 0014_scale).
     device = models.ForeignKey(
-        "parking.Device", verbose_name=_("设备"), on_delete=models.PROTECT, related_name="events"
+        "parking.Device",
+        verbose_name=_("设备"),
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
     )
     event_type = models.CharField(_("事件类型"), max_length=20, choices=EventType.choices)
     data_source_type = models.CharField(_("数据来源类型"), max_length=14, choices=DataSourceType.choices)
@@ -87,7 +93,11 @@ class DeviceEvent(ScopedModel):
     received_at = models.DateTimeField(_("接收时间"))
     transport = models.CharField(_("接入方式"), max_length=8, default="http")
     district = models.ForeignKey(
-        "core.District", verbose_name=_("所属区"), on_delete=models.PROTECT, related_name="parking_events"
+        "core.District",
+        verbose_name=_("所属区"),
+        on_delete=models.PROTECT,
+        related_name="parking_events",
+        db_index=False,
     )
     managing_unit = models.ForeignKey(
         "core.Unit", verbose_name=_("管理单位"), on_delete=models.PROTECT, related_name="parking_events"
@@ -95,7 +105,14 @@ class DeviceEvent(ScopedModel):
     segment = models.ForeignKey(
         "parking.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
-    space = models.ForeignKey("parking.Space", null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    space = models.ForeignKey(
+        "parking.Space",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
+    )
     plate = models.CharField(_("车牌号"), max_length=12, blank=True)
     plate_confidence = models.FloatField(_("识别置信度"), null=True, blank=True)
     vehicle_class = models.CharField(_("车型"), max_length=8, blank=True)

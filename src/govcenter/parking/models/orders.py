@@ -26,6 +26,9 @@ from govcenter.core.scope import ScopedModel
 
 from .tariff import VehicleClass
 
+# What is still owed, as a query expression (the same rule as Order.payable_fen, without the floor).
+PAYABLE_FEN = F("amount_due_fen") + F("amount_adjustment_fen") - F("amount_paid_fen")
+
 
 class OrderState(models.TextChoices):
     OPEN = "open", _("停车中")
@@ -39,17 +42,31 @@ class OrderState(models.TextChoices):
 class Order(FSMModelMixin, ScopedModel):
     """One parking stay (停车订单) in a district, billed with the tariff engine when it ends."""
 
+    # db_index=False on district, segment and space: the composite indexes below start with
+    # each of them, so a single-column index would only cost writes (migration 0014_scale).
     district = models.ForeignKey(
-        "core.District", verbose_name=_("所属区"), on_delete=models.PROTECT, related_name="parking_orders"
+        "core.District",
+        verbose_name=_("所属区"),
+        on_delete=models.PROTECT,
+        related_name="parking_orders",
+        db_index=False,
     )
     managing_unit = models.ForeignKey(
         "core.Unit", verbose_name=_("管理单位"), on_delete=models.PROTECT, related_name="parking_orders"
     )
     segment = models.ForeignKey(
-        "parking.Segment", verbose_name=_("路段"), on_delete=models.PROTECT, related_name="orders"
+        "parking.Segment",
+        verbose_name=_("路段"),
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
     )
     space = models.ForeignKey(
-        "parking.Space", verbose_name=_("泊位"), on_delete=models.PROTECT, related_name="orders"
+        "parking.Space",
+        verbose_name=_("泊位"),
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
     )
     space_version = models.ForeignKey(
         "parking.SpaceVersion", verbose_name=_("泊位版本"), on_delete=models.PROTECT, related_name="orders"
@@ -62,7 +79,7 @@ class Order(FSMModelMixin, ScopedModel):
         on_delete=models.PROTECT,
         related_name="orders",
     )
-    plate = models.CharField(_("车牌号"), max_length=12, blank=True, db_index=True)
+    plate = models.CharField(_("车牌号"), max_length=12, blank=True)  # indexed with started_at (Meta)
     plate_confidence = models.FloatField(_("识别置信度"), null=True, blank=True)
     vehicle_class = models.CharField(
         _("车型"), max_length=8, choices=VehicleClass.choices, default=VehicleClass.SMALL
@@ -72,6 +89,9 @@ class Order(FSMModelMixin, ScopedModel):
     state = FSMField(_("状态"), max_length=10, choices=OrderState.choices, default=OrderState.OPEN, protected=True)
     amount_due_fen = models.PositiveIntegerField(_("应收（分）"), default=0)
     amount_paid_fen = models.PositiveIntegerField(_("实收（分）"), default=0)
+    # Sum of the fee adjustments (费用调整, each its own FeeAdjustment entry: complaints,
+    # appeals): negative lowers what is owed. amount_due_fen stays what the tariff billed.
+    amount_adjustment_fen = models.IntegerField(_("调整（分）"), default=0, db_default=0)
     quote_lines = models.JSONField(_("计费明细"), default=list, blank=True)
     billed_at = models.DateTimeField(_("计费时间"), null=True, blank=True)
     start_event = models.ForeignKey(
@@ -113,10 +133,17 @@ class Order(FSMModelMixin, ScopedModel):
             models.Index(fields=["segment", "started_at"]),
             models.Index(fields=["space", "started_at"]),
             models.Index(fields=["started_at"]),
+            # A citizen's orders and a plate's arrears: plate = / IN (…), newest first.
+            models.Index(fields=["plate", "-started_at", "-id"], name="parking_order_plate_started"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.space_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def payable_fen(self) -> int:
+        """What is still owed: billed amount plus adjustments minus what was paid (never < 0)."""
+        return max(self.amount_due_fen + self.amount_adjustment_fen - self.amount_paid_fen, 0)
 
     # -- transitions (the only way the state changes) ------------------------------------
 

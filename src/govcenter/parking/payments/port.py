@@ -9,8 +9,12 @@ A provider is a class named by ``GOVCENTER_PARKING_PAYMENT_PROVIDER`` (dotted pa
 * ``verify_notification(headers, body) -> Notification``: check the signature of an
   asynchronous callback and read it; raise :class:`NotificationError` when it is not
   authentic or not readable.
-* ``statement(date) -> list[StatementRow]``: the provider's paid transactions of one day
-  (Asia/Shanghai), for reconciliation against our ledger.
+* ``refund(intent, refund_no, amount_fen) -> RefundResult``: refund (part of) a paid
+  order. ``refund_no`` is our id and the provider's idempotency key: asking again with the
+  same ``refund_no`` returns the first answer and never refunds twice. The result is
+  ``success``, ``processing`` (asked again later with the same ``refund_no``) or ``failed``.
+* ``statement(date) -> list[StatementRow]``: the provider's transactions of one day
+  (Asia/Shanghai), payments and refunds (``kind``), for reconciliation against our ledger.
 """
 
 from __future__ import annotations
@@ -38,10 +42,34 @@ class Notification:
 
 @dataclass(frozen=True)
 class StatementRow:
+    """One transaction of the daily statement. ``amount_fen`` is always positive: a refund
+    row has ``kind="refund"`` (money back to the payer), ``refund_no`` (ours) and
+    ``provider_refund_no``; ``paid_at`` is when the money moved."""
+
     provider_trade_no: str
     out_trade_no: str
     amount_fen: int
     paid_at: dt.datetime
+    kind: str = "payment"
+    refund_no: str = ""
+    provider_refund_no: str = ""
+
+
+REFUND_SUCCESS = "success"
+REFUND_PROCESSING = "processing"
+REFUND_FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """The provider's answer to a refund: ``status`` is success, processing or failed."""
+
+    refund_no: str
+    status: str
+    amount_fen: int
+    provider_refund_no: str = ""
+    refunded_at: dt.datetime | None = None
+    message: str = ""
 
 
 class NotificationError(Exception):
@@ -62,6 +90,8 @@ class PaymentProvider(Protocol):
     def close(self, intent) -> bool: ...
 
     def verify_notification(self, headers: dict, body: bytes) -> Notification: ...
+
+    def refund(self, intent, refund_no: str, amount_fen: int) -> RefundResult: ...
 
     def statement(self, date: dt.date) -> list[StatementRow]: ...
 

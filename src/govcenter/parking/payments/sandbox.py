@@ -9,8 +9,12 @@
   ``X-Sandbox-Timestamp``, ``X-Sandbox-Nonce`` and ``X-Sandbox-Signature`` (hex). The key is
   ``GOVCENTER_PARKING_PAYMENT_NOTIFY_KEY``; when empty it is derived from ``SECRET_KEY``
   (HMAC-SM3 of a fixed label), so a development install works without configuration.
-* ``statement(date)`` lists the sandbox's paid trades of a day; :func:`statement_csv` is the
-  daily statement file.
+* ``refund`` refunds from a paid trade into the sandbox's refund ledger
+  (:class:`~govcenter.parking.models.refunds.SandboxRefund`) and answers synchronously. Like a
+  real provider it is idempotent by ``refund_no`` (the same number answers the same result;
+  reused for another trade or amount it fails) and never refunds more than the trade's amount.
+* ``statement(date)`` lists the sandbox's paid trades and succeeded refunds of a day (a
+  ``kind`` per row); :func:`statement_csv` is the daily statement file.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from django.utils import timezone
 from govcenter.core.crypto import hmac_sm3, hmac_sm3_verify
 
 from ..models import SandboxTrade
-from .port import Notification, NotificationError, StatementRow
+from ..models.refunds import SandboxRefund
+from .port import (
+    REFUND_FAILED,
+    REFUND_SUCCESS,
+    Notification,
+    NotificationError,
+    RefundResult,
+    StatementRow,
+)
 
 NAME = "sandbox"
 TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
@@ -139,7 +151,71 @@ class SandboxProvider:
         trades = SandboxTrade.objects.filter(
             state=SandboxTrade.State.SUCCESS, paid_at__gte=start, paid_at__lt=start + dt.timedelta(days=1)
         ).order_by("paid_at", "id")
-        return [StatementRow(t.trade_no, t.out_trade_no, t.amount_fen, t.paid_at) for t in trades]
+        rows = [StatementRow(t.trade_no, t.out_trade_no, t.amount_fen, t.paid_at) for t in trades]
+        refunds = SandboxRefund.objects.filter(
+            state="SUCCESS", succeeded_at__gte=start, succeeded_at__lt=start + dt.timedelta(days=1)
+        ).order_by("succeeded_at", "id")
+        rows += [
+            StatementRow(
+                r.trade_no,
+                r.out_trade_no,
+                r.amount_fen,
+                r.succeeded_at,
+                kind="refund",
+                refund_no=r.refund_no,
+                provider_refund_no=r.provider_refund_no,
+            )
+            for r in refunds
+        ]
+        return rows
+
+    @transaction.atomic
+    def refund(self, intent, refund_no: str, amount_fen: int) -> RefundResult:
+        trade = SandboxTrade.objects.select_for_update().filter(out_trade_no=intent.out_trade_no).first()
+
+        def failed(message: str) -> RefundResult:
+            return RefundResult(
+                refund_no=refund_no, status=REFUND_FAILED, amount_fen=amount_fen, message=message
+            )
+
+        known = SandboxRefund.objects.filter(refund_no=refund_no).first()
+        if known is not None:
+            if known.out_trade_no != intent.out_trade_no or known.amount_fen != amount_fen:
+                return failed("退款单号已用于其他退款")
+            return _refund_result(known)
+        if trade is None or trade.state != SandboxTrade.State.SUCCESS:
+            return failed("原交易未支付，不能退款")
+        if amount_fen <= 0:
+            return failed("退款金额须大于 0")
+        done = sum(
+            SandboxRefund.objects.filter(out_trade_no=trade.out_trade_no).values_list("amount_fen", flat=True)
+        )
+        if done + amount_fen > trade.amount_fen:
+            return failed(f"退款总额超过原交易金额（已退 {done} 分）")
+        now = timezone.now()
+        refund = SandboxRefund.objects.create(
+            refund_no=refund_no,
+            provider_refund_no="SBR"
+            + timezone.localtime(now).strftime("%Y%m%d")
+            + secrets.token_hex(8).upper(),
+            out_trade_no=trade.out_trade_no,
+            trade_no=trade.trade_no,
+            amount_fen=amount_fen,
+            state="SUCCESS",
+            created_at=now,
+            succeeded_at=now,
+        )
+        return _refund_result(refund)
+
+
+def _refund_result(refund: SandboxRefund) -> RefundResult:
+    return RefundResult(
+        refund_no=refund.refund_no,
+        status=REFUND_SUCCESS if refund.state == "SUCCESS" else REFUND_FAILED,
+        amount_fen=refund.amount_fen,
+        provider_refund_no=refund.provider_refund_no,
+        refunded_at=refund.succeeded_at,
+    )
 
 
 def notification_body(trade: SandboxTrade) -> bytes:
@@ -182,10 +258,12 @@ def sandbox_pay(out_trade_no: str) -> tuple[dict[str, str], bytes]:
 
 
 def statement_csv(date: dt.date) -> str:
-    """The sandbox's daily statement file (CSV, UTF-8): one row per paid trade of ``date``."""
+    """The sandbox's daily statement file (CSV, UTF-8): one row per paid trade and per
+    succeeded refund of ``date`` (``type`` payment or refund, amounts positive); the last row
+    has the count and the net total (payments minus refunds)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["trade_no", "out_trade_no", "amount_fen", "paid_at"])
+    writer.writerow(["trade_no", "out_trade_no", "amount_fen", "paid_at", "type", "refund_no"])
     rows = SandboxProvider().statement(date)
     for row in rows:
         writer.writerow(
@@ -194,7 +272,10 @@ def statement_csv(date: dt.date) -> str:
                 row.out_trade_no,
                 row.amount_fen,
                 timezone.localtime(row.paid_at).isoformat(),
+                row.kind,
+                row.refund_no,
             ]
         )
-    writer.writerow(["total", len(rows), sum(r.amount_fen for r in rows), ""])
+    net = sum(r.amount_fen if r.kind == "payment" else -r.amount_fen for r in rows)
+    writer.writerow(["total", len(rows), net, "", "", ""])
     return out.getvalue()

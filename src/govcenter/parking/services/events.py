@@ -651,8 +651,14 @@ def _lock_spaces(space_ids: list[int]) -> None:
     list(Space.objects.select_for_update().filter(pk__in=space_ids).order_by("pk").values_list("pk", flat=True))
 
 
-def events_ingest(*, device: Device, events: list, transport: str = "http") -> list[EventResult]:
+def events_ingest(
+    *, device: Device, events: list, transport: str = "http", max_age: dt.timedelta | None = None
+) -> list[EventResult]:
     """Take in one batch of device events (see the module docstring); results in input order.
+
+    ``max_age`` overrides ``GOVCENTER_PARKING_EVENT_MAX_AGE_HOURS`` for a trusted in-process
+    caller replaying a known backlog (a history import, the demo); device transports never
+    pass it.
 
     Raises :class:`ServiceError` (nothing written, the refusal counted) when the batch itself
     is refused: not a list, empty, larger than ``GOVCENTER_PARKING_MAX_BATCH``, or the device
@@ -675,14 +681,16 @@ def events_ingest(*, device: Device, events: list, transport: str = "http") -> l
         )
     if device.status == Device.Status.RETIRED:
         raise batch_reject(source=source, reason="device_retired", device=device, status=403, message="the device is retired")
-    return _ingest(device=device, raw_events=events, transport=transport)
+    if max_age is None:
+        max_age = dt.timedelta(hours=settings.GOVCENTER_PARKING_EVENT_MAX_AGE_HOURS)
+    return _ingest(device=device, raw_events=events, transport=transport, max_age=max_age)
 
 
 @transaction.atomic
-def _ingest(*, device: Device, raw_events: list, transport: str) -> list[EventResult]:
+def _ingest(*, device: Device, raw_events: list, transport: str, max_age: dt.timedelta) -> list[EventResult]:
     now = timezone.now()
     limits = (
-        now - dt.timedelta(hours=settings.GOVCENTER_PARKING_EVENT_MAX_AGE_HOURS),
+        now - max_age,
         now + dt.timedelta(seconds=settings.GOVCENTER_PARKING_EVENT_FUTURE_SKEW_SECONDS),
     )
     # The device row first: batches of one device serialise (and see each other's ids).

@@ -6,7 +6,9 @@ class, with the non-working days of China's calendar as holidays when the plan h
 holiday rule. ``closed → billed`` stores the amount and the itemised lines; an amount of 0
 (a stay inside the grace time) is settled at once (``billed → paid`` with 0 paid) so it
 can never become arrears. When no plan covers the start, the order stays ``closed`` (not
-billed) — never guessed.
+billed) — never guessed. The part of a stay covered by a residential permit of its plate
+on its segment (居住认证, services/permits.py) is not billed per stay: the uncovered parts
+are priced one by one and summed, and each covered part is a 0-fen ``permit`` line.
 
 Corrections (巡检更正): plate, vehicle class and times of an order not yet paid, each with
 an evidence photo reference and a reason; one :class:`OrderCorrection` row per changed
@@ -33,6 +35,7 @@ from ..plates import validate_plate
 from ..selectors.tariffs import holidays_between
 from ..tariff import Rules, quote
 from .base import check_district_in_scope
+from .permits import PermitBook, permit_line, uncovered_intervals
 
 ORDER_AUDIT_FIELDS = ["plate", "vehicle_class", "started_at", "ended_at", "state", "amount_due_fen"]
 
@@ -54,6 +57,7 @@ class Biller:
         self._plans: list[TariffPlan] | None = None
         self._rules: dict[int, Rules] = {}
         self._quotes: dict[tuple, tuple[int, list[dict]]] = {}
+        self.permits = PermitBook()  # residential permits (services/permits.py), loaded on first use
 
     def plan_for(self, area_class: int, at: dt.datetime) -> TariffPlan | None:
         if self._plans is None:
@@ -61,7 +65,11 @@ class Biller:
                 TariffPlan.objects.filter(status=TariffPlan.Status.ACTIVE).order_by("-valid_from", "-version")
             )
         for plan in self._plans:  # newest first: the later valid_from wins, as in plan_for()
-            if plan.area_class == area_class and plan.valid_from <= at and (plan.valid_to is None or at < plan.valid_to):
+            if (
+                plan.area_class == area_class
+                and plan.valid_from <= at
+                and (plan.valid_to is None or at < plan.valid_to)
+            ):
                 return plan
         return None
 
@@ -76,15 +84,13 @@ class Biller:
         plan = self.plan_for(area_class, order.started_at)
         if plan is None:
             return False
-        key = (plan.pk, order.vehicle_class, order.started_at, order.ended_at)
-        priced = self._quotes.get(key)
-        if priced is None:
-            rules = self.rules(plan)
-            holidays: frozenset[dt.date] = frozenset()
-            if rules.holiday_rule != TariffPlan.HolidayRule.SAME:
-                holidays = holidays_between(order.started_at, order.ended_at)
-            result = quote(rules, vehicle=order.vehicle_class, start=order.started_at, end=order.ended_at, holidays=holidays)
-            priced = self._quotes[key] = (result.amount_fen, [line.as_dict() for line in result.lines])
+        covered = self.permits.covered(
+            plate=order.plate, segment_id=order.segment_id, start=order.started_at, end=order.ended_at
+        )
+        if covered:
+            priced = self._priced_with_permits(plan, order, covered)
+        else:
+            priced = self._priced(plan, order.vehicle_class, order.started_at, order.ended_at)
         amount_fen, lines = priced
         # Each order gets its own copy of the lines (no shared mutable JSON between rows).
         order.bill(amount_fen=amount_fen, lines=[dict(line) for line in lines], plan_id=plan.pk, at=at)
@@ -92,12 +98,37 @@ class Biller:
             order.pay(amount_fen=0)
         return True
 
+    def _priced(
+        self, plan: TariffPlan, vehicle: str, start: dt.datetime, end: dt.datetime
+    ) -> tuple[int, list[dict]]:
+        key = (plan.pk, vehicle, start, end)
+        priced = self._quotes.get(key)
+        if priced is None:
+            rules = self.rules(plan)
+            holidays: frozenset[dt.date] = frozenset()
+            if rules.holiday_rule != TariffPlan.HolidayRule.SAME:
+                holidays = holidays_between(start, end)
+            result = quote(rules, vehicle=vehicle, start=start, end=end, holidays=holidays)
+            priced = self._quotes[key] = (result.amount_fen, [line.as_dict() for line in result.lines])
+        return priced
+
+    def _priced_with_permits(self, plan: TariffPlan, order: Order, covered: list) -> tuple[int, list[dict]]:
+        """A stay partly (or wholly) inside a residential permit: each uncovered part is priced
+        on its own with the engine (its own first hour and grace), plus one 0-fen line per
+        covered part naming the permit."""
+        amount_fen, lines = 0, [permit_line(*part) for part in covered]
+        spans = [(s, e) for _pid, s, e in covered]
+        for start, end in uncovered_intervals(order.started_at, order.ended_at, spans):
+            part_fen, part_lines = self._priced(plan, order.vehicle_class, start, end)
+            amount_fen += part_fen
+            lines += part_lines
+        lines.sort(key=lambda line: line["from"])
+        return amount_fen, lines
+
 
 def _aware(value, name: str) -> dt.datetime:
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
-        raise ServiceError(
-            _("时间须带时区。"), code="naive_time", details={name: [_("时间须带 UTC 偏移。")]}
-        )
+        raise ServiceError(_("时间须带时区。"), code="naive_time", details={name: [_("时间须带 UTC 偏移。")]})
     return value
 
 
@@ -130,7 +161,9 @@ def order_correct(
     reason = (reason or "").strip()
     if not evidence_photo_ref:
         raise ServiceError(
-            _("更正须附取证照片编号。"), code="evidence_required", details={"evidence_photo_ref": [_("必填。")]}
+            _("更正须附取证照片编号。"),
+            code="evidence_required",
+            details={"evidence_photo_ref": [_("必填。")]},
         )
     if not reason:
         raise ServiceError(_("更正须填写理由。"), code="reason_required", details={"reason": [_("必填。")]})
@@ -156,10 +189,14 @@ def order_correct(
     new_end = _aware(ended_at, "ended_at") if ended_at is not None else order.ended_at
     now = timezone.now()
     if new_start > now or (new_end is not None and new_end > now):
-        raise ServiceError(_("时间不能晚于当前时间。"), code="time_in_future", details={"ended_at": [_("时间在未来。")]})
+        raise ServiceError(
+            _("时间不能晚于当前时间。"), code="time_in_future", details={"ended_at": [_("时间在未来。")]}
+        )
     if new_end is not None and new_end <= new_start:
         raise ServiceError(
-            _("驶离时间须晚于驶入时间。"), code="end_before_start", details={"ended_at": [_("驶离时间须晚于驶入时间。")]}
+            _("驶离时间须晚于驶入时间。"),
+            code="end_before_start",
+            details={"ended_at": [_("驶离时间须晚于驶入时间。")]},
         )
     if new_start != order.started_at:
         changes["started_at"] = (order.started_at, new_start)
@@ -189,7 +226,9 @@ def order_correct(
         elif reprice and order.state in (OrderState.BILLED, OrderState.ARREARS):
             order.rebill()
         if order.state == OrderState.CLOSED:
-            area_class = SpaceVersion.objects.values_list("area_class", flat=True).get(pk=order.space_version_id)
+            area_class = SpaceVersion.objects.values_list("area_class", flat=True).get(
+                pk=order.space_version_id
+            )
             Biller().bill(order, area_class=area_class, at=now)
     except TransitionNotAllowed as exc:  # the guards above make this unreachable; keep it loud
         raise ServiceError(str(exc), code="illegal_transition") from exc

@@ -24,13 +24,14 @@ payments, in both services, so concurrent create and notify cannot deadlock.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from govcenter.core import audit
@@ -38,9 +39,11 @@ from govcenter.core.api.errors import ServiceError
 from govcenter.core.masking import mask_plate
 
 from ..models import Citizen, Order, OrderState, PaymentIntent, PaymentItem, PaymentNotification, PlateBinding
+from ..models.orders import PAYABLE_FEN
 from ..models.payments import PaymentStatus
-from ..payments.port import NotificationError, get_provider
+from ..payments.port import Notification, NotificationError, StatementRow, get_provider
 from ..plates import PlateError, validate_plate
+from .arrears import penalty_cases_settle
 
 PAYABLE_STATES = (OrderState.BILLED, OrderState.ARREARS)
 MAX_ORDERS = 50
@@ -69,14 +72,31 @@ def citizen_orders(*, citizen: Citizen, state: str = "") -> QuerySet[Order]:
         orders = orders.filter(state__in=PAYABLE_STATES)
     elif state:
         orders = orders.filter(state=state)
-    return orders.select_related("segment").order_by("-started_at", "-id")
+    # Only what the app shows: not the priced lines (JSON) nor the segment's geometry.
+    return orders.select_related("segment").only(*CITIZEN_ORDER_FIELDS).order_by("-started_at", "-id")
+
+
+# The columns the citizen app's order list reads (api/payments.py CitizenOrderSerializer).
+CITIZEN_ORDER_FIELDS = (
+    "id",
+    "plate",
+    "started_at",
+    "ended_at",
+    "state",
+    "amount_due_fen",
+    "amount_adjustment_fen",
+    "amount_paid_fen",
+    "segment__name",
+)
 
 
 def plate_arrears(*, plate: str) -> tuple[str, QuerySet[Order]]:
     """The normalised plate and its unpaid orders (billed or arrears), oldest first."""
     plate = _plate(plate)
     orders = (
-        Order.objects.filter(plate=plate, state__in=PAYABLE_STATES, amount_due_fen__gt=F("amount_paid_fen"))
+        Order.objects.filter(plate=plate, state__in=PAYABLE_STATES)
+        .alias(payable=PAYABLE_FEN)
+        .filter(payable__gt=0)
         .select_related("segment")
         .order_by("started_at", "id")
     )
@@ -187,11 +207,7 @@ def _create(citizen, plate, plates, order_ids, idempotency_key) -> PaymentIntent
     if missing:
         # Someone else's order and a non-existent one look the same: 404.
         raise ServiceError("订单不存在", code="order_not_found", status=404, details={"order_ids": missing})
-    refused = {
-        str(o.pk): o.state
-        for o in orders
-        if o.state not in PAYABLE_STATES or o.amount_due_fen <= o.amount_paid_fen
-    }
+    refused = {str(o.pk): o.state for o in orders if o.state not in PAYABLE_STATES or o.payable_fen <= 0}
     if refused:
         raise ServiceError(
             "订单不可支付（已支付、已作废或未结束计费）",
@@ -216,7 +232,7 @@ def _create(citizen, plate, plates, order_ids, idempotency_key) -> PaymentIntent
         citizen=citizen,
         plate=plate,
         provider=provider.name,
-        total_fen=sum(o.amount_due_fen - o.amount_paid_fen for o in orders),
+        total_fen=sum(o.payable_fen for o in orders),
         idempotency_key=idempotency_key,
         expires_at=now + dt.timedelta(minutes=settings.GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES),
         created_at=now,
@@ -224,7 +240,7 @@ def _create(citizen, plate, plates, order_ids, idempotency_key) -> PaymentIntent
     intent.full_clean(validate_unique=False, validate_constraints=False)
     intent.save()
     PaymentItem.objects.bulk_create(
-        [PaymentItem(intent=intent, order=o, amount_fen=o.amount_due_fen - o.amount_paid_fen) for o in orders]
+        [PaymentItem(intent=intent, order=o, amount_fen=o.payable_fen) for o in orders]
     )
     intent.provider_data = provider.create(intent)
     intent.save(update_fields=["provider_data", "updated_at"])
@@ -372,6 +388,10 @@ def _settle(provider_name: str, note, headers, body) -> ServiceError | None:
     intent.paid_at = note.paid_at or timezone.now()
     intent.save(update_fields=["status", "provider_trade_no", "paid_at", "updated_at"])
     store(Outcome.PAID, intent)
+    # A penalty case (处罚) whose arrears are now all paid moves to paid at once, not at the
+    # next daily sweep (after commit: the case update never holds the payment's locks).
+    order_ids = [i.order_id for i in items]
+    transaction.on_commit(lambda: penalty_cases_settle(order_ids=order_ids))
     audit.record(
         action="parking.payment.paid",
         obj=intent,
@@ -389,3 +409,33 @@ def _flag(intent: PaymentIntent, reason: str) -> None:
     intent.flag_reason = reason[:200]
     intent.save(update_fields=["flagged", "flag_reason", "updated_at"])
     audit.record(action="parking.payment.flag", obj=intent, reason=reason[:200], success=False)
+
+
+def payment_take_statement_row(*, row: StatementRow) -> PaymentNotification:
+    """Apply a paid transaction the provider's statement lists and our ledger lacks (a lost
+    notification) exactly as its notification would have been: stored, idempotent (taking it
+    twice is a replay), refused when the amount differs. Returns the stored notification."""
+    provider = get_provider()
+    note = Notification(
+        out_trade_no=row.out_trade_no,
+        provider_trade_no=row.provider_trade_no,
+        amount_fen=row.amount_fen,
+        success=True,
+        paid_at=row.paid_at,
+    )
+    body = json.dumps(
+        {
+            "source": "statement",
+            "out_trade_no": row.out_trade_no,
+            "trade_no": row.provider_trade_no,
+            "amount_fen": row.amount_fen,
+            "success_time": row.paid_at.isoformat() if row.paid_at else None,
+        },
+        ensure_ascii=False,
+    ).encode()
+    with transaction.atomic():
+        error = _settle(provider.name, note, {"X-Govcenter-Source": "statement"}, body)
+        stored = PaymentNotification.objects.filter(provider=provider.name).order_by("-id").first()
+    if error is not None:
+        raise ServiceError(str(error.detail), code=error.error_code, status=409, details=error.details)
+    return stored
