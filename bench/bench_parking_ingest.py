@@ -1,6 +1,6 @@
 """Device-event ingest into PostgreSQL: events/s in batches of 1,000 vs one event per call.
 
-Creates a fresh PostgreSQL database ``govcenter_bench_<pid>`` (on
+Creates a fresh PostgreSQL database ``govcenter_bench_ingest_<pid>`` (on
 ``postgres://postgres@127.0.0.1:5432``), migrates it, builds 100 camera-watched segments of
 50 spaces (5,000 spaces, one high-position video device per segment, the Beijing standard
 tariff) and measures, in the same run:
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import time
@@ -30,20 +29,14 @@ import uuid
 from pathlib import Path
 
 try:
-    from bench.common import record
+    from bench.common import record, scratch_postgres
 except ImportError:
-    from common import record  # type: ignore[no-redef]
+    from common import record, scratch_postgres  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve()
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-SEGMENTS, SPACES_PER_SEGMENT, BATCH, BATCHES, BASELINE_EVENTS = 100, 50, 1000, 6, 600
+SEGMENTS, SPACES_PER_SEGMENT, BATCH, BATCHES, BASELINE_EVENTS = 100, 50, 1000, 20, 600
+HTTP_BATCHES = 6  # through the test client, one device token each
 
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(sql)
 
 
 def _network():
@@ -76,7 +69,7 @@ def _network():
         Device(kind="high_video", serial=f"CAM{i:04d}", district=district, managing_unit=unit, segment=s, status="online")
         for i, s in enumerate(segments)
     )
-    tokens = [device_credential_issue(actor=None, device=d) for d in devices[:2]]
+    tokens = [device_credential_issue(actor=None, device=d) for d in devices[:HTTP_BATCHES]]
     return devices, tokens
 
 
@@ -92,28 +85,13 @@ def _events(start_at: dt.datetime, numbers: list[str], *, minutes: int = 45) -> 
 
 
 def measure() -> list[dict]:
-    name = f"govcenter_bench_{os.getpid()}"
-    try:
-        _admin(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # noqa: BLE001
-        print(f"bench_parking_ingest skipped: PostgreSQL not reachable at {ADMIN_URL} ({type(exc).__name__})")
-        return []
-    try:
-        os.environ["GOVCENTER_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
-        os.environ["DJANGO_SETTINGS_MODULE"] = "govcenter.test_settings"
-        os.environ["GOVCENTER_DEBUG"] = "true"
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
+    with scratch_postgres("bench_ingest", debug=False) as ready:
+        if not ready:
+            return []
         from django.db import connection
         from django.test import Client
         from django.utils import timezone
 
-        settings.DEBUG = False
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the Django test client
-        call_command("migrate", verbosity=0)
         from govcenter.core.context import acting_as
         from govcenter.parking.models import Order
         from govcenter.parking.services.events import events_ingest
@@ -152,11 +130,11 @@ def measure() -> list[dict]:
                 events_ingest(device=devices[50], events=[e])
             single_rate = len(singles) / (time.perf_counter() - t0)
 
-        # Through HTTP (test client): device 0 and 1 have tokens; new times so nothing is a duplicate.
+        # Through HTTP (test client): devices 0…5 have tokens; new times so nothing is a duplicate.
         client = Client()
         t0 = time.perf_counter()
         done = 0
-        for b in range(2):
+        for b in range(HTTP_BATCHES):
             events = []
             for k in range(half // SPACES_PER_SEGMENT):
                 events += _events(base + dt.timedelta(hours=20 + k), numbers, minutes=40)
@@ -166,14 +144,6 @@ def measure() -> list[dict]:
             done += len(events)
         http_rate = done / (time.perf_counter() - t0)
         connection.close()
-    finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001,S110
-            pass
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     baseline = "events_ingest, one event per call (same service, PostgreSQL)"
     return [
         record(name="parking.ingest.batch", value=batch_rate, unit="events/s", baseline_name=baseline,

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -35,24 +34,16 @@ import time
 from pathlib import Path
 
 try:
-    from bench.common import record
+    from bench.common import record, scratch_postgres
 except ImportError:
-    from common import record  # type: ignore[no-redef]
+    from common import record, scratch_postgres  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve()
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 SPACES, DAYS, PER_SPACE = 90_000, 3, 3.8
 TARGET_ORDERS = 1_000_000
 CITIZENS, REQUESTS, BASELINE_REQUESTS = 60, 400, 60
 INDEX = "parking_order_plate_started"
 URL = "/api/v1/parking/citizen/orders"
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(sql)
 
 
 def _citizens(rng: random.Random) -> list[str]:
@@ -129,26 +120,13 @@ def _explain(tokens: list[str]) -> str:
 
 
 def measure() -> list[dict]:
-    name = f"govcenter_bench_orders_{os.getpid()}"
-    try:
-        _admin(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # noqa: BLE001
-        print(f"bench_parking_orders skipped: PostgreSQL not reachable at {ADMIN_URL} ({type(exc).__name__})")
-        return []
-    try:
-        os.environ["GOVCENTER_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
-        os.environ["DJANGO_SETTINGS_MODULE"] = "govcenter.test_settings"
-        os.environ["GOVCENTER_DEBUG"] = "true"
-        import django
-
-        django.setup()
+    with scratch_postgres("bench_orders", debug=True) as ready:
+        if not ready:
+            return []
         from django.conf import settings
-        from django.core.management import call_command
         from django.db import connection
         from django.test import Client
 
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the Django test client
-        call_command("migrate", verbosity=0)
         from govcenter.core.context import acting_as
         from govcenter.core.districts import load_districts
         from govcenter.parking.demo_scale import Progress, load_scale_demo
@@ -182,14 +160,6 @@ def measure() -> list[dict]:
         _latencies(client, tokens, 5, rng)
         baseline = _latencies(client, tokens, BASELINE_REQUESTS, rng)
         connection.close()
-    finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001,S110
-            pass
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     base = f"same requests without the {INDEX} index"
     return [
         record(

@@ -7,10 +7,14 @@ built with :func:`record`. ``bench/run.py`` collects them, prints a table and wr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+# The PostgreSQL server the database benchmarks create their scratch databases on.
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 def machine() -> str:
@@ -54,3 +58,50 @@ def rate(fn: Callable[[], int], *, min_seconds: float = 1.0) -> float:
                 break
         best = max(best, done / elapsed)
     return best
+
+
+def pg_admin(sql: str) -> None:
+    """Run one statement on the PostgreSQL server (autocommit: CREATE/DROP DATABASE)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(sql)
+
+
+@contextlib.contextmanager
+def scratch_postgres(bench: str, *, debug: bool = True) -> Iterator[bool]:
+    """A fresh PostgreSQL database ``govcenter_<bench>_<pid>`` with Django set up on it and
+    migrated (the test settings, plus the test client's host); dropped at exit, whatever happens.
+
+    Yields False (after printing why) when PostgreSQL is not reachable: the benchmark then
+    records nothing. ``debug=False`` turns Django's query log off for timing-sensitive runs.
+    """
+    name = f"govcenter_{bench}_{os.getpid()}"
+    try:
+        pg_admin(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001
+        print(f"{bench} skipped: PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__})")
+        yield False
+        return
+    try:
+        os.environ["GOVCENTER_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "govcenter.test_settings"
+        os.environ["GOVCENTER_DEBUG"] = "true"
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+
+        settings.DEBUG = debug
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the Django test client
+        call_command("migrate", verbosity=0)
+        yield True
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001,S110
+            pass
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
