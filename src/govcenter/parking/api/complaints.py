@@ -431,12 +431,7 @@ class ComplaintViewSet(
     def adjust_fee(self, request, pk=None):
         """A fee adjustment entry on the complaint's order (the bill itself is never edited)."""
         data = _body(AdjustFeeSerializer, request)
-        complaint = self.get_object()
-        if complaint.order_id is None:
-            raise ServiceError("投诉申诉没有关联订单。", code="order_required", details={"order": ["none"]})
-        adjustment = services.fee_adjust(
-            actor=request.user, order=complaint.order, complaint=complaint, **data
-        )
+        adjustment = services.complaint_fee_adjust(actor=request.user, complaint=self.get_object(), **data)
         return Response(FeeAdjustmentSerializer(adjustment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReasonSerializer, responses=PersonalRevealSerializer)

@@ -487,6 +487,18 @@ def _request_refund(adjustment: FeeAdjustment, *, actor, complaint: Complaint | 
 
 
 @transaction.atomic
+def complaint_fee_adjust(*, actor, complaint: Complaint, amount_fen: int, reason: str) -> FeeAdjustment:
+    """A fee adjustment as the outcome of ``complaint``, on its order (400 ``order_required``
+    when it has none); otherwise exactly :func:`fee_adjust`."""
+    if complaint.order_id is None:
+        raise ServiceError(
+            _("投诉申诉没有关联订单。"), code="order_required", details={"order": [_("必填。")]}
+        )
+    return fee_adjust(
+        actor=actor, order=complaint.order, complaint=complaint, amount_fen=amount_fen, reason=reason
+    )
+
+
 def fee_adjust(
     *, order: Order, amount_fen: int, reason: str, complaint: Complaint | None = None, actor
 ) -> FeeAdjustment:

@@ -17,9 +17,9 @@ Rules (every refusal is a :class:`ServiceError`, 4xx ``{"code", "message", "deta
   (it covers stays only on its valid dates), writes one ``due`` fee per month at the
   monthly fee (default: the fee table of the segments' highest area class,
   ``GOVCENTER_PARKING_PERMIT_MONTHLY_FEE_FEN``) and sends the ``permit_approved`` SMS.
-* **Fees.** ``due`` → ``paid`` by staff (:func:`permit_fee_mark_paid`). TODO: online payment
-  of permit fees through the payments port is not built; an unpaid month does not suspend
-  the permit yet.
+* **Fees.** ``due`` → ``paid`` by staff at the counter (:func:`permit_fee_mark_paid`). Fees are
+  not paid online through the payments port, and an unpaid month does not suspend the
+  permit (a scope decision named in the issue note, not a stub).
 * **Renewal** (续期): a new application for the months after the previous permit's
   ``valid_to``, same plate, segments, hours and district, linked by ``renewal_of``.
 * **Daily task** (:func:`permits_daily`): active permits whose ``valid_to`` passed become

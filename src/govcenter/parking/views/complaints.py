@@ -162,11 +162,8 @@ def _complaint_call(verb: str, user, complaint, post):
             actor=user, complaint=complaint, district=district, handling_unit=unit, reason=text("reason", "")
         )
     if verb == "adjust-fee":
-        if complaint.order_id is None:
-            raise ServiceError(_("投诉申诉没有关联订单。"), code="order_required", details={})
-        return services.fee_adjust(
+        return services.complaint_fee_adjust(
             actor=user,
-            order=complaint.order,
             complaint=complaint,
             amount_fen=_int(text("amount_fen"), "amount_fen"),
             reason=text("reason", ""),
