@@ -499,6 +499,7 @@ def complaint_fee_adjust(*, actor, complaint: Complaint, amount_fen: int, reason
     )
 
 
+@transaction.atomic
 def fee_adjust(
     *, order: Order, amount_fen: int, reason: str, complaint: Complaint | None = None, actor
 ) -> FeeAdjustment:
