@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from govcenter.core.models import AuditEntry
@@ -159,15 +160,23 @@ def correct(user, order, **body):
 
 
 def test_patrol_corrects_times_audited_and_rebilled(org, net):
-    order = Order.objects.get(pk=net.dc_order.pk)
-    new_end = order.ended_at + dt.timedelta(hours=2) if order.ended_at + dt.timedelta(hours=2) < ago(seconds=1) else ago(minutes=1)
+    # A daytime stay (yesterday 09:00–10:00 Beijing) whose end the patrol moves to 12:00: two
+    # more daytime hours cost more whatever the time of day the suite runs at.
+    nine = dt.datetime.combine(timezone.localdate() - dt.timedelta(days=1), dt.time(9), tzinfo=timezone.get_current_timezone())
+    results = events_ingest(device=net.sensor, events=[
+        ev("park_start", nine, vehicle_license_plate="京A12345"),
+        ev("park_end", nine + dt.timedelta(hours=1)),
+    ])
+    order = Order.objects.get(pk=results[0].order_id)
+    billed_before = order.amount_due_fen
+    new_end = nine + dt.timedelta(hours=3)
     response = correct(org.manager_dc, order, ended_at=new_end.isoformat(), evidence_photo_ref="PDA-2025-0001.jpg",
                        reason="巡检发现车辆未离开")
     assert response.status_code == 201, response.content
     order.refresh_from_db()
     expected = quote_with_plan(order.tariff_plan, vehicle="small", start=order.started_at, end=new_end)
     assert order.ended_at == new_end and order.state == OrderState.BILLED
-    assert order.amount_due_fen == expected.amount_fen > net.dc_order.amount_due_fen
+    assert order.amount_due_fen == expected.amount_fen > billed_before
     correction = OrderCorrection.objects.get(order=order)
     assert correction.field == "ended_at" and correction.evidence_photo_ref == "PDA-2025-0001.jpg"
     assert correction.actor_username == org.manager_dc.username

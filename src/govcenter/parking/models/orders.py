@@ -44,15 +44,23 @@ class Order(FSMModelMixin, ScopedModel):
 
     # db_index=False on district, segment and space: the composite indexes below start with
     # each of them, so a single-column index would only cost writes (migration 0014_scale).
+    # district, managing_unit and segment are the space's, copied for scope filtering: no
+    # database FK (db_constraint=False; the space FK carries the integrity — migration
+    # 0015_ingest_constraints, docs/decisions/0004).
     district = models.ForeignKey(
         "core.District",
         verbose_name=_("所属区"),
         on_delete=models.PROTECT,
         related_name="parking_orders",
         db_index=False,
+        db_constraint=False,
     )
     managing_unit = models.ForeignKey(
-        "core.Unit", verbose_name=_("管理单位"), on_delete=models.PROTECT, related_name="parking_orders"
+        "core.Unit",
+        verbose_name=_("管理单位"),
+        on_delete=models.PROTECT,
+        related_name="parking_orders",
+        db_constraint=False,
     )
     segment = models.ForeignKey(
         "parking.Segment",
@@ -60,6 +68,7 @@ class Order(FSMModelMixin, ScopedModel):
         on_delete=models.PROTECT,
         related_name="orders",
         db_index=False,
+        db_constraint=False,
     )
     space = models.ForeignKey(
         "parking.Space",
@@ -94,16 +103,23 @@ class Order(FSMModelMixin, ScopedModel):
     amount_adjustment_fen = models.IntegerField(_("调整（分）"), default=0, db_default=0)
     quote_lines = models.JSONField(_("计费明细"), default=list, blank=True)
     billed_at = models.DateTimeField(_("计费时间"), null=True, blank=True)
+    # Read forwards only (order → its events; the reverse is DeviceEvent.order, indexed):
+    # no index of their own.
     start_event = models.ForeignKey(
         "parking.DeviceEvent",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        db_constraint=True,
+        db_index=False,
     )
     end_event = models.ForeignKey(
-        "parking.DeviceEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "parking.DeviceEvent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
