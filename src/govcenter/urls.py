@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/parking/", include("govcenter.parking.api.urls")),
     path("parking/", include("govcenter.parking.urls")),
+    path("api/v1/bikeshare/", include("govcenter.bikeshare.api.urls")),
+    path("bikeshare/", include("govcenter.bikeshare.urls")),
     path("api/", include("govcenter.core.api.urls")),
     path("", include("govcenter.core.ops_urls")),
 ]

@@ -35,3 +35,8 @@ SPECTACULAR_SETTINGS = {
     # One name for a choice set that several serializers use under different field names.
     "ENUM_NAME_OVERRIDES": {"VehicleClassEnum": "govcenter.parking.models.tariff.VehicleClass"},
 }
+
+# Largest request body Django reads (bytes). Operators push up to 10,000 telemetry records
+# (about 3 MB) per MDS Agency request, over Django's 2.5 MB default; uploads of files are
+# limited separately by each form.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GOVCENTER_MAX_REQUEST_BYTES", 8 * 1024 * 1024)

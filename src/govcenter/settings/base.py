@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "govcenter.core",
     "govcenter.parking",
+    "govcenter.analytics",
+    "govcenter.bikeshare",
 ]
 
 MIDDLEWARE = [

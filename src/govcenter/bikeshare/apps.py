@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BikeshareConfig(AppConfig):
+    name = "govcenter.bikeshare"
+    label = "bikeshare"
+    verbose_name = _("互联网租赁自行车")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from govcenter.core import seeding
+
+        from . import roles
+        from .demo_scale import load_small_demo
+        from .navigation import register_navigation
+
+        roles.contribute()
+        register_navigation()
+        seeding.register_demo("bikeshare", load_small_demo)  # `govcenter demo` (make run)

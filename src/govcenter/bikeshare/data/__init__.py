@@ -1,0 +1,1 @@
+"""Package data of the bike-share app (a package so the files ship with the wheel)."""

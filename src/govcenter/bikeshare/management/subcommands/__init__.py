@@ -1,0 +1,1 @@
+"""Plug-in subcommands of ``govcenter bikeshare`` (see core.management.base.PluginCommand)."""

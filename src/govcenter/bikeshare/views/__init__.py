@@ -1,0 +1,1 @@
+"""Bike-share UI views, one module per area (mounted by ``bikeshare/urls.py``)."""
