@@ -18,18 +18,15 @@ Run alone with ``python bench/bench_audit.py``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 try:  # imported as bench.bench_audit by bench/run.py
-    from bench.common import record
+    from bench.common import main, record, run_isolated
 except ImportError:  # run as a script: bench/ is sys.path[0]
-    from common import record  # type: ignore[no-redef]
+    from common import main, record, run_isolated  # type: ignore[no-redef]
 
 ENTRIES = 20_000
 HERE = Path(__file__).resolve()
@@ -136,22 +133,8 @@ def chained_ok(rows, hexdigest, genesis: str, payloads) -> bool:
 
 
 def run() -> list[dict]:
-    from django.conf import settings
-
-    if not settings.configured:
-        return measure()
-    out = subprocess.run(
-        [sys.executable, str(HERE), "--json"], capture_output=True, text=True, timeout=900, check=True
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_isolated(HERE, measure, timeout=900)
 
 
 if __name__ == "__main__":
-    records = measure()
-    if "--json" in sys.argv:
-        print(json.dumps(records))
-    else:
-        for r in records:
-            print(
-                f"{r['name']:>16}: {r['value']:>12,.0f} {r['unit']}  (baseline {r['baseline_value']:,.0f}, ratio {r['ratio']})"
-            )
+    main(measure)

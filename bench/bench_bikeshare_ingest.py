@@ -46,9 +46,9 @@ import uuid
 from pathlib import Path
 
 try:
-    from bench.common import record, scratch_postgres
+    from bench.common import main, record, run_isolated, scratch_postgres
 except ImportError:
-    from common import record, scratch_postgres  # type: ignore[no-redef]
+    from common import main, record, run_isolated, scratch_postgres  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve()
 SCALE = 0.01  # ~7,900 bikes, ~300,000 points
@@ -318,26 +318,8 @@ def measure() -> list[dict]:
 
 
 def run() -> list[dict]:
-    from django.conf import settings
-
-    if not settings.configured:
-        return measure()
-    out = subprocess.run(
-        [sys.executable, str(HERE), "--json"], capture_output=True, text=True, timeout=1800, check=True
-    )
-    for line in out.stdout.strip().splitlines():
-        if not line.startswith("["):
-            print(line)
-    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "[]"
-    return json.loads(last) if last.startswith("[") else []
+    return run_isolated(HERE, measure, timeout=1800)
 
 
 if __name__ == "__main__":
-    records = measure()
-    if "--json" in sys.argv:
-        print(json.dumps(records))
-    else:
-        for r in records:
-            print(
-                f"{r['name']:>40}: {r['value']:>10,.0f} {r['unit']}  (baseline {r['baseline_value']:,.0f}, ratio {r['ratio']})"
-            )
+    main(measure)

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
 try:
-    from bench.common import record, scratch_postgres
+    from bench.common import main, record, run_isolated, scratch_postgres
 except ImportError:
-    from common import record, scratch_postgres  # type: ignore[no-redef]
+    from common import main, record, run_isolated, scratch_postgres  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve()
 SEGMENTS, SPACES_PER_SEGMENT, BATCH, BATCHES, BASELINE_EVENTS = 100, 50, 1000, 20, 600
@@ -194,22 +192,8 @@ def measure() -> list[dict]:
 
 
 def run() -> list[dict]:
-    from django.conf import settings
-
-    if not settings.configured:
-        return measure()
-    out = subprocess.run([sys.executable, str(HERE), "--json"], capture_output=True, text=True, timeout=900, check=True)
-    for line in out.stdout.strip().splitlines():
-        if not line.startswith("["):
-            print(line)
-    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "[]"
-    return json.loads(last) if last.startswith("[") else []
+    return run_isolated(HERE, measure, timeout=900)
 
 
 if __name__ == "__main__":
-    records = measure()
-    if "--json" in sys.argv:
-        print(json.dumps(records))
-    else:
-        for r in records:
-            print(f"{r['name']:>26}: {r['value']:>10,.0f} {r['unit']}  (baseline {r['baseline_value']:,.0f}, ratio {r['ratio']})")
+    main(measure)

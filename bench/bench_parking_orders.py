@@ -25,18 +25,15 @@ measurement runs in a subprocess. Run alone: ``python bench/bench_parking_orders
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 try:
-    from bench.common import record, scratch_postgres
+    from bench.common import main, record, run_isolated, scratch_postgres
 except ImportError:
-    from common import record, scratch_postgres  # type: ignore[no-redef]
+    from common import main, record, run_isolated, scratch_postgres  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve()
 SPACES, DAYS, PER_SPACE = 90_000, 3, 3.8
@@ -181,27 +178,8 @@ def measure() -> list[dict]:
 
 
 def run() -> list[dict]:
-    from django.conf import settings
-
-    if not settings.configured:
-        return measure()
-    out = subprocess.run(
-        [sys.executable, str(HERE), "--json"], capture_output=True, text=True, timeout=1800, check=True
-    )
-    for line in out.stdout.strip().splitlines():
-        if not line.startswith("["):
-            print(line)
-    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "[]"
-    return json.loads(last) if last.startswith("[") else []
+    return run_isolated(HERE, measure, timeout=1800)
 
 
 if __name__ == "__main__":
-    records = measure()
-    if "--json" in sys.argv:
-        print(json.dumps(records))
-    else:
-        for r in records:
-            print(
-                f"{r['name']:>28}: {r['value']:>8.1f} {r['unit']}  "
-                f"(baseline {r['baseline_value']:.1f}, ratio {r['ratio']})"
-            )
+    main(measure)

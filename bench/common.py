@@ -8,10 +8,14 @@ built with :func:`record`. ``bench/run.py`` collects them, prints a table and wr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 # The PostgreSQL server the database benchmarks create their scratch databases on.
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -105,3 +109,35 @@ def scratch_postgres(bench: str, *, debug: bool = True) -> Iterator[bool]:
         except Exception:  # noqa: BLE001,S110
             pass
         pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_isolated(script: Path | str, measure: Callable[[], list[dict]], *, timeout: int = 900) -> list[dict]:
+    """``measure()`` here if Django is not set up in this process yet; otherwise ``script --json``
+    in a fresh interpreter (a bench configures Django its own way: a scratch database, its own
+    settings), passing its printed lines through and returning the records of its last line."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return measure()
+    out = subprocess.run(
+        [sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=timeout, check=True
+    ).stdout.strip()
+    lines = out.splitlines()
+    for line in lines[:-1]:
+        print(line)
+    last = lines[-1] if lines else "[]"
+    return json.loads(last) if last.startswith("[") else []
+
+
+def main(measure: Callable[[], list[dict]]) -> None:
+    """A bench run as a script: ``--json`` prints the records as one JSON line (for
+    :func:`run_isolated`), otherwise one readable line per record."""
+    records = measure()
+    if "--json" in sys.argv:
+        print(json.dumps(records))
+        return
+    for r in records:
+        print(
+            f"{r['name']:>40}: {r['value']:>12,.1f} {r['unit']}  "
+            f"(baseline {r['baseline_value']:,.1f} {r.get('baseline_name', '')}, ratio {r['ratio']})"
+        )

@@ -59,7 +59,7 @@ from govcenter.core.models import Unit, UnitKind
 
 from ..models import OperatorProfile, Vehicle
 from .auth import operator_source, rejection_count
-from .registry import RecordError, _bad_text, _failure, _path
+from .registry import RecordError, _failure, check_schema
 
 MDS_DIR = Path(__file__).resolve().parent.parent / "data" / "mds"
 KINDS = ("events", "telemetry", "trips")
@@ -167,31 +167,8 @@ def operator_profile_set(*, actor, operator: Unit, **changes) -> OperatorProfile
 
 
 def _check_schema(kind: str, record) -> None:
-    if not isinstance(record, dict):
-        raise RecordError("bad_param", "A record must be a JSON object.", ["item"])
-    errors = list(validator(kind).iter_errors(record))
-    missing = sorted(
-        {
-            name
-            for e in errors
-            if e.validator == "required" and isinstance(e.instance, dict) and e.instance is record
-            for name in e.validator_value
-            if name not in e.instance
-        }
-    )
-    if missing:
-        raise RecordError("missing_param", "A required parameter is missing.", missing)
-    if errors:
-        errors.sort(key=lambda e: (_path(e), e.message))
-        raise RecordError(
-            "bad_param",
-            "; ".join(f"{_path(e)}: {e.message}" for e in errors)[:500],
-            sorted({_path(e) for e in errors}),
-        )
-    if _bad_text(record):
-        raise RecordError(
-            "bad_param", "Text must not contain NUL or unpaired surrogate characters.", ["item"]
-        )
+    # Only the record's own required members are "missing"; a nested one is a bad_param.
+    check_schema(record, validator(kind), what="A record", nested_required=False)
 
 
 # Per kind: the idempotency key, the timestamp members, the location members.

@@ -115,15 +115,22 @@ def _path(error) -> str:
     return "/".join(str(p) for p in error.absolute_path) or "item"
 
 
-def _check_schema(record) -> None:
+def check_schema(record, validator, *, what: str, nested_required: bool = True) -> None:
+    """Raise :class:`RecordError` if ``record`` breaks ``validator``'s JSON Schema.
+
+    ``missing_param`` (with the names) when required members are absent — of any object in
+    the record, or with ``nested_required=False`` of the record itself only (a nested one is
+    then a ``bad_param``); ``bad_param`` with every other violation, path by path; text with NUL
+    or unpaired surrogates is a ``bad_param`` too. ``what`` names the record in the message.
+    """
     if not isinstance(record, dict):
-        raise RecordError("bad_param", "A vehicle must be a JSON object.", ["item"])
-    errors = list(vehicle_validator().iter_errors(record))
+        raise RecordError("bad_param", f"{what} must be a JSON object.", ["item"])
+    errors = list(validator.iter_errors(record))
     missing = sorted(
         {
             name
             for e in errors
-            if e.validator == "required"
+            if e.validator == "required" and (nested_required or e.instance is record)
             for name in e.validator_value
             if name not in e.instance
         }
@@ -141,6 +148,10 @@ def _check_schema(record) -> None:
         raise RecordError(
             "bad_param", "Text must not contain NUL or unpaired surrogate characters.", ["item"]
         )
+
+
+def _check_schema(record) -> None:
+    check_schema(record, vehicle_validator(), what="A vehicle")
 
 
 def _check_beijing(record: dict, districts: dict[str, int]) -> dict:
