@@ -525,3 +525,19 @@ def test_vendored_ingest_schemas_are_what_the_script_builds():
         [sys.executable, str(MDS_DIR / "build_ingest_schemas.py"), "--check"], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_periodic_task_drains_every_stream_into_lake_and_live(org, keys, bikes, stream_url, tmp_path, settings):
+    from govcenter.bikeshare.live import open_live_state
+    from govcenter.bikeshare.tasks import consume_all
+
+    settings.GOVCENTER_LAKE_DIR = tmp_path / "lake"
+    settings.GOVCENTER_BIKESHARE_LIVE_URL = f"sqlite:///{tmp_path / 'live.db'}"
+    now = now_ms()
+    assert push_kind(keys.a, "telemetry", [telemetry(bikes.a1, ts=now - 4000)]).status_code == 201
+    assert push_kind(keys.a, "trips", [trip(bikes.a2)]).status_code == 201
+    assert consume_all() == {"events": 0, "telemetry": 1, "trips": 1}
+    assert [r[0] for r in _lake_telemetry(tmp_path / "lake")] == [bikes.a1]
+    with open_live_state(settings.GOVCENTER_BIKESHARE_LIVE_URL) as live:
+        assert live.get(bikes.a1).timestamp_ms == now - 4000
+    assert consume_all() == {"events": 0, "telemetry": 0, "trips": 0}  # all acked
