@@ -232,6 +232,7 @@ def test_parked_outside_fences(loaded, final):
     )
     assert len(want) > 100
     got = loaded.parked_outside_fences(limit=len(want) + 10)
+    assert loaded.parked_outside_fences(limit=None) == got  # no limit: all of them
     assert [(b.district, b.device_id, b.operator) for b in got] == want
     assert all(b.parked_outside_fence for b in got)
     assert [b.device_id for b in loaded.parked_outside_fences(limit=7)] == [i for _d, i, _o in want[:7]]
@@ -252,6 +253,7 @@ def test_stale(loaded, final):
         assert want
         got = loaded.stale(hours * 3600, now_ms, limit=len(want) + 10)
         assert [(b.timestamp_ms, b.device_id) for b in got] == want
+        assert [(b.timestamp_ms, b.device_id) for b in loaded.stale(hours * 3600, now_ms, limit=None)] == want
         assert [b.device_id for b in loaded.stale(hours * 3600, now_ms, limit=3)] == [i for _t, i in want[:3]]
     mine = final["operator"] == "qingju"
     cutoff = now_ms - 2 * 3600 * 1000

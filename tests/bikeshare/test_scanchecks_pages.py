@@ -150,4 +150,4 @@ def test_navigation_entries_follow_permissions(scan, rf):
 
     assert urls(scan.inspector) == {SCAN, STATS}
     assert urls(scan.viewer_a) == {STATS}
-    assert urls(scan.manager_dc) == {STATS}  # district managers read their district's checks
+    assert urls(scan.manager_dc) == {STATS, "/bikeshare/"}  # their district's checks and the overview

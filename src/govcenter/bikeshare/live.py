@@ -378,6 +378,16 @@ def _limit(limit: int | None) -> int | None:
     return limit
 
 
+def _sql_limit(limit: int | None) -> int:
+    """SQLite's LIMIT for :func:`_limit`'s value: a negative LIMIT means none (NULL is an error)."""
+    return -1 if limit is None else limit
+
+
+def _redis_num(limit: int | None) -> int:
+    """Redis's LIMIT count for :func:`_limit`'s value: a negative count means all."""
+    return -1 if limit is None else limit
+
+
 def _cutoff(older_than_s: float, now_ms: int | None) -> int:
     if not math.isfinite(older_than_s) or older_than_s < 0:
         raise ValueError("older_than_s must be a non-negative number")
@@ -561,14 +571,14 @@ class SqliteLiveState(LiveState):
         sql = (
             f"SELECT {_FIELDS} FROM live INDEXED BY live_outside{where} ORDER BY district, device_id LIMIT ?"  # noqa: S608  (constant SQL; values bound)
         )
-        return [self._bike(r) for r in self._conn().execute(sql, [*args, limit])]
+        return [self._bike(r) for r in self._conn().execute(sql, [*args, _sql_limit(limit)])]
 
     def stale(self, older_than_s, now_ms=None, *, operator=None, limit=1000) -> list[BikeState]:
         limit = _limit(limit)
         where, args = self._where(operator, None, ["timestamp_ms < ?"])
         sql = f"SELECT {_FIELDS} FROM live{where} ORDER BY timestamp_ms, device_id LIMIT ?"  # noqa: S608  (constant SQL; values bound)
         return [
-            self._bike(r) for r in self._conn().execute(sql, [_cutoff(older_than_s, now_ms), *args, limit])
+            self._bike(r) for r in self._conn().execute(sql, [_cutoff(older_than_s, now_ms), *args, _sql_limit(limit)])
         ]
 
     def within(self, lon, lat, radius_m, *, operator=None, limit=None) -> list[Nearby]:
@@ -798,7 +808,7 @@ class RedisLiveState(LiveState):
                 keys.append((d, key))
         pipe = self.redis.pipeline(transaction=False)
         for _d, key in keys:
-            pipe.zrange(self._k("out", key), "-", "+", bylex=True, offset=0, num=limit)
+            pipe.zrange(self._k("out", key), "-", "+", bylex=True, offset=0, num=_redis_num(limit))
         found = [(d, i) for (d, _key), ids in zip(keys, pipe.execute(), strict=True) for i in ids]
         found.sort()
         return self._bikes([i for _d, i in found[:limit]])
@@ -808,7 +818,7 @@ class RedisLiveState(LiveState):
         cutoff = _cutoff(older_than_s, now_ms)
         pipe = self.redis.pipeline(transaction=False)
         for op in self._operators(operator):
-            pipe.zrangebyscore(self._k("ts", op), "-inf", f"({cutoff}", start=0, num=limit, withscores=True)
+            pipe.zrangebyscore(self._k("ts", op), "-inf", f"({cutoff}", start=0, num=_redis_num(limit), withscores=True)
         found = [(score, i) for pairs in pipe.execute() for i, score in pairs]
         found.sort()
         return self._bikes([i for _s, i in found[:limit]])

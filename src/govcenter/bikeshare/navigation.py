@@ -17,6 +17,7 @@ def register_navigation() -> None:
                     _("扫码核查"), "bikeshare:scan", "bikeshare.add_scancheck", icon="device-mobile-message"
                 ),
                 NavItem(_("核查统计"), "bikeshare:scan_stats", "bikeshare.view_scancheck", icon="chart-bar"),
+                NavItem(_("运行总览"), "bikeshare:overview", "bikeshare.view_vehicle", icon="map"),
             ),
         )
     )

@@ -7,4 +7,6 @@ app_name = "bikeshare"
 urlpatterns: list = [
     # Scan verification by field inspectors (views/scanchecks.py).
     path("", include("govcenter.bikeshare.views.scanchecks")),
+    # The overview of the live picture (views/overview.py).
+    path("", include("govcenter.bikeshare.views.overview")),
 ]
