@@ -114,7 +114,7 @@ def test_help_lists_the_project_commands(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "govcenter help <subcommand>" in result.stdout
     listed = re.findall(r"^\s{4}(\w+)$", result.stdout, flags=re.MULTILINE)
-    for command in ("serve", "token", "run_huey", "migrate"):
+    for command in ("serve", "token", "worker", "run_huey", "migrate"):
         assert command in listed, command
     assert "[core]" in result.stdout
 
@@ -145,7 +145,7 @@ def test_serve_refuses_a_busy_port_before_starting_anything(tmp_path):
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
-    assert "run_huey" not in result.stdout
+    assert "worker" not in result.stdout
 
 
 def test_serve_setup_serves_with_a_worker_and_stops_both_on_sigterm(tmp_path):
@@ -166,7 +166,7 @@ def test_serve_setup_serves_with_a_worker_and_stops_both_on_sigterm(tmp_path):
         assert ready["checks"]["task_queue"]["detail"].startswith("SqliteHuey")
         workers = _children(proc.pid)
         assert len(workers) == 1
-        assert "run_huey" in Path(f"/proc/{workers[0]}/cmdline").read_text()
+        assert "\0worker\0" in Path(f"/proc/{workers[0]}/cmdline").read_text()
         out.wait_for("Huey consumer started", 60)
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -216,3 +216,52 @@ def test_the_worker_dies_when_the_server_is_killed_outright(tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+
+def test_a_stop_signal_during_worker_start_up_reaches_the_handlers_installed_later():
+    """Huey's consumer installs its handlers last; a SIGINT before that must wait for them.
+
+    Without the guard, the first os.kill below raises KeyboardInterrupt in this test.
+    """
+    from govcenter.core.management.commands.worker import StopSignalGuard
+
+    got: list[int] = []
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        guard = StopSignalGuard()
+        guard.arm()
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the consumer is still starting
+        os.kill(os.getpid(), signal.SIGINT)  # a second one is not delivered twice
+        time.sleep(0.05)
+        assert got == []
+        signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))  # "Huey's handler"
+        guard.release()
+        assert got == [signal.SIGINT]
+        assert signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]  # untouched one restored
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def test_worker_runs_the_huey_consumer_and_stops_gracefully_on_sigint(tmp_path):
+    proc = subprocess.Popen(
+        [*GOVCENTER, "worker", "--workers", "1", "--no-periodic"],  # no database here: no tasks
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = _Output(proc)
+    try:
+        out.wait_for("Huey consumer started", 60)
+        proc.send_signal(signal.SIGINT)  # at once: most likely before Huey's handlers exist
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = out.text(join=True)
+    assert proc.returncode == 0, output
+    assert "Shutting down gracefully" in output and "Consumer exiting" in output, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output

@@ -144,7 +144,7 @@ class Command(GovcenterCommand):
     def start_worker(self) -> subprocess.Popen:
         # A new session keeps the terminal's Ctrl-C away from the worker: we forward it once.
         return subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "govcenter.cli", "run_huey"],
+            [sys.executable, "-m", "govcenter.cli", "worker"],
             start_new_session=True,
             preexec_fn=_parent_death_signal(),
             env=os.environ.copy(),
