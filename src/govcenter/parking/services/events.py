@@ -948,11 +948,7 @@ def _heartbeat(device: Device, now, status, battery, offline_open) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def signing_string(*, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    """What a device signs: ``METHOD\\npath\\ntimestamp\\nnonce\\nhex(SM3(body))`` (UTF-8)."""
-    from govcenter.core.crypto import sm3_hex
-
-    return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{sm3_hex(body)}".encode()
+from govcenter.core.signed_requests import signing_string  # noqa: E402, F401 - what a device signs
 
 
 def _auth_error(source: str, reason: str, message: str, device: Device | None = None) -> ServiceError:
@@ -978,9 +974,7 @@ def device_authenticate_signature(
     ``nonce`` (8–64 characters) is remembered in the cache for twice that window, so a
     replay is refused (shared across processes when the cache is Redis).
     """
-    from django.core.cache import cache
-
-    from govcenter.core.crypto import CryptoError, hmac_sm3_verify
+    from govcenter.core import signed_requests
 
     from .devices import device_signing_key
 
@@ -991,27 +985,19 @@ def device_authenticate_signature(
     )
     if device is None:
         raise _auth_error(f"serial:{serial}", "unknown_device", "unknown device")
-    source = device_source(device)
-    window = settings.GOVCENTER_PARKING_SIGNATURE_WINDOW_SECONDS
     try:
-        ts = int(timestamp)
-    except (TypeError, ValueError):
-        raise _auth_error(source, "bad_timestamp", "X-Timestamp must be Unix seconds", device) from None
-    if abs(timezone.now().timestamp() - ts) > window:
-        raise _auth_error(source, "stale_timestamp", f"X-Timestamp is more than {window} s from the server clock", device)
-    if not 8 <= len(nonce) <= 64:
-        raise _auth_error(source, "bad_nonce", "X-Nonce must be 8–64 characters", device)
-    try:
-        mac = bytes.fromhex(signature)
-        key = device_signing_key(device)
-    except ValueError:
-        raise _auth_error(source, "bad_signature", "X-Signature must be hex", device) from None
-    except (CryptoError, Exception):  # noqa: BLE001  (no credential, or a tampered ciphertext)
-        raise _auth_error(source, "bad_signature", "the device has no valid credential", device) from None
-    data = signing_string(method=method, path=path, timestamp=timestamp, nonce=nonce, body=body)
-    if not hmac_sm3_verify(key, data, mac):
-        raise _auth_error(source, "bad_signature", "the signature does not match", device)
-    # Only a valid signature consumes the nonce (an attacker cannot burn a device's nonces).
-    if not cache.add(f"parking:device-nonce:{device.pk}:{nonce}", 1, timeout=2 * window):
-        raise _auth_error(source, "replayed_nonce", "this nonce was already used", device)
+        signed_requests.verify(
+            key=lambda: device_signing_key(device),
+            no_key_message="the device has no valid credential",
+            timestamp=timestamp,
+            nonce=nonce,
+            signature=signature,
+            method=method,
+            path=path,
+            body=body,
+            window_s=settings.GOVCENTER_PARKING_SIGNATURE_WINDOW_SECONDS,
+            nonce_scope=f"parking:device-nonce:{device.pk}",
+        )
+    except signed_requests.SignatureRefusedError as refused:
+        raise _auth_error(device_source(device), refused.reason, refused.message, device) from None
     return device
