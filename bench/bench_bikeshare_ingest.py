@@ -140,7 +140,7 @@ import os, sys, time
 import django
 django.setup()
 from govcenter.bikeshare.consumer import consume
-from govcenter.bikeshare.services.ingest import row_datetimes  # noqa: F401 (imports done before the clock)
+from govcenter.bikeshare.consumer import rows_table  # noqa: F401 (imports done before the clock)
 stream_url, lake_root, marker, ready = sys.argv[1:5]
 consume("telemetry", stream_url=stream_url, lake_root=lake_root, block_ms=10)  # opens the stream: warm
 open(ready, "w").close()

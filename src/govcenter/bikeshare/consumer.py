@@ -18,17 +18,22 @@ Telemetry carries no MDS ``vehicle_state``: a point during a trip (``trip_id`` s
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from govcenter.analytics.lake import LakeWriter
-from govcenter.analytics.stream import Message, open_stream, run_batches
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from .services.ingest import KINDS, MESSAGE_VERSION, row_datetimes, stream_name
+from govcenter.analytics.lake import LakeWriter
+from govcenter.analytics.lake.schemas import get_spec
+from govcenter.analytics.stream import Message, open_stream, run_batches
+from govcenter.core import fastjson
+
+from .services.ingest import KINDS, MESSAGE_VERSION, stream_name
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ def decode(kind: str, messages: list[Message]) -> list[dict]:
     rows: list[dict] = []
     for message in messages:
         try:
-            payload = json.loads(message.data)
+            payload = fastjson.loads(message.data)
         except ValueError as exc:
             raise ValueError(f"message {message.id} of bikeshare-{kind} is not JSON") from exc
         if (
@@ -57,25 +62,57 @@ def decode(kind: str, messages: list[Message]) -> list[dict]:
     return rows
 
 
-def live_columns(kind: str, rows: list[dict]) -> dict[str, list]:
-    """The live-state batch (columns) of telemetry or event rows that have a position."""
-    cols: dict[str, list] = {c: [] for c in ("operator", "device_id", "vehicle_id", "timestamp_ms", "lon", "lat",
-                                             "vehicle_state")}  # fmt: skip
-    for row in rows:
-        if row.get("lon") is None or row.get("lat") is None:
-            continue
-        if kind == "telemetry":
-            state = "on_trip" if row.get("trip_id") else "available"
-        else:
-            state = row["vehicle_state"]
-        cols["operator"].append(row["operator"])
-        cols["device_id"].append(row["device_id"])
-        cols["vehicle_id"].append(row["vehicle_id"])
-        cols["timestamp_ms"].append(int(row["timestamp"]))
-        cols["lon"].append(row["lon"])
-        cols["lat"].append(row["lat"])
-        cols["vehicle_state"].append(state)
-    return cols
+@functools.cache
+def _stream_schema(dataset: str) -> pa.Schema:
+    """The lake schema of ``dataset`` as the stream carries it: timestamps as int64 milliseconds."""
+    spec = get_spec(dataset)
+    return pa.schema(
+        [pa.field(f.name, pa.int64(), f.nullable) if pa.types.is_timestamp(f.type) else f for f in spec.schema]
+    )
+
+
+def rows_table(kind: str, rows: list[dict]) -> pa.Table:
+    """Stream rows → an Arrow table of the lake data set of ``kind`` (one columnar pass, in C).
+
+    Timestamps travel as Unix milliseconds and become UTC timestamps by a cast; the lake's
+    :func:`~govcenter.analytics.lake.schemas.conform` then checks the table as it checks any.
+    ValueError for a row that is not an object, a member no lake column has, or a wrong type.
+    """
+    dataset = LAKE_DATASETS[kind]
+    schema = _stream_schema(dataset)
+    if not all(type(r) is dict for r in rows):
+        raise ValueError(f"bikeshare-{kind}: a row is not an object")
+    unknown = {k for r in rows for k in r}.difference(schema.names)
+    if unknown:
+        raise ValueError(f"bikeshare-{kind}: rows have unknown columns {sorted(unknown)}")
+    try:
+        raw = pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+        raise ValueError(f"bikeshare-{kind}: wrong type in a row ({exc})") from exc
+    spec = get_spec(dataset)
+    columns = [
+        raw.column(f.name).cast(f.type) if pa.types.is_timestamp(f.type) else raw.column(f.name)
+        for f in spec.schema
+    ]
+    return pa.Table.from_arrays(columns, schema=spec.schema)
+
+
+def live_columns(kind: str, table: pa.Table) -> dict:
+    """The live-state batch (columns) of the telemetry or event rows that have a position."""
+    table = table.filter(pc.and_(pc.is_valid(table.column("lon")), pc.is_valid(table.column("lat"))))
+    if kind == "telemetry":
+        state = pc.if_else(pc.is_valid(table.column("trip_id")), "on_trip", "available")
+    else:
+        state = table.column("vehicle_state")
+    return {
+        "operator": table.column("operator").to_pylist(),
+        "device_id": table.column("device_id").to_pylist(),
+        "vehicle_id": table.column("vehicle_id").to_pylist(),
+        "timestamp_ms": table.column("timestamp").cast(pa.int64()).to_numpy(),
+        "lon": table.column("lon").to_numpy(),
+        "lat": table.column("lat").to_numpy(),
+        "vehicle_state": state.to_pylist(),
+    }
 
 
 def make_handler(kind: str, writer: LakeWriter, live=None) -> Callable[[list[Message]], None]:
@@ -85,9 +122,10 @@ def make_handler(kind: str, writer: LakeWriter, live=None) -> Callable[[list[Mes
         rows = decode(kind, messages)
         if not rows:
             return
-        writer.write(LAKE_DATASETS[kind], [row_datetimes(kind, r) for r in rows])
+        table = rows_table(kind, rows)
+        writer.write(LAKE_DATASETS[kind], table)
         if live is not None and kind in LIVE_KINDS:
-            batch = live_columns(kind, rows)
+            batch = live_columns(kind, table)
             if batch["device_id"]:
                 live.update(batch)  # positions are already GCJ-02
         logger.info("bikeshare consume %s: %d messages, %d rows", kind, len(messages), len(rows))

@@ -189,19 +189,23 @@ class LiveState(abc.ABC):
 
         strings = {}
         for name in ("operator", "device_id", "vehicle_id", "vehicle_state"):
-            values = [
-                str(v) for v in (batch[name].tolist() if hasattr(batch[name], "tolist") else batch[name])
-            ]
-            bad = [i for i, v in enumerate(values) if not v or len(v) > MAX_ID_CHARS]
-            if bad:
+            column = batch[name]
+            values = column.tolist() if hasattr(column, "tolist") else list(column)
+            if not all(type(v) is str for v in values):
+                values = [str(v) for v in values]
+            lengths = np.fromiter(map(len, values), np.int64, n)
+            bad = np.flatnonzero((lengths == 0) | (lengths > MAX_ID_CHARS))
+            if bad.size:
                 raise _bad("bad_value", name, bad, f"{name} must be 1–{MAX_ID_CHARS} characters")
             strings[name] = values
-        bad = [i for i, v in enumerate(strings["operator"]) if not _OPERATOR_RE.match(v)]
-        if bad:
+        # Few distinct operators and states per batch: check each distinct value once.
+        wrong = {v for v in set(strings["operator"]) if not _OPERATOR_RE.match(v)}
+        if wrong:
+            bad = [i for i, v in enumerate(strings["operator"]) if v in wrong]
             raise _bad("bad_operator", "operator", bad, "operator must match [A-Za-z0-9_.:-]{1,64}")
-        states = frozenset(VEHICLE_STATES)
-        bad = [i for i, v in enumerate(strings["vehicle_state"]) if v not in states]
-        if bad:
+        wrong = set(strings["vehicle_state"]).difference(VEHICLE_STATES)
+        if wrong:
+            bad = [i for i, v in enumerate(strings["vehicle_state"]) if v in wrong]
             raise _bad("bad_state", "vehicle_state", bad, f"vehicle_state must be one of {VEHICLE_STATES}")
         try:
             ts = np.asarray(batch["timestamp_ms"])
@@ -229,27 +233,34 @@ class LiveState(abc.ABC):
             lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
         lon_l, lat_l = lon.tolist(), lat.tolist()
-        tiebreak = np.array(
-            [
-                _tiebreak(o, v, x, y, s)
-                for o, v, x, y, s in zip(
-                    strings["operator"],
-                    strings["vehicle_id"],
-                    lon_l,
-                    lat_l,
-                    strings["vehicle_state"],
-                    strict=True,
-                )
-            ],
-            dtype=np.int64,
-        )
-        # Newest report per bike: sort by (bike, timestamp, tiebreak) and keep each bike's last.
-        _ids, bike = np.unique(
-            np.asarray(strings["device_id"], dtype=object).astype(str), return_inverse=True
-        )
-        order = np.lexsort((tiebreak, ts, bike))
-        last = np.r_[bike[order][1:] != bike[order][:-1], True]
-        keep = order[last]
+
+        def tiebreaks(rows: np.ndarray) -> np.ndarray:
+            return np.fromiter(
+                (
+                    _tiebreak(strings["operator"][i], strings["vehicle_id"][i], lon_l[i], lat_l[i],
+                              strings["vehicle_state"][i])
+                    for i in rows.tolist()
+                ),
+                np.int64,
+                len(rows),
+            )  # fmt: skip
+
+        # Newest report per bike: the greatest timestamp, then the greatest tiebreak, then the
+        # later row. The checksum is only computed where it decides or is stored (kept rows).
+        _ids, bike = np.unique(np.asarray(strings["device_id"], dtype=object).astype(str), return_inverse=True)
+        newest = np.full(len(_ids), -1, np.int64)
+        np.maximum.at(newest, bike, ts)
+        cand = np.flatnonzero(ts == newest[bike])
+        tied = np.bincount(bike[cand], minlength=len(_ids))[bike[cand]] > 1
+        cand_tb = np.zeros(len(cand), np.int64)
+        cand_tb[tied] = tiebreaks(cand[tied])
+        order = np.lexsort((cand_tb, bike[cand]))
+        last = np.r_[bike[cand][order][1:] != bike[cand][order][:-1], True]
+        keep = cand[order[last]]
+        tiebreak = np.zeros(n, np.int64)
+        tiebreak[cand[tied]] = cand_tb[tied]
+        untied = keep[~np.isin(keep, cand[tied])]
+        tiebreak[untied] = tiebreaks(untied)
 
         lon_k, lat_k = lon[keep], lat[keep]
         district = self.districts.lookup_codes(lon_k, lat_k).tolist()

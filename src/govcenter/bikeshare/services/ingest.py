@@ -51,7 +51,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from govcenter.core import audit
+from govcenter.core import audit, fastjson
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.districts import lookup
 from govcenter.core.geo import Datum, to_gcj02
@@ -381,13 +381,9 @@ def _refuse(operator: Unit, reason: str, message: str, *, status: int = 400, det
 
 
 def encode_messages(kind: str, rows: list[dict], per_message: int) -> list[bytes]:
-    """The stream messages of ``rows``: JSON ``{"v", "kind", "rows"}``, ``per_message`` rows each."""
+    """The stream messages of ``rows``: compact JSON ``{"v", "kind", "rows"}``, ``per_message`` rows each."""
     return [
-        json.dumps(
-            {"v": MESSAGE_VERSION, "kind": kind, "rows": rows[i : i + per_message]},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        fastjson.dumps({"v": MESSAGE_VERSION, "kind": kind, "rows": rows[i : i + per_message]})
         for i in range(0, len(rows), per_message)
     ]
 
@@ -444,9 +440,3 @@ def ingest(*, operator: Unit, kind: str, records, stream_url: str | None = None)
     for reason, n in sorted(counts.items()):
         rejection_count(source=operator_source(operator), reason=reason, operator=operator, n=n)
     return result
-
-
-def row_datetimes(kind: str, row: dict) -> dict:
-    """A stream row with its millisecond timestamps as aware UTC datetimes (what the lake takes)."""
-    names = ("start_time", "end_time") if kind == "trips" else ("timestamp",)
-    return {**row, **{n: _ms_to_dt(row[n]) for n in names}}

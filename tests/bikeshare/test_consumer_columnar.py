@@ -1,0 +1,135 @@
+"""The consumer's columnar path and the fast JSON of the ingest door.
+
+``rows_table`` turns stream rows into the lake's Arrow table in one pass; it must give the
+same table the per-record path gives (``conform`` of rows with datetimes) and refuse what
+that path refused. ``loads_json`` is orjson with the standard library behind it, so every
+body parses exactly as ``json.loads`` (without NaN/Infinity) would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+
+from govcenter.analytics.lake.schemas import conform
+from govcenter.bikeshare.api.ingest import loads_json
+from govcenter.bikeshare.consumer import live_columns, rows_table
+from govcenter.bikeshare.services.ingest import encode_messages
+
+
+def _telemetry(i: int, *, trip: bool) -> dict:
+    return {
+        "operator": "meituan",
+        "device_id": str(uuid.UUID(int=i)),
+        "vehicle_id": f"V{i:06d}",
+        "timestamp": 1_764_000_000_000 + 997 * i,
+        "lon": 116.3 + i / 1e4,
+        "lat": 39.9 - i / 1e4,
+        "source_datum": "GCJ-02",
+        "battery_pct": None if i % 3 == 0 else float(i % 100),
+        "trip_id": str(uuid.UUID(int=10**6 + i)) if trip else None,
+    }
+
+
+def _with_datetimes(row: dict, names) -> dict:
+    return {**row, **{n: dt.datetime.fromtimestamp(row[n] / 1000, tz=dt.UTC) for n in names}}
+
+
+def test_telemetry_rows_make_the_same_table_as_the_per_record_path():
+    rows = [_telemetry(i, trip=i % 2 == 0) for i in range(50)]
+    expected = conform("telemetry", [_with_datetimes(r, ("timestamp",)) for r in rows])
+    assert conform("telemetry", rows_table("telemetry", rows)).equals(expected)
+
+
+def test_trips_rows_make_the_same_table_as_the_per_record_path():
+    rows = [
+        {
+            "operator": "hellobike", "trip_id": str(uuid.UUID(int=i)), "device_id": str(uuid.UUID(int=500 + i)),
+            "vehicle_id": f"H{i}", "start_time": 1_764_000_000_000 + i * 60_000,
+            "end_time": 1_764_000_000_000 + i * 60_000 + 600_000, "start_lon": 116.4, "start_lat": 39.9,
+            "end_lon": 116.41, "end_lat": 39.91, "source_datum": "GCJ-02", "distance_m": 1200.0 + i,
+            "duration_s": 600,
+        }
+        for i in range(20)
+    ]  # fmt: skip
+    from govcenter.analytics.lake.schemas import TRIPS
+
+    rows = [{k: v for k, v in r.items() if k in TRIPS.schema.names} for r in rows]
+    expected = conform("trips", [_with_datetimes(r, ("start_time", "end_time")) for r in rows])
+    assert conform("trips", rows_table("trips", rows)).equals(expected)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: r.update(colour="red"), "unknown columns ['colour']"),
+        (lambda r: r.update(timestamp="yesterday"), "wrong type"),
+        (lambda r: r.update(lon="116.3"), "wrong type"),
+    ],
+)
+def test_a_row_that_does_not_fit_is_refused_not_guessed(mutate, message):
+    rows = [_telemetry(i, trip=False) for i in range(3)]
+    mutate(rows[1])
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        rows_table("telemetry", rows)
+
+
+def test_a_missing_required_value_is_refused_by_the_lake_checks():
+    rows = [_telemetry(i, trip=False) for i in range(3)]
+    del rows[2]["device_id"]
+    with pytest.raises(ValueError, match="null value"):
+        conform("telemetry", rows_table("telemetry", rows))
+
+
+def test_live_columns_take_the_state_from_the_trip_and_skip_rows_without_a_position():
+    rows = [_telemetry(i, trip=i == 1) for i in range(3)]
+    table = rows_table("telemetry", rows)
+    cols = live_columns("telemetry", table)
+    assert cols["vehicle_state"] == ["available", "on_trip", "available"]
+    assert cols["timestamp_ms"].tolist() == [r["timestamp"] for r in rows]
+    assert cols["device_id"] == [r["device_id"] for r in rows]
+
+    events = rows_table(
+        "events",
+        [
+            {"operator": "qingju", "event_id": str(uuid.UUID(int=1)), "device_id": "d1", "vehicle_id": "Q1",
+             "timestamp": 1_764_000_000_000, "event_types": ["trip_end"], "vehicle_state": "available",
+             "lon": 116.3, "lat": 39.9, "source_datum": "GCJ-02"},
+            {"operator": "qingju", "event_id": str(uuid.UUID(int=2)), "device_id": "d2", "vehicle_id": "Q2",
+             "timestamp": 1_764_000_000_500, "event_types": ["maintenance_start"], "vehicle_state": "non_operational",
+             "lon": None, "lat": None, "source_datum": None},
+        ],
+    )  # fmt: skip
+    cols = live_columns("events", events)
+    assert cols["device_id"] == ["d1"] and cols["vehicle_state"] == ["available"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"timestamp": 1764000000000, "location": {"lng": 116.1234567, "lat": 39.9}}]',
+        b'[{"timestamp": 123456789012345678901234567890}]',  # beyond 64 bits: the stdlib's turn
+        '[{"vehicle_id": "京A·12345", "note": "\\ud800"}]'.encode(),  # a lone surrogate escape
+        b'{"telemetry": [{"a": 1.0e-7, "b": -0.0, "c": 1e308}]}',
+    ],
+)
+def test_loads_json_equals_the_standard_library(body):
+    assert loads_json(body) == json.loads(body)
+
+
+@pytest.mark.parametrize("body", [b"[NaN]", b'[{"x": Infinity}]', b"[1,", b"\xff"])
+def test_loads_json_refuses_what_the_door_refused(body):
+    with pytest.raises(ValueError):
+        loads_json(body)
+
+
+def test_encoded_messages_are_the_standard_librarys_compact_json():
+    rows = [_telemetry(i, trip=True) | {"vehicle_id": f"京B{i}"} for i in range(7)]
+    messages = encode_messages("telemetry", rows, 3)
+    assert len(messages) == 3
+    for i, message in enumerate(messages):
+        expected = {"v": 1, "kind": "telemetry", "rows": rows[3 * i : 3 * i + 3]}
+        assert message == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode()
