@@ -9,11 +9,13 @@ floats), a lone surrogate escape, or anything else orjson refuses to parse or to
 from __future__ import annotations
 
 import json
-import re
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # may be inside a string too: then only the slow path runs
+# 19 digits in a row, found by mapping every digit to "0" and searching (a regex is 10x slower);
+# the run may be inside a string too: then only the slower path runs.
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_RUN = b"0" * 19
 
 
 def _no_constants(name: str):
@@ -23,7 +25,7 @@ def _no_constants(name: str):
 def loads(data: bytes | str):
     """``json.loads`` that refuses NaN/Infinity (ValueError for anything that is not JSON)."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
-    if not _LONG_DIGITS.search(raw):
+    if raw.translate(_DIGITS_TO_ZERO).find(_LONG_RUN) < 0:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
