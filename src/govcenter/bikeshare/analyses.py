@@ -447,6 +447,42 @@ def idle_counts(idle: ibis.Table) -> ibis.Table:
     return idle.group_by("operator").aggregate(idle=idle.count()).order_by("operator")
 
 
+REBALANCE_MIN_M = 200.0  # a bike found this far from where its last ride ended was moved
+BEIJING_LAT = 39.9  # the latitude of the equirectangular distance below (error < 0.5 % in Beijing)
+
+
+def rebalancing(con, first: dt.date, last: dt.date, *, min_m: float = REBALANCE_MIN_M) -> ibis.Table:
+    """Bikes moved without a ride (调度/搬运) per operator and Beijing date.
+
+    A move is a ride that starts more than ``min_m`` metres from where the same bike's
+    previous ride ended (the previous ride looked up from the day before ``first`` on),
+    counted on the Beijing date of the ride's start. Columns: operator, date, moves,
+    bikes_moved, moved_km (the straight-line displacement, summed).
+    """
+    if not (isinstance(min_m, int | float) and math.isfinite(min_m) and min_m > 0):
+        raise ValueError(f"min_m must be a positive number of metres, got {min_m!r}")
+    _check_days(first, last)
+    trips = con.table("trips")
+    trips = trips.filter(_dates(trips, first - dt.timedelta(days=1), last))
+    previous = ibis.window(group_by="device_id", order_by=["start_time", "trip_id"])
+    trips = trips.mutate(
+        prev_lon=trips.end_lon.lag().over(previous), prev_lat=trips.end_lat.lag().over(previous)
+    )
+    kx, ky = m_per_deg(BEIJING_LAT)
+    gap_m = (
+        ((trips.start_lon - trips.prev_lon) * kx) ** 2 + ((trips.start_lat - trips.prev_lat) * ky) ** 2
+    ).sqrt()
+    trips = trips.mutate(gap_m=gap_m)
+    moved = trips.filter(trips.prev_lon.notnull() & (trips.gap_m > float(min_m)) & _dates(trips, first, last))
+    return (
+        moved.group_by(["operator", "date"])
+        .aggregate(
+            moves=moved.count(), bikes_moved=moved.device_id.nunique(), moved_km=moved.gap_m.sum() / 1000.0
+        )
+        .order_by(["operator", "date"])
+    )
+
+
 # -- (7) rail-station areas: arrivals, departures, tidal imbalance, accumulation --------------
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
@@ -36,11 +35,11 @@ from django.views.decorators.http import require_GET
 
 from govcenter.analytics.lake.config import lake_root
 from govcenter.core.models import District, Unit, UnitKind
-from govcenter.core.scope import scope_for
 
 from ..live import OUTSIDE_DISTRICTS, PARKED_STATES, BikeState, open_live_state
 from ..quality import daily_quality
 from ..selectors.quotas import over_quota
+from ..selectors.scope import LiveScope, live_scope
 
 logger = logging.getLogger(__name__)
 
@@ -53,31 +52,6 @@ STALE_AFTER_S = 4 * 3600  # the 4-hour rule: a parked bike reports at least ever
 # count is shown as a lower bound ("至少").
 STALE_SCAN_LIMIT = 200_000
 OTHER = "__other__"  # the row of bikes whose operator code is no operator unit
-
-
-@dataclass(frozen=True)
-class LiveScope:
-    """What of the live picture a caller may see (operator and district codes)."""
-
-    all: bool
-    operators: frozenset[str]
-    districts: frozenset[str]
-
-    def sees(self, operator: str, district: str) -> bool:
-        return self.all or operator in self.operators or district in self.districts
-
-    def full_operator(self, operator: str) -> bool:
-        """Every bike of ``operator`` is visible (not only those in visible districts)."""
-        return self.all or operator in self.operators
-
-
-def live_scope(user) -> LiveScope:
-    scope = scope_for(user)
-    if scope.all:
-        return LiveScope(True, frozenset(), frozenset())
-    operators = Unit.objects.restrict(scope).filter(kind=UnitKind.OPERATOR).values_list("code", flat=True)
-    districts = District.objects.restrict(scope).values_list("code", flat=True)
-    return LiveScope(False, frozenset(operators), frozenset(districts))
 
 
 def _operator_units() -> list[Unit]:

@@ -18,68 +18,49 @@
     }
     var payload = JSON.parse(node.textContent);
     var counts = payload.districts || {};
-    fetch(container.dataset.geojsonUrl, {
-      credentials: "same-origin",
-      headers: { Accept: "application/geo+json, application/json" }
-    })
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error("HTTP " + response.status);
-        }
-        return response.json();
-      })
-      .then(function (collection) {
-        window.echarts.registerMap("bikeshare-overview", collection);
-        var max = 0;
-        var data = collection.features
-          .filter(function (f) {
-            return Object.prototype.hasOwnProperty.call(counts, f.properties.code);
-          })
-          .map(function (f) {
-            var n = counts[f.properties.code];
-            max = Math.max(max, n);
-            return { name: f.properties.name, code: f.properties.code, value: n };
-          });
-        var chart = window.echarts.init(container, null, { renderer: "canvas" });
-        chart.setOption({
-          tooltip: { trigger: "item", renderMode: "richText", formatter: "{b}: {c}" },
-          visualMap: {
-            min: 0,
-            max: Math.max(max, 1),
-            calculable: true,
-            left: 0,
-            bottom: 0,
-            text: [String(Math.max(max, 1)), "0"],
-            inRange: { color: ["#e7f0fb", "#206bc4"] }
-          },
-          series: [
-            {
-              name: payload.label,
-              type: "map",
-              map: "bikeshare-overview",
-              nameProperty: "name",
-              roam: false,
-              aspectScale: 0.77, // cos(39.9°)
-              layoutCenter: ["50%", "50%"],
-              layoutSize: "95%",
-              selectedMode: false,
-              label: { show: true, fontSize: 10 },
-              labelLayout: { hideOverlap: true },
-              itemStyle: { areaColor: "#dfe5ef", borderColor: "#ffffff", borderWidth: 1 },
-              emphasis: { itemStyle: { areaColor: "#f59f00" } },
-              data: data
-            }
-          ]
+    window.govcenterDistrictMap(container, "bikeshare-overview", function (chart, collection) {
+      var max = 0;
+      var data = collection.features
+        .filter(function (f) {
+          return Object.prototype.hasOwnProperty.call(counts, f.properties.code);
+        })
+        .map(function (f) {
+          var n = counts[f.properties.code];
+          max = Math.max(max, n);
+          return { name: f.properties.name, code: f.properties.code, value: n };
         });
-        window.addEventListener("resize", function () {
-          chart.resize();
-        });
-        container.dataset.rendered = String(data.length);
-      })
-      .catch(function () {
-        container.classList.add("district-map-error", "text-secondary");
-        container.textContent = container.dataset.errorText || "";
+      chart.setOption({
+        tooltip: { trigger: "item", renderMode: "richText", formatter: "{b}: {c}" },
+        visualMap: {
+          min: 0,
+          max: Math.max(max, 1),
+          calculable: true,
+          left: 0,
+          bottom: 0,
+          text: [String(Math.max(max, 1)), "0"],
+          inRange: { color: ["#e7f0fb", "#206bc4"] }
+        },
+        series: [
+          {
+            name: payload.label,
+            type: "map",
+            map: "bikeshare-overview",
+            nameProperty: "name",
+            roam: false,
+            aspectScale: 0.77, // cos(39.9°)
+            layoutCenter: ["50%", "50%"],
+            layoutSize: "95%",
+            selectedMode: false,
+            label: { show: true, fontSize: 10 },
+            labelLayout: { hideOverlap: true },
+            itemStyle: { areaColor: "#dfe5ef", borderColor: "#ffffff", borderWidth: 1 },
+            emphasis: { itemStyle: { areaColor: "#f59f00" } },
+            data: data
+          }
+        ]
       });
+      return data.length;
+    });
   }
 
   if (document.readyState === "loading") {
