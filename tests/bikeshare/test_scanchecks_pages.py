@@ -150,4 +150,12 @@ def test_navigation_entries_follow_permissions(scan, rf):
 
     assert urls(scan.inspector) == {SCAN, STATS}
     assert urls(scan.viewer_a) == {STATS}
-    assert urls(scan.manager_dc) == {STATS, "/bikeshare/"}  # their district's checks and the overview
+    # their district's checks, the overview and analyses, fences, quotas and work orders
+    assert urls(scan.manager_dc) == {
+        STATS,
+        "/bikeshare/",
+        "/bikeshare/analyses/rides/",
+        "/bikeshare/fences/",
+        "/bikeshare/quotas/",
+        "/bikeshare/work-orders/",
+    }
