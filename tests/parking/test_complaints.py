@@ -30,7 +30,8 @@ ERROR_KEYS = {"code", "message", "details"}
 @pytest.fixture
 def net(org):
     n = network(org)
-    n.dc_order = stay(n.sensor, PLATE, 5)
+    # Four hours, so the fee is over ¥2 even at the night rate (the suite runs at any hour).
+    n.dc_order = stay(n.sensor, PLATE, 9, hours=4)
     n.dc_other = stay(n.sensor, OTHER_PLATE, 3)
     n.xc_order = stay(n.xc_sensor, PLATE, 5)
     n.staff = UserFactory(username="t_cs", unit=org.center, role_set=[org.roles["data_staff"]])
