@@ -17,4 +17,12 @@ class BikeshareConfig(AppConfig):
 
         roles.contribute()
         register_navigation()
+        from .services.assessment import load_demo_assessment, seed_default_indicator_set
+        from .services.workorders import load_demo_workorders
+
+        seeding.register(
+            "bikeshare-assessment", seed_default_indicator_set
+        )  # `govcenter seed`: indicator set v1
         seeding.register_demo("bikeshare", load_small_demo)  # `govcenter demo` (make run)
+        seeding.register_demo("bikeshare-workorders", load_demo_workorders)  # orders in every status
+        seeding.register_demo("bikeshare-assessment", load_demo_assessment)  # the demo month's scores (draft)

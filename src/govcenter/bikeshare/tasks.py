@@ -104,3 +104,21 @@ def consume_all() -> dict:
 def consume_streams_every_minute() -> dict:
     with acting_as(None, channel="task"):
         return consume_all()
+
+
+# 派单: mark overdue orders every 5 minutes; issue orders for current violations every 15 minutes
+# (GOVCENTER_BIKESHARE_WORKORDER_AUTO=false turns the generation off).
+@db_periodic_task(crontab(minute="*/5"), name="bikeshare.workorders_sweep")
+def workorders_sweep_every_5_minutes() -> dict:
+    from .services.workorders import run_sweep
+
+    with acting_as(None, channel="task"):
+        return run_sweep()
+
+
+@db_periodic_task(crontab(minute="*/15"), name="bikeshare.workorders_generate")
+def workorders_generate_every_15_minutes() -> dict:
+    from .services.workorders import run_generate
+
+    with acting_as(None, channel="task"):
+        return run_generate()

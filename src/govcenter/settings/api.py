@@ -33,7 +33,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # One name for a choice set that several serializers use under different field names.
-    "ENUM_NAME_OVERRIDES": {"VehicleClassEnum": "govcenter.parking.models.tariff.VehicleClass"},
+    "ENUM_NAME_OVERRIDES": {
+        "VehicleClassEnum": "govcenter.parking.models.tariff.VehicleClass",
+        "WorkOrderKindEnum": "govcenter.bikeshare.models.workorders.WorkOrderKind",
+        "WorkOrderStatusEnum": "govcenter.bikeshare.models.workorders.WorkOrderStatus",
+    },
 }
 
 # Largest request body Django reads (bytes). Operators push up to 10,000 telemetry records

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import GOVCENTER_VAR_DIR
-from .env import env_int, env_list, env_str
+from .env import env_bool, env_int, env_list, env_str
 
 # Signed operator requests: the X-Timestamp window (seconds either side of the server clock);
 # a nonce is remembered for twice this long.
@@ -48,3 +48,25 @@ GOVCENTER_BIKESHARE_PULL_BACKOFF_SECONDS = env_int("GOVCENTER_BIKESHARE_PULL_BAC
 GOVCENTER_BIKESHARE_PULL_FIRST_HOURS = env_int("GOVCENTER_BIKESHARE_PULL_FIRST_HOURS", 24)
 GOVCENTER_BIKESHARE_PULL_MAX_HOURS = env_int("GOVCENTER_BIKESHARE_PULL_MAX_HOURS", 48)
 GOVCENTER_BIKESHARE_PULL_KINDS = env_list("GOVCENTER_BIKESHARE_PULL_KINDS", ["trips", "events", "telemetry"])
+
+# 派单 (work orders to operators): response deadline in hours per kind, generation limits.
+GOVCENTER_BIKESHARE_WORKORDER_DUE_HOURS = {
+    "outside_fence": env_int("GOVCENTER_BIKESHARE_WORKORDER_DUE_HOURS_OUTSIDE_FENCE", 2),
+    "accumulation": env_int("GOVCENTER_BIKESHARE_WORKORDER_DUE_HOURS_ACCUMULATION", 2),
+    "over_quota": env_int("GOVCENTER_BIKESHARE_WORKORDER_DUE_HOURS_OVER_QUOTA", 24),
+    "scan_violation": env_int("GOVCENTER_BIKESHARE_WORKORDER_DUE_HOURS_SCAN_VIOLATION", 24),
+    "manual": env_int("GOVCENTER_BIKESHARE_WORKORDER_DUE_HOURS_MANUAL", 24),
+}
+# Periodic generation of orders from current violations (task bikeshare.workorders_generate).
+GOVCENTER_BIKESHARE_WORKORDER_AUTO = env_bool("GOVCENTER_BIKESHARE_WORKORDER_AUTO", True)
+# Vehicles listed per outside-fence order; outside-fence bikes read per operator per run.
+GOVCENTER_BIKESHARE_WORKORDER_MAX_VEHICLES = env_int("GOVCENTER_BIKESHARE_WORKORDER_MAX_VEHICLES", 50)
+GOVCENTER_BIKESHARE_WORKORDER_SCAN_LIMIT = env_int("GOVCENTER_BIKESHARE_WORKORDER_SCAN_LIMIT", 20_000)
+# A station accumulation order: net inflow per peak hour at least this, and at least this many
+# of the operator's parked bikes near the station.
+GOVCENTER_BIKESHARE_WORKORDER_ACCUMULATION_THRESHOLD = env_int(
+    "GOVCENTER_BIKESHARE_WORKORDER_ACCUMULATION_THRESHOLD", 30
+)
+GOVCENTER_BIKESHARE_WORKORDER_ACCUMULATION_MIN_BIKES = env_int(
+    "GOVCENTER_BIKESHARE_WORKORDER_ACCUMULATION_MIN_BIKES", 10
+)

@@ -3,7 +3,19 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import agency, fences, gbfs, ingest, quality, quotas, registry, scanchecks
+from . import (
+    agency,
+    analyses,
+    assessment,
+    fences,
+    gbfs,
+    ingest,
+    quality,
+    quotas,
+    registry,
+    scanchecks,
+    workorders,
+)
 
 router = DefaultRouter()
 router.include_root_view = False  # /api/v1/bikeshare/ itself is not a resource
@@ -37,4 +49,10 @@ urlpatterns: list = [
     # Data-quality monitor per operator (api/quality.py).
     *quality.urlpatterns,
     *router.urls,
+    # Analyses over the lake (api/analyses.py).
+    *analyses.urlpatterns,
+    # Work orders to operators (api/workorders.py).
+    *workorders.urlpatterns,
+    # Assessment of operators (api/assessment.py).
+    *assessment.urlpatterns,
 ]

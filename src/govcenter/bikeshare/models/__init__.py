@@ -20,3 +20,8 @@ __all__ = [
     "Vehicle",
     "VehicleState",
 ]
+
+# Areas that export their models through ``__all__`` of their own module.
+from .assessment import *  # noqa: E402, F403
+from .reports import *  # noqa: E402, F403
+from .workorders import *  # noqa: E402, F403
