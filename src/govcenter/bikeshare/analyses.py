@@ -558,6 +558,39 @@ def _near(stations, lon, lat):
     return dx * dx + dy * dy <= stations.radius_m * stations.radius_m
 
 
+GRID_DEG = 0.01  # the cells trips and station circles meet in (about 850 m × 1,100 m)
+_GRID_ROW = 100_000  # cell key = floor(lon / GRID_DEG) * _GRID_ROW + floor(lat / GRID_DEG)
+
+
+def _cell_key(lon, lat):
+    """Column expression: the grid cell of points (the same double arithmetic as :func:`station_cells`)."""
+    return (lon / GRID_DEG).floor().cast("int64") * _GRID_ROW + (lat / GRID_DEG).floor().cast("int64")
+
+
+def station_cells(stations: pa.Table) -> pa.Table:
+    """``stations`` with one row per grid cell its circle's bounding box touches (column ``cell``).
+
+    Joining trips to stations on the cell is an equality (hash) join; the exact distance
+    test (:func:`_near`) then keeps only the points inside each circle, so the result is that
+    of the plain nested-loop join, without comparing every trip with every station.
+    """
+    rows = []
+    for station in stations.to_pylist():
+        # A hair wider than the circle: a point the distance test keeps is always in a cell.
+        d_lon = station["radius_m"] / station["m_lon"] + 1e-9
+        d_lat = station["radius_m"] / station["m_lat"] + 1e-9
+        x0, x1 = (
+            math.floor((station["lon"] - d_lon) / GRID_DEG),
+            math.floor((station["lon"] + d_lon) / GRID_DEG),
+        )
+        y0, y1 = (
+            math.floor((station["lat"] - d_lat) / GRID_DEG),
+            math.floor((station["lat"] + d_lat) / GRID_DEG),
+        )
+        rows += [{**station, "cell": x * _GRID_ROW + y} for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    return pa.Table.from_pylist(rows, schema=stations.schema.append(pa.field("cell", pa.int64())))
+
+
 def station_flows(
     con, start: dt.datetime, end: dt.datetime, *, stations: pa.Table | None = None
 ) -> ibis.Table:
@@ -569,7 +602,7 @@ def station_flows(
     bikes pile up). Hours with neither are absent.
     """
     s, e, first, last = _window(start, end)
-    areas = ibis.memtable(stations if stations is not None else station_areas())
+    areas = ibis.memtable(station_cells(stations if stations is not None else station_areas()))
     trips = con.table("trips")
     # Arrivals in the window may belong to trips started the day before.
     trips = trips.filter(_dates(trips, first - dt.timedelta(days=1), last))
@@ -577,7 +610,12 @@ def station_flows(
     def side(prefix: str, arrivals: int):
         time = trips[f"{prefix}_time"]
         chosen = trips.filter(_in_window(time, s, e))
-        joined = chosen.join(areas, _near(areas, chosen[f"{prefix}_lon"], chosen[f"{prefix}_lat"]))
+        lon, lat = chosen[f"{prefix}_lon"], chosen[f"{prefix}_lat"]
+        chosen = chosen.mutate(_cell=_cell_key(lon, lat))
+        joined = chosen.join(
+            areas,
+            [chosen._cell == areas.cell, _near(areas, chosen[f"{prefix}_lon"], chosen[f"{prefix}_lat"])],
+        )
         return joined.select(
             joined.station_id,
             joined.station,
