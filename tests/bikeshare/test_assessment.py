@@ -561,6 +561,9 @@ def test_pages(month_data):
     assert c.get("/bikeshare/assessment/quarter/?quarter=2026-Q4").status_code == 200
     assert c.get("/bikeshare/assessment/sets/").status_code == 200
     assert c.get("/bikeshare/assessment/?month=bad").status_code == 200  # shows the error, default month
+    # Without ?month the page opens on the newest month with results (here 2026-10, not "last month").
+    default = c.get("/bikeshare/assessment/").content.decode()
+    assert "2026-10" in default and o.op_a.name_zh in default
 
 
 def test_demo_loader_computes_the_demo_month_once(env):

@@ -31,8 +31,10 @@ from ..services import assessment as services
 T = "bikeshare/assessment/"
 
 
-def _default_month() -> tuple[int, int]:
-    last = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+def _default_month(user) -> tuple[int, int]:
+    """The newest month with results the caller may see; without any, the previous month."""
+    newest = services.visible_assessments(user).order_by("-month").values_list("month", flat=True).first()
+    last = newest or timezone.localdate().replace(day=1) - dt.timedelta(days=1)
     return last.year, last.month
 
 
@@ -45,11 +47,11 @@ def _default_quarter() -> tuple[int, int]:
 def _month_param(request) -> tuple[tuple[int, int], str | None]:
     text = request.GET.get("month") or request.POST.get("month")
     if not text:
-        return _default_month(), None
+        return _default_month(request.user), None
     try:
         return services.parse_month(text), None
     except ServiceError as exc:
-        return _default_month(), str(exc.detail)
+        return _default_month(request.user), str(exc.detail)
 
 
 @login_required
