@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from govcenter.core.api.base import FunctionPermission, ScopedViewSet
-from govcenter.core.api.errors import ServiceError
 
 from ..models.scanchecks import PROBLEMS, ScanCheck, ScanResult
 from ..services import scanchecks as services
 from .agency import BikeshareErrorSerializer
+from .params import query_date
 
 
 class ScanCheckFilterSet(django_filters.FilterSet):
@@ -170,15 +170,6 @@ class ScanStatsSerializer(serializers.Serializer):
     rows = ScanStatsRowSerializer(many=True)
 
 
-def _date(value: str | None, name: str, default: dt.date) -> dt.date:
-    if not value:
-        return default
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ServiceError("Bad date.", code="bad_period", details={name: [value]}) from None
-
-
 class ScanCheckStatsView(APIView):
     """Statistics of the checks in the caller's scope."""
 
@@ -198,8 +189,8 @@ class ScanCheckStatsView(APIView):
         tags=["bikeshare"],
     )
     def get(self, request):
-        end = _date(request.query_params.get("to"), "to", timezone.localdate())
-        start = _date(request.query_params.get("from"), "from", end - dt.timedelta(days=29))
+        end = query_date(request.query_params.get("to"), "to", timezone.localdate())
+        start = query_date(request.query_params.get("from"), "from", end - dt.timedelta(days=29))
         group_by = request.query_params.get("group_by") or "operator"
         rows = services.scancheck_stats(request.user, period=(start, end), group_by=group_by)
         for row in rows:

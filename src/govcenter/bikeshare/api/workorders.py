@@ -29,7 +29,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from govcenter.core.api.base import FunctionPermission, ScopedViewSet
-from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import Unit, UnitKind
 from govcenter.core.scope import scope_for
 
@@ -42,6 +41,7 @@ from ..models.workorders import (
 )
 from ..services import workorders as services
 from .agency import BikeshareErrorSerializer
+from .params import query_date
 
 ERRORS = {
     400: BikeshareErrorSerializer,
@@ -324,15 +324,6 @@ class WorkOrderGenerateView(APIView):
         return Response(WorkOrderGenerateResultSerializer(result).data)
 
 
-def _date(value: str | None, name: str, default: dt.date) -> dt.date:
-    if not value:
-        return default
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ServiceError("Bad date.", code="bad_period", details={name: [value]}) from None
-
-
 class WorkOrderStatsView(APIView):
     """Response figures per operator in the caller's scope (the monthly assessment's input)."""
 
@@ -357,8 +348,8 @@ class WorkOrderStatsView(APIView):
         tags=["bikeshare"],
     )
     def get(self, request):
-        end = _date(request.query_params.get("to"), "to", timezone.localdate())
-        start = _date(request.query_params.get("from"), "from", end.replace(day=1))
+        end = query_date(request.query_params.get("to"), "to", timezone.localdate())
+        start = query_date(request.query_params.get("from"), "from", end.replace(day=1))
         stats = services.response_stats_all(start, end)
         scope = scope_for(request.user)
         if not scope.all:
