@@ -19,8 +19,8 @@ from django.test import Client
 
 from govcenter.analytics.engine import connect
 from govcenter.bikeshare import analyses as an
-from govcenter.bikeshare.api.analyses import plain_rows
 from govcenter.bikeshare.demo_scale import UNIT_CODES, load_day
+from govcenter.bikeshare.selectors.analyses import plain_rows
 from govcenter.core.districts import load_districts
 from govcenter.core.models import District, Role
 from govcenter.core.roles import ensure_builtin_roles

@@ -8,7 +8,7 @@
 * ``analyses/stations/`` — rail-station areas: arrivals and departures by hour, tidal
   imbalance, accumulation alerts at the peaks.
 
-Every number comes from :mod:`govcenter.bikeshare.api.analyses` (the same functions as the
+Every number comes from :mod:`govcenter.bikeshare.selectors.analyses` (the same functions as the
 JSON API), so the pages and the API agree and share the caller's scope. Bad parameters are
 shown as a message above an empty result; an empty lake gives an empty state. Charts are
 drawn by ``static/bikeshare/js/analyses.js`` / ``analyses-map.js`` (vendored ECharts) from
@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import District, Unit, UnitKind
 
-from ..api import analyses as api
+from ..selectors import analyses as api
 
 T = "bikeshare/analyses/"
 

@@ -30,8 +30,8 @@ from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import District, Unit, UnitKind
 from govcenter.core.scope import scope_for
 
-from ..api.analyses import distribution
 from ..models import FleetQuota
+from ..selectors.analyses import distribution
 from ..services.quotas import MAX_QUOTA, quota_set
 
 T = "bikeshare/quotas/"
