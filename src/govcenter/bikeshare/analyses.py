@@ -157,14 +157,19 @@ def district_codes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
     """H3 cell (hex string) of each point at ``resolution``, coordinates taken as given."""
-    import h3
+    import h3.api.basic_int as h3_int
 
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
-    out = np.empty(len(lon), dtype=object)
-    for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True)):
-        out[i] = h3.latlng_to_cell(y, x, resolution)
-    return out
+    if not len(lon):
+        return np.empty(0, dtype=object)
+    # The integer API (no string per point), then one hex string per distinct cell.
+    cells = np.fromiter(
+        map(h3_int.latlng_to_cell, lat.tolist(), lon.tolist(), [resolution] * len(lon)), np.uint64, len(lon)
+    )
+    distinct, where = np.unique(cells, return_inverse=True)
+    names = np.array([h3_int.int_to_str(int(c)) for c in distinct.tolist()], dtype=object)
+    return names[where]
 
 
 def _numpy(values) -> np.ndarray:
@@ -253,6 +258,16 @@ def rides_by_day(con, first: dt.date, last: dt.date, *, by_district: bool = Fals
     return trips.group_by([*keys, "date"]).aggregate(rides=trips.count()).order_by([*keys, "date"])
 
 
+def _ride_keys(hourly: ibis.Table) -> list[str]:
+    return ["operator", "district"] if "district" in hourly.columns else ["operator"]
+
+
+def daily_from_hourly(hourly: ibis.Table) -> ibis.Table:
+    """Rides per day from the rows of :func:`rides_by_hour` (or the rollups' same rows)."""
+    keys = _ride_keys(hourly)
+    return hourly.group_by([*keys, "date"]).aggregate(rides=hourly.rides.sum()).order_by([*keys, "date"])
+
+
 def peak_hours(hourly: ibis.Table) -> ibis.Table:
     """The busiest hour of each group of :func:`rides_by_hour` (the earliest one on a tie).
 
@@ -285,11 +300,18 @@ def monthly_rides(con, first: dt.date, last: dt.date, *, by_district: bool = Fal
     Columns: operator, [district], year, month, days, rides, rides_per_day,
     prev_month_rides_per_day, mom_change, prev_year_rides_per_day, yoy_change.
     """
-    _check_days(first, last)
-    trips, keys = _trip_starts(con, first, last, by_district)
-    trips = trips.mutate(year=trips.date.year().cast("int32"), month=trips.date.month().cast("int32"))
-    monthly = trips.group_by([*keys, "year", "month"]).aggregate(
-        days=trips.date.nunique(), rides=trips.count()
+    return monthly_from_daily(rides_by_day(con, first, last, by_district=by_district))
+
+
+def monthly_from_daily(daily: ibis.Table) -> ibis.Table:
+    """:func:`monthly_rides` from the rows of :func:`rides_by_day` (or :func:`daily_from_hourly`).
+
+    A day counts for a month when it has a ride: daily rows exist only for days with rides.
+    """
+    keys = _ride_keys(daily)
+    daily = daily.mutate(year=daily.date.year().cast("int32"), month=daily.date.month().cast("int32"))
+    monthly = daily.group_by([*keys, "year", "month"]).aggregate(
+        days=daily.date.nunique(), rides=daily.rides.sum().cast("int64")
     )
     monthly = monthly.mutate(
         rides_per_day=monthly.rides.cast("float64") / monthly.days.cast("float64"),

@@ -53,7 +53,9 @@ class DemoReport:
 def device_ids(day: SyntheticDay) -> np.ndarray:
     """A UUID per bike, stable for (seed, bike index): a re-run finds the same vehicles."""
     seed = day.seed
-    return np.array([str(uuid.uuid5(_DEVICE_NAMESPACE, f"{seed}:{i}")) for i in range(day.n_bikes)], dtype=object)
+    return np.array(
+        [str(uuid.uuid5(_DEVICE_NAMESPACE, f"{seed}:{i}")) for i in range(day.n_bikes)], dtype=object
+    )
 
 
 def vehicle_ids(day: SyntheticDay) -> np.ndarray:
@@ -95,7 +97,9 @@ def load_day(
     started = time.perf_counter()
     index = DistrictIndex.from_files()
     stations = [(f.geometry.centroid.x, f.geometry.centroid.y) for f in rail_station_fences()]
-    synthetic = generate_day(day, scale=scale, seed=seed, stations=stations, index=index, progress=report_progress)
+    synthetic = generate_day(
+        day, scale=scale, seed=seed, stations=stations, index=index, progress=report_progress
+    )
     report.bikes, report.trips = synthetic.n_bikes, synthetic.n_trips
     report.seconds["generate"] = time.perf_counter() - started
 
@@ -112,8 +116,12 @@ def load_day(
         with transaction.atomic():
             audit.record(
                 action="bikeshare.demo.load",
-                changes={"day": day.isoformat(), "scale": scale, "seed": seed,
-                         "vehicles_registered": report.vehicles_registered},
+                changes={
+                    "day": day.isoformat(),
+                    "scale": scale,
+                    "seed": seed,
+                    "vehicles_registered": report.vehicles_registered,
+                },
             )
         report.seconds["registry"] = time.perf_counter() - t0
 
@@ -184,6 +192,15 @@ def load_day(
             compact(lake_root, dataset, date)
         report_progress(f"compact {dataset}", 1.0)
     report.seconds["compact"] = time.perf_counter() - t0
+
+    # The day's rollups (analyses 1 and 7 read them), unless the day is today or later: its
+    # partitions are still being written, and the hourly job builds them once it is over.
+    from .rollups import BEIJING, refresh
+
+    t0 = time.perf_counter()
+    refresh(lake_root, first=day, last=day, before=dt.datetime.now(BEIJING).date())
+    report_progress("rollups", 1.0)
+    report.seconds["rollups"] = time.perf_counter() - t0
     report.seconds["total"] = time.perf_counter() - started
     return report
 
@@ -290,4 +307,3 @@ def load_small_demo() -> dict[str, int]:
         "trips": report.trips,
         "telemetry points": report.telemetry,
     }
-

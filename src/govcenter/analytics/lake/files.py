@@ -186,6 +186,29 @@ def write_part(
     return final
 
 
+def replace_file(path: Path, table: pa.Table) -> Path:
+    """Write ``table`` to ``path`` atomically, replacing what is there (derived files: rollups).
+
+    The data is written to a hidden temporary beside it, fsync'd and renamed over ``path``, so a
+    reader sees either the old file or the new one, never a part of one.
+    """
+    path = Path(path)
+    _makedirs(path.parent)
+    temp = path.parent / f".{path.name}.{_uuid7()}{TEMP_SUFFIX}"
+    try:
+        with open(temp, "xb") as fh:
+            pq.write_table(table, fh, compression=COMPRESSION)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
 @dataclass(frozen=True)
 class FileInfo:
     """What a file's footer says: enough to order, skip or supersede it without reading the data."""

@@ -17,6 +17,7 @@ and printed timestamps are Beijing time; stored values stay UTC instants.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -36,23 +37,37 @@ def _has_files(root: Path, dataset: str) -> bool:
     return any(data_files(p.path) for p in partitions(root, dataset))
 
 
-def duckdb_connection(root: Path | str, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+def duckdb_connection(
+    root: Path | str,
+    database: str = ":memory:",
+    *,
+    only: Mapping[str, Sequence[Path]] | None = None,
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``telemetry``, ``trips``, ``events``, ``telemetry_hourly``.
 
     Each view has the data set's columns plus ``date`` (DATE, the Beijing partition date).
     Views list files when a query runs, so files added later are seen; compaction and
     retention replace files atomically, but a query already running while they delete a
     file may fail and should be retried.
+
+    ``only`` narrows data sets to given files of theirs: ``{"trips": [files]}`` makes the
+    ``trips`` view read exactly those files (Hive paths of the lake, so ``date`` still comes
+    from the path); a data set named with no files is empty. The bike-share rollups use it to
+    scan exactly the partitions whose summaries are missing or out of date, as they listed them.
     """
     root = Path(root)
     con = duckdb.connect(database)
     con.execute(f"SET TimeZone = {_quote(LAKE_TZ)}")
     for name, spec in DATASETS.items():
-        if _has_files(root, name):
-            pattern = str(root / name / "date=*" / "operator=*" / "*.parquet")
-            # ``name`` comes from DATASETS, the path is quoted: no outside text reaches the SQL.
+        if only is not None and name in only:
+            files = [str(f) for f in only[name]]
+        else:
+            files = [str(root / name / "date=*" / "operator=*" / "*.parquet")] if _has_files(root, name) else []
+        if files:
+            # ``name`` comes from DATASETS, the paths are quoted: no outside text reaches the SQL.
+            listed = "[" + ", ".join(_quote(f) for f in files) + "]"
             source = (
-                f"read_parquet({_quote(pattern)}, hive_partitioning = true, "
+                f"read_parquet({listed}, hive_partitioning = true, "
                 f"hive_types = {_HIVE_TYPES}, union_by_name = true)"
             )
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")  # noqa: S608

@@ -139,12 +139,18 @@ def _lake_days(root: Path, first: dt.date, last: dt.date) -> list[dt.date]:
     return sorted(days)
 
 
-def _rides(con, first: dt.date, last: dt.date, prev: tuple[dt.date, dt.date]) -> dict:
-    from .. import analyses as an
+def _rides(root: Path, first: dt.date, last: dt.date, prev: tuple[dt.date, dt.date]) -> dict:
+    import ibis
 
-    daily = an.run(an.rides_by_day(con, first, last, by_district=True)).to_pylist()
-    hourly = an.run(an.rides_by_hour(con, first, last)).to_pylist()
-    before = an.run(an.rides_by_day(con, *prev)).to_pylist()
+    from .. import analyses as an
+    from ..rollups import rides_hourly
+
+    # The hourly rides by district (rollups where current, else the raw analysis): the same
+    # rows as ``an.rides_by_hour(by_district=True)``; days and hours are sums of them.
+    month_hourly, _how = rides_hourly(root, first, last)
+    daily = an.run(an.daily_from_hourly(ibis.memtable(month_hourly))).to_pylist()
+    hourly = month_hourly.to_pylist()
+    before = an.run(an.daily_from_hourly(ibis.memtable(rides_hourly(root, *prev)[0]))).to_pylist()
 
     per_day: dict[tuple[str, str], int] = defaultdict(int)
     per_district: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -311,12 +317,15 @@ def _scanchecks(actor, first: dt.date, last: dt.date) -> dict:
     return out
 
 
-def _stations(con, first: dt.date, last: dt.date) -> list[dict]:
+def _stations(root: Path, first: dt.date, last: dt.date) -> list[dict]:
+    import ibis
+
     from .. import analyses as an
+    from ..rollups import station_hourly
 
     start = dt.datetime.combine(first, dt.time(0), tzinfo=BEIJING)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=BEIJING)
-    flows = an.station_flows(con, start, end)
+    flows = ibis.memtable(station_hourly(root, start, end, an.station_areas())[0])
     daily = an.run(an.station_imbalance(flows)).to_pylist()
     alerts = an.run(an.accumulation_alerts(flows, threshold=ACCUMULATION_THRESHOLD)).to_pylist()
     acc: dict[str, dict] = {}
@@ -366,7 +375,6 @@ def _assessment(year: int, month: int) -> list[dict] | None:
 
 def gather(actor, year: int, month: int, *, lake_root=None, now: dt.datetime | None = None) -> dict:
     """Every figure of the report for ``year``-``month`` (see the module docstring)."""
-    from govcenter.analytics.engine import connect
 
     require_center(actor)
     first, last = month_days(year, month)
@@ -380,12 +388,8 @@ def gather(actor, year: int, month: int, *, lake_root=None, now: dt.datetime | N
     prev_days = _lake_days(root, *prev)
     rides = stations = None
     if days or prev_days:
-        con = connect("duckdb", root)
-        try:
-            rides = _rides(con, first, last, prev)
-            stations = _stations(con, first, last) if days else []
-        finally:
-            con.disconnect()
+        rides = _rides(root, first, last, prev)
+        stations = _stations(root, first, last) if days else []
     quality = _quality(root, days, now) if days else []
     quotas = _quotas(actor, last, districts)
     scans = _scanchecks(actor, first, last)

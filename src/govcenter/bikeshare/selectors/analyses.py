@@ -52,6 +52,7 @@ from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import Unit, UnitKind
 
 from .. import analyses as an
+from .. import rollups
 from ..live import open_live_state
 from ..selectors.quotas import quota_usage
 from ..selectors.scope import LiveScope, live_scope
@@ -285,12 +286,20 @@ def rides(scope: LiveScope, kind: str, first: dt.date, last: dt.date, by_distric
     by_district = by_district or (not scope.all and bool(scope.districts))
 
     def compute(root):
-        if kind in ("hour", "peaks"):
-            table = _run(scope, root, lambda c: an.rides_by_hour(c, first, last, by_district=by_district))
-        elif kind in ("day", "week"):
-            table = _run(scope, root, lambda c: an.rides_by_day(c, first, last, by_district=by_district))
-        else:
-            table = _run(scope, root, lambda c: an.monthly_rides(c, first, last, by_district=by_district))
+        # The hourly rows by district, from the rollups where they are current (exactly
+        # ``an.rides_by_hour(by_district=True)``); the other granularities derive from them.
+        table, _how = rollups.rides_hourly(root, first, last, operators=source_operators(scope))
+        if not by_district:
+            table = (
+                table.group_by(["operator", "date", "hour"])
+                .aggregate([("rides", "sum")])
+                .rename_columns(["operator", "date", "hour", "rides"])
+                .sort_by([("operator", "ascending"), ("date", "ascending"), ("hour", "ascending")])
+            )
+        if kind in ("day", "week"):
+            table = an.run(an.daily_from_hourly(ibis.memtable(table)))
+        elif kind == "month":
+            table = an.run(an.monthly_from_daily(an.daily_from_hourly(ibis.memtable(table))))
         rows = _visible(plain_rows(table), scope)
         if kind == "peaks":
             kept = pa.Table.from_pylist(
@@ -480,14 +489,12 @@ def stations(scope: LiveScope, first: dt.date, last: dt.date, threshold: int) ->
         areas = _stations(scope)
         if not areas.num_rows:
             return {"flows": [], "imbalance": [], "alerts": [], "stations": 0, "by_hour": []}
-        con = ScopedBackend(connect("duckdb", root), source_operators(scope))
-        try:
-            flows = an.station_flows(con, start, end, stations=areas)
-            flow_rows = plain_rows(an.run(flows))
-            imbalance = plain_rows(an.run(an.station_imbalance(flows)))
-            alerts = plain_rows(an.run(an.accumulation_alerts(flows, threshold=threshold)))
-        finally:
-            con.disconnect()
+        # Exactly ``an.station_flows`` over the window, from the rollups where they are current.
+        table, _how = rollups.station_hourly(root, start, end, areas, operators=source_operators(scope))
+        flows = ibis.memtable(table)
+        flow_rows = plain_rows(table)
+        imbalance = plain_rows(an.run(an.station_imbalance(flows)))
+        alerts = plain_rows(an.run(an.accumulation_alerts(flows, threshold=threshold)))
         by_hour = [{"hour": h, "arrivals": 0, "departures": 0} for h in range(24)]
         for r in flow_rows:
             by_hour[r["hour"]]["arrivals"] += r["arrivals"]
@@ -511,13 +518,17 @@ def distribution(user) -> dict:
         if not url:
             raise ValueError("GOVCENTER_BIKESHARE_LIVE_URL is empty")
         with open_live_state(url) as live:
-            for unit in Unit.objects.filter(kind=UnitKind.OPERATOR).order_by("code"):
-                if not (scope.full_operator(unit.code) or scope.districts):
-                    continue
-                for district, n in sorted(live.count_by_district(operator=unit.code).items()):
-                    if scope.sees(unit.code, district):
-                        counts.append({"operator": unit.code, "district": district, "live": n})
-            usage = quota_usage(live=live, user=user)
+            # Every operator's bikes per district in one pass of the store, shared with the
+            # quota usage (which would otherwise count them all again).
+            by_operator_district = live.count_by_operator_district()
+        for unit in Unit.objects.filter(kind=UnitKind.OPERATOR).order_by("code"):
+            if not (scope.full_operator(unit.code) or scope.districts):
+                continue
+            mine = sorted((d, n) for (op, d), n in by_operator_district.items() if op == unit.code)
+            for district, n in mine:
+                if scope.sees(unit.code, district):
+                    counts.append({"operator": unit.code, "district": district, "live": n})
+        usage = quota_usage(user=user, live_counts=by_operator_district)
     except Exception as exc:  # noqa: BLE001 - the quotas are still worth showing
         live_error = str(exc)[:200]
         usage = quota_usage(user=user)
