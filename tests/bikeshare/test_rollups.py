@@ -237,3 +237,19 @@ def test_cli_builds_audited_and_refuses_bad_dates(lake, settings, capsys):
         with pytest.raises(CommandError) as exc:
             call_command("bikeshare", "rollups", *args)
         assert exc.value.returncode == 2 and "\n" not in str(exc.value)
+
+
+def test_the_hourly_task_builds_as_the_task_channel_and_never_raises(lake, settings):
+    from govcenter.bikeshare.tasks import rollups_refresh_every_hour
+    from govcenter.core.models import AuditEntry
+
+    settings.GOVCENTER_LAKE_DIR = str(lake)
+    result = rollups_refresh_every_hour.call_local()
+    assert result["checked"] == 6 and result["built"] == 6
+    assert AuditEntry.objects.get(action="bikeshare.rollups.refresh").channel == "task"
+    assert rollups_refresh_every_hour.call_local()["built"] == 0
+
+    # A broken partition (a file that is not Parquet) fails the build: reported, not raised.
+    part = partitions(lake, "trips", DAYS[0])[0]
+    (part.path / "part-broken.parquet").write_bytes(b"not parquet")
+    assert "error" in rollups_refresh_every_hour.call_local()

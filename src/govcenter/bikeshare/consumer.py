@@ -11,6 +11,15 @@ timestamp)``) on compaction; the live state keeps the newest report per bike. A 
 messages cannot be decoded raises (nothing acked), so a poison message stops the consumer
 loudly instead of being dropped silently.
 
+Fences change while a consumer runs (a staffer's import, revision or retirement; validity
+dates at midnight). A consumer that opened the live store itself keeps its fence index current
+with a :class:`FenceWatcher`: at most every :data:`FENCE_CHECK_SECONDS` it compares the index's
+key (Beijing day, fence generation — one shared-cache read) and, when it changed, swaps the new
+index in and re-assigns the stored bikes (``LiveState.reassign_fences``), which also repairs
+the bikes it wrote with the old index in between. At start it re-assigns only when the store
+was last re-assigned against another index (``LiveState.ensure_fences``), so the once-a-minute
+``consume --once`` runs do not re-read the fleet each time.
+
 Telemetry carries no MDS ``vehicle_state``: a point during a trip (``trip_id`` set) is
 ``on_trip`` in the live state, any other point ``available``; events carry their own state
 (events without a location do not touch the live state).
@@ -22,6 +31,7 @@ import functools
 import logging
 import re
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +48,7 @@ from .services.ingest import KINDS, MESSAGE_VERSION, stream_name
 logger = logging.getLogger(__name__)
 
 GROUP = "lake"  # one consumer group: lake and live state are written by the same handler
+FENCE_CHECK_SECONDS = 5.0  # how often a consumer asks whether the fences in force changed
 LAKE_DATASETS = {"events": "events", "telemetry": "telemetry", "trips": "trips"}
 LIVE_KINDS = frozenset({"events", "telemetry"})
 
@@ -67,7 +78,10 @@ def _stream_schema(dataset: str) -> pa.Schema:
     """The lake schema of ``dataset`` as the stream carries it: timestamps as int64 milliseconds."""
     spec = get_spec(dataset)
     return pa.schema(
-        [pa.field(f.name, pa.int64(), f.nullable) if pa.types.is_timestamp(f.type) else f for f in spec.schema]
+        [
+            pa.field(f.name, pa.int64(), f.nullable) if pa.types.is_timestamp(f.type) else f
+            for f in spec.schema
+        ]
     )
 
 
@@ -115,8 +129,67 @@ def live_columns(kind: str, table: pa.Table) -> dict:
     }
 
 
-def make_handler(kind: str, writer: LakeWriter, live=None) -> Callable[[list[Message]], None]:
-    """The micro-batch handler: lake first, then live state; raises on any failure (no ack)."""
+class FenceWatcher:
+    """Keeps a live store's fence index the one in force (see the module docstring).
+
+    ``key()`` gives the index's cache key and ``index(key)`` the index
+    (default: ``services.fences.active_index_key`` / ``active_fence_index``); ``clock`` is
+    monotonic seconds. Construction swaps in the current index (re-assigning if the store was
+    last re-assigned against another one); :meth:`check` is called before every batch.
+    """
+
+    def __init__(
+        self,
+        live,
+        *,
+        every_s: float = FENCE_CHECK_SECONDS,
+        key: Callable[[], object] | None = None,
+        index: Callable[[object], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if key is None or index is None:
+            from .services.fences import active_fence_index, active_index_key
+
+            key = key or active_index_key
+            index = index or (lambda k: active_fence_index(k[0]))
+        self.live = live
+        self.every_s = every_s
+        self._key, self._index, self._clock = key, index, clock
+        self.key = key()
+        changed = live.ensure_fences(index(self.key))
+        if changed:
+            logger.info("bikeshare live: %d bikes re-placed in fences at start", changed)
+        self._next = clock() + every_s
+
+    def check(self) -> int | None:
+        """Swap in a new index if the fences in force changed; returns how many bikes changed
+        fence (None: not checked yet or nothing changed)."""
+        from .live import fence_fingerprint
+
+        now = self._clock()
+        if now < self._next:
+            return None
+        self._next = now + self.every_s
+        key = self._key()
+        if key == self.key:
+            return None
+        index = self._index(key)
+        self.key = key
+        if fence_fingerprint(index) == fence_fingerprint(self.live.fences):
+            self.live.fences = index  # a new generation with the same fences: nothing moved
+            return None
+        changed = self.live.reassign_fences(index)
+        logger.info("bikeshare live: fences changed (%s); %d bikes re-placed", key, changed)
+        return changed
+
+
+def make_handler(
+    kind: str, writer: LakeWriter, live=None, fences: FenceWatcher | None = None
+) -> Callable[[list[Message]], None]:
+    """The micro-batch handler: lake first, then live state; raises on any failure (no ack).
+
+    ``fences``: checked before each batch is applied to the live state (cheap between checks).
+    """
 
     def handle(messages: list[Message]) -> None:
         rows = decode(kind, messages)
@@ -125,6 +198,8 @@ def make_handler(kind: str, writer: LakeWriter, live=None) -> Callable[[list[Mes
         table = rows_table(kind, rows)
         writer.write(LAKE_DATASETS[kind], table)
         if live is not None and kind in LIVE_KINDS:
+            if fences is not None:
+                fences.check()
             batch = live_columns(kind, table)
             if batch["device_id"]:
                 live.update(batch)  # positions are already GCJ-02
@@ -143,28 +218,38 @@ def consume(
     block_ms: int = 1000,
     stop: Callable[[], bool] | None = None,
     consumer: str | None = None,
+    watch_fences: bool | None = None,
+    fence_check_s: float = FENCE_CHECK_SECONDS,
 ) -> int:
     """Consume ``bikeshare-<kind>`` into the lake under ``lake_root`` (and ``live``, a
     ``LiveState`` or its URL, for telemetry and events) until ``stop()`` is true — or, with
     ``stop=None``, until the stream is drained. ``max_records`` counts stream messages (each holds
-    up to ``GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS`` rows). Returns the messages handled."""
+    up to ``GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS`` rows). Returns the messages handled.
+
+    ``watch_fences`` (default: when ``live`` is a URL, i.e. the store is ours): keep the
+    store's fence index the one in force with a :class:`FenceWatcher` checking every
+    ``fence_check_s`` seconds."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: use one of {KINDS}")
     owned = None
     if isinstance(live, str):
         from .live import open_live_state  # lazily: the live store is optional here
-        from .services.fences import active_fence_index
 
-        # The parking and rail-station fences in force today: a bike's fence is found at update.
-        live = owned = open_live_state(live, fences=active_fence_index())
+        # The fence index is set by the watcher below: a bike's fence is found at update.
+        live = owned = open_live_state(live)
+    if watch_fences is None:
+        watch_fences = owned is not None
     writer = LakeWriter(lake_root)
     try:
+        # The parking and rail-station fences in force today, kept current while we run.
+        watched = live is not None and watch_fences and kind in LIVE_KINDS
+        fences = FenceWatcher(live, every_s=fence_check_s) if watched else None
         with open_stream(stream_name(kind), stream_url) as stream:
             return run_batches(
                 stream,
                 GROUP,
                 consumer or re.sub(r"[^A-Za-z0-9_-]", "-", f"{socket.gethostname()[:40]}-{kind}"),
-                make_handler(kind, writer, live),
+                make_handler(kind, writer, live, fences),
                 max_records=max_records,
                 block_ms=block_ms,
                 stop=stop,

@@ -1,9 +1,11 @@
 """The live picture of the bike-share fleet: where every bike is now and in which state.
 
 One record per bike (``device_id``): operator, vehicle id, the time of the report, position
-(GCJ-02, ADR 0005), MDS ``vehicle_state``, and — computed once, at update — the district code
-(``""`` outside Beijing's districts) and the parking fence holding the bike (its position in
-the store's :class:`~govcenter.bikeshare.geo.FenceIndex`, ``-1`` for none).
+(GCJ-02, ADR 0005), MDS ``vehicle_state``, and — computed at update — the district code
+(``""`` outside Beijing's districts) and the parking fence holding the bike: its stable
+**fence id** (``index.fence_ids[i]``, the ``Fence`` pk, for an index built by
+``services.fences.active_fence_index``; the position for an index without ids), ``-1``
+(:data:`NO_FENCE`) for none.
 
 The port is :class:`LiveState`; ``open_live_state(url)`` picks the adapter by URL scheme
 (default: the setting ``GOVCENTER_BIKESHARE_LIVE_URL``):
@@ -25,11 +27,33 @@ A batch is validated as a whole before anything is written (:class:`LiveBatchErr
 SQLite adapter writes a batch in one transaction; the Redis adapter in atomic chunks of
 :data:`REDIS_CHUNK_ROWS` reports — a crash between chunks leaves every bike at a report it
 really sent, and redelivering the batch completes it.
+
+**Fences change under a running store.** A staffer imports, revises or retires a fence, or a
+fence's validity starts or ends at midnight; bikes that did not move must change fence all the
+same. Why an id and not the index position: a position means something only in the index it
+came from (retiring fence 3 shifts every later fence down by one), so stored positions are
+silently wrong after any change, while a pk stays the same fence in every index — a revised
+fence keeps its pk, only its shape changes. :meth:`LiveState.reassign_fences` brings the stored
+fences in line with a new index: it reads every bike's position (in chunks), looks them all up
+at once, and writes only the bikes whose fence changed — and only if the bike's record is still
+the report that was read (same ``timestamp_ms`` and tiebreak; Redis compares the whole record):
+a newer report that arrived meanwhile was placed by its own updater and wins. Both adapters
+keep their counters, outside-fence sets and indexes exact through it. The store remembers the
+:func:`fence_fingerprint` of the index it was last re-assigned against
+(:meth:`LiveState.fences_fingerprint`), so a process that opens the store with the index
+already in force need not re-read the fleet (:meth:`LiveState.ensure_fences`).
+
+Who re-assigns: the stream consumer checks every few seconds whether the index in force
+changed (new day or fence generation; ``consumer.FenceWatcher``) and re-assigns with the new
+one, which also repairs anything it wrote with its old index meanwhile; the task
+``bikeshare.reassign_live_fences`` does it after every committed fence write and just after
+Beijing midnight, for stores nobody is consuming into.
 """
 
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 import math
 import re
@@ -68,6 +92,7 @@ OUTSIDE_DISTRICTS = ""  # the district "code" of a bike outside every district
 COLUMNS = ("operator", "device_id", "vehicle_id", "timestamp_ms", "lon", "lat", "vehicle_state")
 MAX_ID_CHARS = 128
 REDIS_CHUNK_ROWS = 1000  # reports per Lua call (one atomic step; keeps Redis responsive)
+REASSIGN_CHUNK_ROWS = 100_000  # bikes read and looked up at once by ``reassign_fences`` (bounds memory)
 EARTH_RADIUS_M = 6_371_008.8  # mean radius; the distance used by ``within`` on both adapters
 _OPERATOR_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _MAX_LAT = 85.05112878  # the Web-Mercator limit Redis GEO enforces
@@ -96,7 +121,7 @@ class BikeState:
     lat: float
     vehicle_state: str
     district: str  # "" outside every district
-    fence: int  # index into the store's FenceIndex, -1 outside every parking fence
+    fence: int  # the fence id (``index.fence_ids``: the Fence pk), -1 outside every parking fence
 
     datum = Datum.GCJ02
 
@@ -115,6 +140,58 @@ def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=np.float64)) for v in (lon1, lat1, lon2, lat2))
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def fence_ids(index) -> np.ndarray:
+    """The stable id of each fence of ``index`` (int64): ``index.fence_ids`` (the ``Fence`` pks
+    ``active_fence_index`` attaches) when the index has them, else the positions 0…n-1."""
+    if index is None:
+        return np.empty(0, np.int64)
+    ids = getattr(index, "fence_ids", None)
+    if ids is None:
+        return np.arange(len(index), dtype=np.int64)
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if len(ids) != len(index) or (ids < 0).any():
+        raise ValueError("index.fence_ids must hold one non-negative id per fence")
+    return ids
+
+
+def lookup_fences(index, lon, lat) -> np.ndarray:
+    """The fence id (:func:`fence_ids`) holding each GCJ-02 point, :data:`NO_FENCE` for none."""
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    result = np.full(lon.shape, NO_FENCE, np.int64)
+    ids = fence_ids(index)
+    if not ids.size or not lon.size:
+        return result
+    pos = np.asarray(index.lookup(lon, lat), dtype=np.int64)
+    hit = pos >= 0
+    result[hit] = ids[pos[hit]]
+    return result
+
+
+def fence_fingerprint(index) -> str:
+    """A digest of what ``index`` places bikes by: its fence ids and shapes (``"none"`` for no
+    fences). Equal fingerprints place every point alike, whichever process built the index.
+    Cached on the index (an index does not change once built)."""
+    if index is None or not len(index):
+        return "none"
+    cached = getattr(index, "_live_fingerprint", None)
+    if cached is not None:
+        return cached
+    import shapely
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(fence_ids(index).tobytes())
+    for wkb in shapely.to_wkb(np.asarray(index.geometries, dtype=object)).tolist():
+        digest.update(len(wkb).to_bytes(8, "little"))
+        digest.update(wkb)
+    value = digest.hexdigest()
+    try:
+        index._live_fingerprint = value
+    except AttributeError:  # an index class with __slots__: recompute next time
+        pass
+    return value
 
 
 @dataclass(slots=True)
@@ -151,8 +228,8 @@ class LiveState(abc.ABC):
 
     ``fences``: the :class:`~govcenter.bikeshare.geo.FenceIndex` of parking fences (GCJ-02)
     a bike's fence is looked up in at update; without it every bike is outside every fence.
-    The stored fence id is the position in that index, so a changed set of fences needs a
-    new store (or a re-update of every bike). ``districts``: the district lookup (default
+    The stored fence is the fence's id (:func:`fence_ids`), so a changed set of fences needs
+    :meth:`reassign_fences`, not a new store. ``districts``: the district lookup (default
     :func:`govcenter.core.districts.get_index`).
     """
 
@@ -247,7 +324,9 @@ class LiveState(abc.ABC):
 
         # Newest report per bike: the greatest timestamp, then the greatest tiebreak, then the
         # later row. The checksum is only computed where it decides or is stored (kept rows).
-        _ids, bike = np.unique(np.asarray(strings["device_id"], dtype=object).astype(str), return_inverse=True)
+        _ids, bike = np.unique(
+            np.asarray(strings["device_id"], dtype=object).astype(str), return_inverse=True
+        )
         newest = np.full(len(_ids), -1, np.int64)
         np.maximum.at(newest, bike, ts)
         cand = np.flatnonzero(ts == newest[bike])
@@ -264,11 +343,7 @@ class LiveState(abc.ABC):
 
         lon_k, lat_k = lon[keep], lat[keep]
         district = self.districts.lookup_codes(lon_k, lat_k).tolist()
-        fence = (
-            self.fences.lookup(lon_k, lat_k).tolist()
-            if self.fences is not None and len(self.fences)
-            else [NO_FENCE] * len(keep)
-        )
+        fence = lookup_fences(self.fences, lon_k, lat_k).tolist()
         pick = keep.tolist()
         return _Rows(
             device_id=[strings["device_id"][i] for i in pick],
@@ -297,6 +372,48 @@ class LiveState(abc.ABC):
     def _write(self, rows: _Rows) -> int:
         """Apply the (deduplicated) rows under the newest-wins rule; return rows applied."""
 
+    # -- fences changing under the store ---------------------------------------------------
+
+    def reassign_fences(self, index) -> int:
+        """Make ``index`` the store's fence index and re-place every stored bike by it.
+
+        Returns how many bikes' fence changed. Vectorised: positions are read in chunks of
+        :data:`REASSIGN_CHUNK_ROWS`, each chunk looked up at once, and only changed bikes are
+        written — each only if its record is still the report that was read (a newer report
+        stored meanwhile wins). Counters, outside-fence lists and indexes stay exact. Records
+        the index's :func:`fence_fingerprint` as the store's (:meth:`fences_fingerprint`).
+        """
+        self.fences = index
+        changed = self._reassign(index)
+        self._set_meta("fences", fence_fingerprint(index))
+        return changed
+
+    def ensure_fences(self, index) -> int:
+        """Use ``index`` from now on; re-assign the stored bikes only when the store was last
+        re-assigned against another index (a cheap check: one read of the recorded
+        fingerprint). Returns how many bikes' fence changed (0 when nothing was re-read)."""
+        if self.fences_fingerprint() == fence_fingerprint(index):
+            self.fences = index
+            return 0
+        return self.reassign_fences(index)
+
+    def fences_fingerprint(self) -> str | None:
+        """The :func:`fence_fingerprint` of the index the store was last re-assigned against
+        (None: never — a new store, or one written before fence ids were stable)."""
+        return self._get_meta("fences")
+
+    @abc.abstractmethod
+    def _reassign(self, index) -> int:
+        """Re-place every stored bike by ``index``; return how many changed."""
+
+    @abc.abstractmethod
+    def _get_meta(self, key: str) -> str | None:
+        """A value the store keeps about itself."""
+
+    @abc.abstractmethod
+    def _set_meta(self, key: str, value: str) -> None:
+        """Keep a value about the store."""
+
     # -- queries --------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -318,10 +435,20 @@ class LiveState(abc.ABC):
         """
 
     @abc.abstractmethod
+    def count_by_operator_district(
+        self, *, states: Iterable[str] | None = None, fenced: bool | None = None
+    ) -> dict[tuple[str, str], int]:
+        """Bikes per (operator, district code) of every operator at once; only non-zero entries.
+
+        What ``count_by_district(operator=…)`` gives for each operator, in one pass (one
+        GROUP BY on SQLite, one read of the counters on Redis). ``states``, ``fenced`` as there.
+        """
+
+    @abc.abstractmethod
     def count_by_fence(
         self, operator: str | None = None, *, states: Iterable[str] | None = None
     ) -> dict[int, int]:
-        """Bikes per parking fence index (bikes outside every fence are not counted)."""
+        """Bikes per fence id (:func:`fence_ids`; bikes outside every fence are not counted)."""
 
     @abc.abstractmethod
     def parked_outside_fences(
@@ -437,7 +564,15 @@ CREATE INDEX IF NOT EXISTS live_operator ON live (operator, timestamp_ms);
 CREATE INDEX IF NOT EXISTS live_timestamp ON live (timestamp_ms);
 CREATE INDEX IF NOT EXISTS live_cell ON live (cell);
 CREATE INDEX IF NOT EXISTS live_outside ON live (district, device_id) WHERE {outside};
+CREATE INDEX IF NOT EXISTS live_operator_district ON live (operator, district, vehicle_state, fence);
+CREATE TABLE IF NOT EXISTS live_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
+# PRAGMA user_version of the layout above. 0: the first layout (no live_operator_district, no
+# live_meta; stored fences were index positions). Opening a store runs the IF NOT EXISTS script,
+# which upgrades an older file in place (building the new index once: seconds for a whole
+# fleet); the stale fence positions are then replaced by ids at the first ``ensure_fences`` /
+# ``reassign_fences`` (no fingerprint is recorded in an old file, so that happens at once).
+_SCHEMA_VERSION = 2
 # Literal, not bound, so that SQLite matches the partial index ``live_outside``.
 _OUTSIDE_SQL = "fence = -1 AND vehicle_state IN ({})".format(", ".join(f"'{s}'" for s in PARKED_STATES))
 _SCHEMA = _SCHEMA.format(outside=_OUTSIDE_SQL)
@@ -466,7 +601,18 @@ def _cell(lon: float, lat: float) -> int:
 
 class SqliteLiveState(LiveState):
     """One SQLite table keyed by device_id (WAL; one connection per thread; a batch is one
-    ``BEGIN IMMEDIATE`` transaction, so concurrent updaters serialise and never half-write)."""
+    ``BEGIN IMMEDIATE`` transaction, so concurrent updaters serialise and never half-write).
+
+    ``reassign_fences`` reads the table in one read transaction (updaters go on meanwhile) and
+    writes the changed bikes in one ``BEGIN IMMEDIATE`` transaction, so readers see the picture
+    before or after, never half re-placed. Measured at 790,000 bikes: 3.3 s when nothing
+    changed (read 1.4 s, unpacking 0.8 s, lookup in 5,000 fences 1.3 s), 4.3 s when 500
+    fences were retired (5,500 bikes); rewriting ~500,000 bikes (the first run on a store
+    that held index positions) holds the write lock for about 20 s — within the 30 s busy
+    timeout updaters wait, once. ``count_by_operator_district`` / ``count_by_district(operator)``
+    read only the covering index ``live_operator_district`` (0.09 s for all operators at
+    790,000 bikes, against 0.1–1 s *per operator* through ``live_operator`` before).
+    """
 
     def __init__(
         self,
@@ -486,7 +632,9 @@ class SqliteLiveState(LiveState):
         self._lock = threading.Lock()
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
+        if conn.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -536,6 +684,48 @@ class SqliteLiveState(LiveState):
             raise
         return applied
 
+    def _reassign(self, index) -> int:
+        conn = self._conn()
+        # Read in one read transaction (a consistent snapshot; writers go on meanwhile in WAL),
+        # look up chunk by chunk, then write the changed bikes in one short write transaction.
+        changes: list[tuple[int, str, int, int]] = []
+        conn.execute("BEGIN")
+        try:
+            cursor = conn.execute("SELECT device_id, timestamp_ms, tiebreak, lon, lat, fence FROM live")
+            while chunk := cursor.fetchmany(REASSIGN_CHUNK_ROWS):
+                ids, ts, tb, lon, lat, fence = zip(*chunk, strict=True)
+                new = lookup_fences(index, np.fromiter(lon, np.float64, len(lon)),
+                                    np.fromiter(lat, np.float64, len(lat)))  # fmt: skip
+                moved = np.flatnonzero(new != np.fromiter(fence, np.int64, len(fence))).tolist()
+                changes.extend((int(new[i]), ids[i], ts[i], tb[i]) for i in moved)
+        finally:
+            conn.execute("COMMIT")
+        if not changes:
+            return 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = conn.total_changes
+            # Only the record that was read: a newer report (other timestamp or tiebreak) wins.
+            conn.executemany(
+                "UPDATE live SET fence = ? WHERE device_id = ? AND timestamp_ms = ? AND tiebreak = ?", changes
+            )
+            changed = conn.total_changes - before
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return changed
+
+    def _get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM live_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn().execute(
+            "INSERT INTO live_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
     @staticmethod
     def _bike(row) -> BikeState:
         return BikeState(
@@ -568,6 +758,13 @@ class SqliteLiveState(LiveState):
         sql = f"SELECT district, COUNT(*) FROM live{where} GROUP BY district"  # noqa: S608  (constant SQL; values bound)
         return {d: n for d, n in self._conn().execute(sql, args)}
 
+    def count_by_operator_district(self, *, states=None, fenced=None) -> dict[tuple[str, str], int]:
+        extra = [] if fenced is None else ["fence >= 0" if fenced else "fence = -1"]
+        where, args = self._where(None, _states(states), extra)
+        # A scan of the covering index live_operator_district, already in GROUP BY order.
+        sql = f"SELECT operator, district, COUNT(*) FROM live{where} GROUP BY operator, district"  # noqa: S608  (constant SQL; values bound)
+        return {(op, d): n for op, d, n in self._conn().execute(sql, args)}
+
     def count_by_fence(self, operator=None, *, states=None) -> dict[int, int]:
         where, args = self._where(operator, _states(states), ["fence >= 0"])
         sql = f"SELECT fence, COUNT(*) FROM live{where} GROUP BY fence"  # noqa: S608  (constant SQL; values bound)
@@ -589,7 +786,8 @@ class SqliteLiveState(LiveState):
         where, args = self._where(operator, None, ["timestamp_ms < ?"])
         sql = f"SELECT {_FIELDS} FROM live{where} ORDER BY timestamp_ms, device_id LIMIT ?"  # noqa: S608  (constant SQL; values bound)
         return [
-            self._bike(r) for r in self._conn().execute(sql, [_cutoff(older_than_s, now_ms), *args, _sql_limit(limit)])
+            self._bike(r)
+            for r in self._conn().execute(sql, [_cutoff(older_than_s, now_ms), *args, _sql_limit(limit)])
         ]
 
     def within(self, lon, lat, radius_m, *, operator=None, limit=None) -> list[Nearby]:
@@ -636,7 +834,8 @@ def _nearest(bikes: list[BikeState], lon, lat, radius_m, limit) -> list[Nearby]:
 # state, district, fence]; P:geo:<op> GEO set; P:ts:<op> zset device_id → timestamp_ms;
 # P:out:<district>|<op> zset (score 0, lexical order) of bikes parked outside every fence;
 # P:ops set of operators; P:outkeys set of "<district>|<op>"; P:cnt:d hash
-# "<district>|<op>|<state>|<0/1 in a fence>" → count; P:cnt:f hash "<fence>|<op>|<state>" → count.
+# "<district>|<op>|<state>|<0/1 in a fence>" → count; P:cnt:f hash "<fence id>|<op>|<state>" →
+# count; P:meta hash (see ``_LUA_REASSIGN``).
 _LUA_UPDATE = r"""
 local p = ARGV[1]
 local n = tonumber(ARGV[2])
@@ -709,6 +908,64 @@ for f, d in pairs(cntf) do
 end
 return applied
 """
+# Re-placing bikes in fences (``reassign_fences``): ARGV = prefix, n, then per bike device_id,
+# the record as it was read, the record with its new fence. A bike whose record is no longer
+# the one read (a newer report came in) is left alone; for the others the record, the fence
+# counters and the outside-fence sets move together. P:meta hash: what the store keeps about
+# itself (``fences``: the fingerprint of the index of the last re-assignment).
+_LUA_REASSIGN = r"""
+local p = ARGV[1]
+local n = tonumber(ARGV[2])
+local bikes = p .. ':bikes'
+local ids = {}
+for i = 1, n do ids[i] = ARGV[3 * i] end
+local cur = redis.call('HMGET', bikes, unpack(ids))
+local parked = {available = true, non_operational = true}
+local hset, cntd, cntf, out_add, out_rem = {}, {}, {}, {}, {}
+local function push(t, k, a, b)
+  local l = t[k]
+  if not l then l = {}; t[k] = l end
+  l[#l + 1] = a
+  if b ~= nil then l[#l + 1] = b end
+end
+local function bump(t, k, d) t[k] = (t[k] or 0) + d end
+local changed = 0
+for i = 1, n do
+  local id, seen, rec = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  if cur[i] and cur[i] == seen then
+    local o = cjson.decode(seen)
+    local r = cjson.decode(rec)
+    local op, state, dist = o[3], o[7], o[8]
+    local ofence, fence = tostring(o[9]), tostring(r[9])
+    if ofence ~= fence then
+      changed = changed + 1
+      hset[#hset + 1] = id
+      hset[#hset + 1] = rec
+      local head = dist .. '|' .. op .. '|' .. state .. '|'
+      bump(cntd, head .. (ofence == '-1' and '0' or '1'), -1)
+      bump(cntd, head .. (fence == '-1' and '0' or '1'), 1)
+      if ofence ~= '-1' then bump(cntf, ofence .. '|' .. op .. '|' .. state, -1) end
+      if fence ~= '-1' then bump(cntf, fence .. '|' .. op .. '|' .. state, 1) end
+      if parked[state] and ofence == '-1' then push(out_rem, dist .. '|' .. op, id) end
+      if parked[state] and fence == '-1' then push(out_add, dist .. '|' .. op, 0, id) end
+    end
+  end
+end
+if changed == 0 then return 0 end
+redis.call('HSET', bikes, unpack(hset))
+for k, l in pairs(out_rem) do redis.call('ZREM', p .. ':out:' .. k, unpack(l)) end
+for k, l in pairs(out_add) do
+  redis.call('ZADD', p .. ':out:' .. k, unpack(l))
+  redis.call('SADD', p .. ':outkeys', k)
+end
+for f, d in pairs(cntd) do
+  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:d', f, d) == 0 then redis.call('HDEL', p .. ':cnt:d', f) end
+end
+for f, d in pairs(cntf) do
+  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:f', f, d) == 0 then redis.call('HDEL', p .. ':cnt:f', f) end
+end
+return changed
+"""
 _GEO_MARGIN_M = 5.0  # GEO cells are 52-bit geohashes (< 1 m error); candidates are re-checked exactly
 
 
@@ -720,6 +977,11 @@ class RedisLiveState(LiveState):
     with it — atomically, so any number of concurrent updaters keeps the counters exact.
     For Redis Cluster give the prefix a hash tag (``{bikes-live}``): the script touches
     keys it derives from the prefix.
+
+    ``reassign_fences`` reads the records with HSCAN, looks up a chunk at a time, and sends
+    only the changed bikes to ``_LUA_REASSIGN`` in chunks of :data:`REDIS_CHUNK_ROWS`, each
+    with the record as read: a bike whose record changed meanwhile is skipped (measured: 1.6 s
+    for 200,000 bikes when nothing changed, 2.1 s with 500 of 5,000 fences retired).
     """
 
     def __init__(self, url: str, prefix: str = "govcenter:bikeshare:live", *, fences=None, districts=None):
@@ -731,6 +993,7 @@ class RedisLiveState(LiveState):
         self.prefix = prefix
         self.redis = redis.Redis.from_url(url, decode_responses=True)
         self._script = self.redis.register_script(_LUA_UPDATE)
+        self._reassign_script = self.redis.register_script(_LUA_REASSIGN)
 
     def close(self) -> None:
         self.redis.close()
@@ -764,6 +1027,50 @@ class RedisLiveState(LiveState):
                 )
             applied += int(self._script(keys=[], args=args))
         return applied
+
+    def _reassign(self, index) -> int:
+        changed = 0
+        ids: list[str] = []
+        raws: list[str] = []
+
+        def flush() -> int:
+            # One C-speed parse of the chunk's records (each a JSON array), one lookup.
+            records = json.loads("[" + ",".join(raws) + "]")
+            lon = np.fromiter((r[4] for r in records), np.float64, len(records))
+            lat = np.fromiter((r[5] for r in records), np.float64, len(records))
+            old = np.fromiter((r[8] for r in records), np.int64, len(records))
+            new = lookup_fences(index, lon, lat)
+            args: list[Any] = []
+            done = 0
+            for i in np.flatnonzero(new != old).tolist():
+                record = records[i]
+                record[8] = int(new[i])
+                args += [ids[i], raws[i], json.dumps(record, ensure_ascii=False, separators=(",", ":"))]
+                if len(args) == 3 * REDIS_CHUNK_ROWS:
+                    done += int(self._reassign_script(keys=[], args=[self.prefix, REDIS_CHUNK_ROWS, *args]))
+                    args = []
+            if args:
+                done += int(self._reassign_script(keys=[], args=[self.prefix, len(args) // 3, *args]))
+            ids.clear()
+            raws.clear()
+            return done
+
+        # HSCAN may return a bike twice (the hash was resized meanwhile): the second time its
+        # record is no longer the one read, or its fence already right — nothing happens.
+        for device_id, raw in self.redis.hscan_iter(self._k("bikes"), count=5000):
+            ids.append(device_id)
+            raws.append(raw)
+            if len(ids) >= REASSIGN_CHUNK_ROWS:
+                changed += flush()
+        if ids:
+            changed += flush()
+        return changed
+
+    def _get_meta(self, key: str) -> str | None:
+        return self.redis.hget(self._k("meta"), key)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.redis.hset(self._k("meta"), key, value)
 
     @staticmethod
     def _bike(device_id: str, raw: str) -> BikeState:
@@ -801,6 +1108,15 @@ class RedisLiveState(LiveState):
                 result[district] += int(value)
         return {d: n for d, n in result.items() if n}
 
+    def count_by_operator_district(self, *, states=None, fenced=None) -> dict[tuple[str, str], int]:
+        states = _states(states)
+        result: Counter[tuple[str, str]] = Counter()
+        for field, value in self.redis.hgetall(self._k("cnt", "d")).items():
+            district, op, state, in_fence = field.split("|")
+            if (states is None or state in states) and (fenced is None or (in_fence == "1") == fenced):
+                result[(op, district)] += int(value)
+        return {k: n for k, n in result.items() if n}
+
     def count_by_fence(self, operator=None, *, states=None) -> dict[int, int]:
         states = _states(states)
         result: Counter[int] = Counter()
@@ -829,7 +1145,9 @@ class RedisLiveState(LiveState):
         cutoff = _cutoff(older_than_s, now_ms)
         pipe = self.redis.pipeline(transaction=False)
         for op in self._operators(operator):
-            pipe.zrangebyscore(self._k("ts", op), "-inf", f"({cutoff}", start=0, num=_redis_num(limit), withscores=True)
+            pipe.zrangebyscore(
+                self._k("ts", op), "-inf", f"({cutoff}", start=0, num=_redis_num(limit), withscores=True
+            )
         found = [(score, i) for pairs in pipe.execute() for i, score in pairs]
         found.sort()
         return self._bikes([i for _s, i in found[:limit]])

@@ -6,7 +6,7 @@ import functools
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from govcenter.core.context import acting_as
 
@@ -122,3 +122,80 @@ def workorders_generate_every_15_minutes() -> dict:
 
     with acting_as(None, channel="task"):
         return run_generate()
+
+
+def reassign_live_fences() -> dict:
+    """Re-place the configured live picture's bikes by the fences in force now (as the system).
+
+    ``GOVCENTER_BIKESHARE_LIVE_URL`` empty: skipped; a SQLite store that does not exist yet:
+    skipped (nothing to re-place, and opening it would create it). Every bike is re-read, even
+    when the store's recorded fingerprint says it is current: this is the backstop that also
+    repairs bikes a consumer wrote with an older index just before it stopped. Audited when
+    some bike changed fence. Returns ``{"changed", "fences"}`` or ``{"skipped"}`` /
+    ``{"error"}`` — the worker never sees an exception.
+    """
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    from govcenter.core import audit
+
+    from .live import fence_fingerprint, open_live_state
+    from .services.fences import active_fence_index
+
+    url = getattr(settings, "GOVCENTER_BIKESHARE_LIVE_URL", None) or None
+    if not url:
+        return {"skipped": "no live store"}
+    if urlsplit(url).scheme.lower() == "sqlite" and not Path(url.split("://", 1)[1]).exists():
+        return {"skipped": "the live store does not exist yet"}
+    try:
+        index = active_fence_index()
+        with open_live_state(url, fences=index) as live:
+            changed = live.reassign_fences(index)
+        if changed:
+            audit.record(
+                action="bikeshare.live.reassign_fences",
+                object_type="bikeshare.live",
+                object_repr=f"{changed} bikes re-placed in {len(index)} fences",
+                changes={"changed": changed, "fences": len(index), "fingerprint": fence_fingerprint(index)},
+            )
+    except Exception as exc:
+        log.exception("bikeshare live: re-assigning fences failed")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    log.info("bikeshare live: %d bikes re-placed in %d fences", changed, len(index))
+    return {"changed": changed, "fences": len(index)}
+
+
+# On demand: services/fences.py enqueues it when a fence write commits.
+@db_task(name="bikeshare.reassign_live_fences")
+def reassign_live_fences_task() -> dict:
+    with acting_as(None, channel="task"):
+        return reassign_live_fences()
+
+
+# 00:02 Asia/Shanghai (Huey's crontab is UTC): fences whose validity ended yesterday or starts
+# today change the index at midnight without any write. Consumers notice the new day themselves;
+# this covers a store nobody is consuming into (and is the nightly backstop).
+@db_periodic_task(crontab(hour="16", minute="2"), name="bikeshare.reassign_live_fences_nightly")
+def reassign_live_fences_after_midnight() -> dict:
+    with acting_as(None, channel="task"):
+        return reassign_live_fences()
+
+
+# Every hour at :20: the rollups of completed days (yesterday's once it is over, and any day
+# whose trips partitions changed since: late trips, compaction at 02:50 Beijing).
+@db_periodic_task(crontab(minute="20"), name="bikeshare.rollups_refresh")
+def rollups_refresh_every_hour() -> dict:
+    """Build the lake's missing and outdated rollups (``bikeshare.rollups``); audited when it did."""
+    from .rollups import refresh_lake
+
+    with acting_as(None, channel="task"):
+        try:
+            report = refresh_lake()
+        except Exception as exc:  # the worker never sees an exception; the next hour retries
+            log.exception("bikeshare rollups: refresh failed")
+            return {"error": f"{type(exc).__name__}: {exc}"}
+    log.info("bikeshare rollups: %d built, %d removed in %.1f s", len(report["built"]), report["removed"],
+             report["seconds"])  # fmt: skip
+    return {k: report[k] for k in ("checked", "removed", "seconds")} | {"built": len(report["built"])}

@@ -6,12 +6,16 @@ every district):
 * ``registered`` — the operator's registered vehicles (``Vehicle``) registered by then and
   not retired by then, in that district (by the vehicle's registered district);
 * ``live`` — with a live store, the operator's bikes the live picture places in that
-  district (``LiveState.count_by_district(operator=<operator code>)``), else None;
+  district (``LiveState.count_by_operator_district()``: every operator in one query, read
+  once per call — or the caller's ``live_counts`` of it, so a page that shows the counts
+  too does not count twice), else None;
 * ``excess`` — the larger of the two minus the quota.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -48,10 +52,18 @@ def _moment(at: date | datetime | None) -> datetime:
     return timezone.make_aware(datetime.combine(at + timedelta(days=1), time.min)) - timedelta(microseconds=1)
 
 
-def quota_usage(at: date | datetime | None = None, *, live=None, user=None) -> list[QuotaUsage]:
+def quota_usage(
+    at: date | datetime | None = None,
+    *,
+    live=None,
+    user=None,
+    live_counts: Mapping[tuple[str, str], int] | None = None,
+) -> list[QuotaUsage]:
     """Every quota in force at ``at`` (now; a date: its end) with its usage, sorted by operator, district.
 
-    ``user``: limit to the quotas in the caller's data scope.
+    ``user``: limit to the quotas in the caller's data scope. ``live_counts``: the live bikes
+    per (operator code, district code) as ``live.count_by_operator_district()`` gave them
+    (instead of ``live``).
     """
     moment = _moment(at)
     quotas = FleetQuota.objects.filter(
@@ -70,7 +82,13 @@ def quota_usage(at: date | datetime | None = None, *, live=None, user=None) -> l
     registered: dict[tuple[int, int | None], int] = {}
     for row in fleet:
         registered[(row["operator_id"], row["district_id"])] = row["n"]
-    live_counts: dict[str, dict[str, int]] = {}
+    by_operator: dict[str, dict[str, int]] | None = None
+    if live_counts is None and live is not None and quotas:
+        live_counts = live.count_by_operator_district()
+    if live_counts is not None:
+        by_operator = defaultdict(dict)
+        for (code, district), n in live_counts.items():
+            by_operator[code][district] = n
     rows = []
     for q in quotas:
         if q.district_id is None:
@@ -78,11 +96,8 @@ def quota_usage(at: date | datetime | None = None, *, live=None, user=None) -> l
         else:
             n_registered = registered.get((q.operator_id, q.district_id), 0)
         n_live = None
-        if live is not None:
-            code = q.operator.code
-            if code not in live_counts:
-                live_counts[code] = live.count_by_district(operator=code)
-            by_district = live_counts[code]
+        if by_operator is not None:
+            by_district = by_operator.get(q.operator.code, {})
             n_live = (
                 sum(by_district.values()) if q.district_id is None else by_district.get(q.district.code, 0)
             )
@@ -106,6 +121,12 @@ def quota_usage(at: date | datetime | None = None, *, live=None, user=None) -> l
     return rows
 
 
-def over_quota(at: date | datetime | None = None, *, live=None, user=None) -> list[QuotaUsage]:
+def over_quota(
+    at: date | datetime | None = None,
+    *,
+    live=None,
+    user=None,
+    live_counts: Mapping[tuple[str, str], int] | None = None,
+) -> list[QuotaUsage]:
     """The quotas exceeded at ``at`` (registered or live bikes above the quota)."""
-    return [r for r in quota_usage(at, live=live, user=user) if r.excess > 0]
+    return [r for r in quota_usage(at, live=live, user=user, live_counts=live_counts) if r.excess > 0]

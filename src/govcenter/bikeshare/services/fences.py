@@ -8,7 +8,9 @@ problem of every feature (``details.errors``: index, feature_id, code, field, me
 :func:`active_fence_index` gives the live picture its :class:`~govcenter.bikeshare.geo.FenceIndex`
 of parking and rail-station fences in force on a day. It is cached per process and keyed by
 a generation number kept in the shared cache, which every fence write bumps on commit — so
-every process rebuilds after a change, and only then.
+every process rebuilds after a change, and only then. The commit also enqueues the task
+``bikeshare.reassign_live_fences``, which re-places the live picture's parked bikes by the new
+index (bikes that did not move may have entered or left a fence).
 """
 
 from __future__ import annotations
@@ -103,13 +105,24 @@ def _parse(geojson, datum) -> tuple[list[FenceSpec], dict[str, District]]:
 
 
 def _bump_generation() -> None:
+    """On commit: a new generation (every process's next ``active_fence_index`` rebuilds), then
+    the task that re-places the live picture's bikes by the new index (``bikeshare.tasks``)."""
+
     def bump():
         try:
             cache.incr(GENERATION_KEY)
         except ValueError:
             cache.set(GENERATION_KEY, 1, timeout=None)
 
+    def reassign():
+        from ..tasks import reassign_live_fences_task
+
+        reassign_live_fences_task()  # enqueued (run at once when Huey is immediate)
+
     transaction.on_commit(bump)
+    # robust: the fence is written whatever happens to the queue; the consumer's own check
+    # (consumer.FenceWatcher) and the nightly run re-assign anyway.
+    transaction.on_commit(reassign, robust=True)
 
 
 def _check_district(actor, district: District | None, specs) -> None:
@@ -298,14 +311,24 @@ def _generation() -> int:
     return int(value)
 
 
+def active_index_key(day: date | None = None) -> tuple[date, int]:
+    """What :func:`active_fence_index` is cached by: (``day`` or today, the fence generation).
+
+    Cheap (one shared-cache read): a long-running process compares it every few seconds and
+    asks for the index again only when it changed (``consumer.FenceWatcher``).
+    """
+    return (day or timezone.localdate(), _generation())
+
+
 def active_fence_index(day: date | None = None) -> FenceIndex:
     """A :class:`FenceIndex` of the parking and rail-station fences in force on ``day`` (today).
 
     ``index.fence_ids[i]`` is the :class:`Fence` pk of the index's fence ``i`` (ordered by pk).
-    Cached per process per (day, generation); any fence write bumps the generation.
+    Cached per process per (day, generation); any fence write bumps the generation. The live
+    picture stores ``fence_ids`` (not positions), so its stored fences survive a new index.
     """
-    day = day or timezone.localdate()
-    key = (day, _generation())
+    key = active_index_key(day)
+    day = key[0]
     with _index_lock:
         index = _index_cache.get(key)
         if index is not None:
