@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from govcenter.analytics.engine import connect
@@ -19,7 +21,6 @@ from govcenter.bikeshare import rollups
 from tests.bikeshare.test_analyses import DAYS, build_lake
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-AFTER = DAYS[1] + dt.timedelta(days=1)  # "today" for refresh: both days are complete
 
 _BUILT: dict[str, object] = {}
 
@@ -88,56 +89,63 @@ def test_rides_hourly_missing_current_and_stale_rollups_equal_the_raw_analysis(l
     assert sum(v[0] for v in want.values()) > 1000
 
     got, how = rollups.rides_hourly(lake, first, last)
-    assert how == {"rollups": 0, "scanned": 6} and keyed(got, RIDE_KEYS) == want
+    assert how == {"rollups": 0, "scanned": 6, "files_scanned": 6} and keyed(got, RIDE_KEYS) == want
 
-    report = rollups.refresh(lake, before=AFTER)
+    report = rollups.refresh(lake)
     assert report.checked == 6 and len(report.built) == 6
     got, how = rollups.rides_hourly(lake, first, last)
-    assert how == {"rollups": 6, "scanned": 0} and keyed(got, RIDE_KEYS) == want
-    assert rollups.refresh(lake, before=AFTER).built == []  # nothing changed: nothing rebuilt
+    assert how == {"rollups": 6, "scanned": 0, "files_scanned": 0} and keyed(got, RIDE_KEYS) == want
+    assert rollups.refresh(lake).built == []  # nothing changed: nothing rebuilt
 
-    # A late trip lands in one partition: that partition is scanned, the others summarised.
+    # A late trip lands in one partition: its rollup still applies and the new file is scanned.
     operator = partitions(lake, "trips", DAYS[1])[0].operator
     add_trip_copy(lake, DAYS[1], operator)
     want_late = keyed(raw_hourly(lake, first, last), RIDE_KEYS)
     assert sum(v[0] for v in want_late.values()) == sum(v[0] for v in want.values()) + 1
     got, how = rollups.rides_hourly(lake, first, last)
-    assert how == {"rollups": 5, "scanned": 1} and keyed(got, RIDE_KEYS) == want_late
-
+    assert how == {"rollups": 6, "scanned": 1, "files_scanned": 1} and keyed(got, RIDE_KEYS) == want_late
     late = (DAYS[1].isoformat(), operator)
-    assert rollups.refresh(lake, before=AFTER).built == [late]
+    assert rollups.refresh(lake).built == [late]  # the new file added to that rollup
+    path = rollups.rollup_path(lake, rollups.RIDES, *late)
+    covered = json.loads(pq.read_schema(path).metadata[rollups.META_SOURCES])
+    assert len(covered) == 2
+    got, how = rollups.rides_hourly(lake, first, last)
+    assert how == {"rollups": 6, "scanned": 0, "files_scanned": 0} and keyed(got, RIDE_KEYS) == want_late
 
-    # Compaction replaces the partition's two files by one (dropping nothing): stale until refreshed.
+    # Compaction replaces the partition's two files by one (dropping nothing): the rollup no
+    # longer applies, the partition is scanned whole until refreshed.
     compact(lake, "trips", DAYS[1])
     assert len(data_files(partitions(lake, "trips", DAYS[1])[0].path)) == 1
-    assert rollups.rides_hourly(lake, first, last)[1] == {"rollups": 5, "scanned": 1}
-    assert rollups.refresh(lake, before=AFTER).built == [late]
     got, how = rollups.rides_hourly(lake, first, last)
-    assert how == {"rollups": 6, "scanned": 0} and keyed(got, RIDE_KEYS) == want_late
+    assert how == {"rollups": 5, "scanned": 1, "files_scanned": 1} and keyed(got, RIDE_KEYS) == want_late
+    assert rollups.refresh(lake).built == [late]
+    got, how = rollups.rides_hourly(lake, first, last)
+    assert how["scanned"] == 0 and keyed(got, RIDE_KEYS) == want_late
+    assert len(json.loads(pq.read_schema(path).metadata[rollups.META_SOURCES])) == 1
 
 
 def test_rides_hourly_keeps_to_the_operators_and_days_asked(lake):
-    rollups.refresh(lake, before=AFTER)
+    rollups.refresh(lake)
     operator = partitions(lake, "trips", DAYS[0])[0].operator
     got, how = rollups.rides_hourly(lake, DAYS[1], DAYS[1], operators={operator})
-    assert how == {"rollups": 1, "scanned": 0}
+    assert how == {"rollups": 1, "scanned": 0, "files_scanned": 0}
     assert keyed(got, RIDE_KEYS) == keyed(raw_hourly(lake, DAYS[1], DAYS[1], {operator}), RIDE_KEYS)
     assert set(pc.unique(got["operator"]).to_pylist()) == {operator}
 
 
-def test_refresh_leaves_today_alone_and_removes_orphans(lake):
-    report = rollups.refresh(lake, before=DAYS[1])  # DAYS[1] is "today": still being written
+def test_refresh_of_some_days_and_orphans(lake):
+    report = rollups.refresh(lake, first=DAYS[0], last=DAYS[0])
     assert {d for d, _o in report.built} == {DAYS[0].isoformat()}
-    assert rollups.rides_hourly(lake, *DAYS)[1] == {"rollups": 3, "scanned": 3}
+    assert rollups.rides_hourly(lake, *DAYS)[1] == {"rollups": 3, "scanned": 3, "files_scanned": 3}
 
     gone = partitions(lake, "trips", DAYS[0])[0]
     shutil.rmtree(gone.path)
-    report = rollups.refresh(lake, before=DAYS[1])
+    report = rollups.refresh(lake, first=DAYS[0], last=DAYS[0])
     assert report.removed == 2 and report.built == []  # both rollups of the vanished partition
     assert not rollups.rollup_path(lake, rollups.RIDES, gone.date, gone.operator).exists()
-    assert rollups.rides_hourly(lake, *DAYS)[1] == {"rollups": 2, "scanned": 3}
+    assert rollups.rides_hourly(lake, *DAYS)[1] == {"rollups": 2, "scanned": 3, "files_scanned": 3}
 
-    report = rollups.refresh(lake, before=AFTER, rebuild=True)
+    report = rollups.refresh(lake, rebuild=True)
     assert len(report.built) == 5
 
 
@@ -147,9 +155,9 @@ def test_station_flows_from_rollups_equal_the_raw_analysis(lake):
     want = keyed(raw_flows(lake, start, end, areas), FLOW_KEYS)
     assert sum(v[1] + v[2] for v in want.values()) > 0  # arrivals + departures happen
 
-    rollups.refresh(lake, before=AFTER)
+    rollups.refresh(lake)
     got, how = rollups.station_hourly(lake, start, end, areas)
-    assert how == {"rollups": 3, "scanned": 0}  # DAYS[1]'s partitions (the day before has none)
+    assert how == {"rollups": 3, "scanned": 0, "files_scanned": 0}  # DAYS[1]'s (none the day before)
     assert keyed(got, FLOW_KEYS) == want
 
     # A subset of the stations (a district's scope), and a window of a few hours.
@@ -193,12 +201,12 @@ def test_station_rollups_carry_arrivals_past_their_own_day(lake):
         duration_s=1200,
     )
     write_part(lake, TRIPS, DAYS[0].isoformat(), part.operator, pa.Table.from_pylist([trip], TRIPS.schema))
-    rollups.refresh(lake, before=AFTER)
+    rollups.refresh(lake)
 
     next_day = DAYS[0] + dt.timedelta(days=1)
     start, end = window(next_day, next_day)
     got, how = rollups.station_hourly(lake, start, end, areas)
-    assert how == {"rollups": 3, "scanned": 0}  # the day before's partitions, summarised
+    assert how["rollups"] == 3 and how["scanned"] == 0  # the day before's partitions, summarised
     want = raw_flows(lake, start, end, areas)
     assert keyed(got, FLOW_KEYS) == keyed(want, FLOW_KEYS)
     assert keyed(got, FLOW_KEYS)[(b["station_id"], next_day, 0)][1] >= 1  # (station, arrivals, …)
@@ -223,7 +231,7 @@ def test_cli_builds_audited_and_refuses_bad_dates(lake, settings, capsys):
     assert report["checked"] == 6 and len(report["built"]) == 6
     entry = AuditEntry.objects.get(action="bikeshare.rollups.refresh")
     assert entry.channel == "cli" and entry.user_id is None
-    assert rollups.rides_hourly(lake, *DAYS)[1] == {"rollups": 6, "scanned": 0}
+    assert rollups.rides_hourly(lake, *DAYS)[1]["scanned"] == 0
 
     call_command("bikeshare", "rollups")  # nothing to do: no second audit entry
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["built"] == []

@@ -193,12 +193,12 @@ def load_day(
         report_progress(f"compact {dataset}", 1.0)
     report.seconds["compact"] = time.perf_counter() - t0
 
-    # The day's rollups (analyses 1 and 7 read them), unless the day is today or later: its
-    # partitions are still being written, and the hourly job builds them once it is over.
-    from .rollups import BEIJING, refresh
+    # The day's rollups (analyses 1 and 7 read them; the periodic task keeps them current).
+    from .rollups import refresh
 
     t0 = time.perf_counter()
-    refresh(lake_root, first=day, last=day, before=dt.datetime.now(BEIJING).date())
+    for date in sorted({day, day + dt.timedelta(days=1)}):
+        refresh(lake_root, first=date, last=date)
     report_progress("rollups", 1.0)
     report.seconds["rollups"] = time.perf_counter() - t0
     report.seconds["total"] = time.perf_counter() - started

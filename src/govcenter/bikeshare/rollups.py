@@ -16,14 +16,16 @@ mean), on DuckDB, and stored beside the data sets under
 ``<lake>/rollups/<name>/date=YYYY-MM-DD/operator=<code>/rollup.parquet`` (written atomically;
 derived data: deleting the directory loses nothing).
 
-**Never stale.** Each rollup file records the *fingerprint* of the trips files it was
-computed from (their names and sizes; a write adds a file, compaction replaces them) and,
-for stations, of the station areas. A query lists the partitions it needs, takes the rollup
-of each partition whose fingerprint still matches, and runs the raw analysis over exactly
-the other partitions' files (``query.duckdb_connection(only=…)``) — then adds the two. So
-the answer is always the raw analysis's answer; rollups only make it fast. Today's
-partitions are being written and are always scanned; :func:`refresh` (hourly, Huey; ``govcenter
-bikeshare rollups``; the demo) builds the missing and outdated ones of the days before.
+**Never stale, and incremental.** Each rollup file records which trips files it summarises
+(name and size of each: files are immutable once written; a write adds one, compaction
+replaces them). A query lists the partitions it needs and, per partition, uses the rollup if
+every file it covers is still there and scans the files it does not cover (a file written
+since, or all of them when a covered file was compacted away) with the raw analysis over
+exactly those files (``query.duckdb_connection(only=…)``) — then adds the two, the counts
+being additive. So the answer is always the raw analysis's answer; rollups only make it fast.
+:func:`refresh` (every 5 minutes for the last three days and hourly for all, Huey;
+``govcenter bikeshare rollups``; the demo) adds the files written since to each rollup, or
+builds it anew when it no longer applies — today included, so a query scans minutes of trips.
 
 Station flows of a partition are computed over arrivals up to :data:`ARRIVAL_DAYS` days
 after its date: a station query spans at most ``MAX_STATION_DAYS`` (31) days and reads the
@@ -91,24 +93,17 @@ STATIONS_SCHEMA = pa.schema(
 SCHEMAS = {RIDES: RIDES_SCHEMA, STATIONS: STATIONS_SCHEMA}
 
 
-# -- fingerprints and files -----------------------------------------------------------------
+# -- coverage and files ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Source:
-    """One trips partition as listed now: its files and their fingerprint."""
+    """One trips partition as listed now: its files and, per file, (name, size)."""
 
     date: str
     operator: str
     files: tuple[Path, ...]
-    fingerprint: str
-
-
-def _fingerprint(files: Iterable[Path]) -> str:
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f"{f.name}\0{f.stat().st_size}\n".encode())
-    return digest.hexdigest()
+    entries: tuple[tuple[str, int], ...]
 
 
 def stations_fingerprint(areas: pa.Table) -> str:
@@ -122,19 +117,22 @@ def stations_fingerprint(areas: pa.Table) -> str:
 def sources(
     root: Path, first: dt.date, last: dt.date, operators: Iterable[str] | None = None
 ) -> list[Source]:
-    """The trips partitions with files dated ``first``…``last`` (of ``operators``), fingerprinted."""
+    """The trips partitions with files dated ``first``…``last`` (of ``operators``), as listed now."""
     wanted = None if operators is None else set(operators)
     found = []
     for part in partitions(root, "trips"):
         day = dt.date.fromisoformat(part.date)
         if not first <= day <= last or (wanted is not None and part.operator not in wanted):
             continue
-        files = tuple(data_files(part.path))
-        if files:
+        files, entries = [], []
+        for f in data_files(part.path):
             try:
-                found.append(Source(part.date, part.operator, files, _fingerprint(files)))
-            except FileNotFoundError:  # compaction replaced a file while we listed: scan it
-                found.append(Source(part.date, part.operator, files, ""))
+                entries.append((f.name, f.stat().st_size))
+            except FileNotFoundError:  # compaction removed it while we listed: it is gone
+                continue
+            files.append(f)
+        if files:
+            found.append(Source(part.date, part.operator, tuple(files), tuple(entries)))
     return found
 
 
@@ -153,27 +151,55 @@ def _metadata(path: Path) -> dict[bytes, bytes] | None:
         return None
 
 
-def _current(meta: dict[bytes, bytes] | None, name: str, source: Source, stations_fp: str | None) -> bool:
-    if meta is None or not source.fingerprint:
-        return False
+def _covered(path: Path, name: str, source: Source, stations_fp: str | None) -> frozenset | None:
+    """The source files the rollup at ``path`` summarises, if it can be used for ``source`` now:
+    of this rollup and version (and station areas), and every file it covers still there, unchanged.
+    None: missing, foreign or outdated (a covered file was compacted away)."""
+    meta = _metadata(path)
+    if meta is None:
+        return None
     if meta.get(META_NAME) != name.encode() or meta.get(META_VERSION) != str(VERSION).encode():
-        return False
-    if meta.get(META_SOURCES) != source.fingerprint.encode():
-        return False
-    return stations_fp is None or meta.get(META_STATIONS) == stations_fp.encode()
+        return None
+    if stations_fp is not None and meta.get(META_STATIONS) != stations_fp.encode():
+        return None
+    try:
+        covered = frozenset((str(n), int(z)) for n, z in json.loads(meta.get(META_SOURCES, b"null")))
+    except (TypeError, ValueError):
+        return None
+    return covered if covered <= set(source.entries) else None
 
 
-def _split(root: Path, name: str, found: list[Source], stations_fp: str | None = None):
-    """The rollup files that are current for ``found``, and the sources that are not."""
-    fresh: list[Path] = []
-    stale: list[Source] = []
+@dataclass
+class Plan:
+    """How a query is answered: the usable rollup files, and the trips files to scan raw."""
+
+    rollups: list[Path] = field(default_factory=list)
+    scan: list[Path] = field(default_factory=list)
+    partitions_scanned: int = 0
+
+    def how(self) -> dict[str, int]:
+        return {
+            "rollups": len(self.rollups),
+            "scanned": self.partitions_scanned,
+            "files_scanned": len(self.scan),
+        }
+
+
+def _plan(root: Path, name: str, found: list[Source], stations_fp: str | None = None) -> Plan:
+    plan = Plan()
     for source in found:
         path = rollup_path(root, name, source.date, source.operator)
-        if _current(_metadata(path), name, source, stations_fp):
-            fresh.append(path)
-        else:
-            stale.append(source)
-    return fresh, stale
+        covered = _covered(path, name, source, stations_fp)
+        if covered is not None:
+            plan.rollups.append(path)
+        left = [
+            f
+            for f, e in zip(source.files, source.entries, strict=True)
+            if covered is None or e not in covered
+        ]
+        plan.scan += left
+        plan.partitions_scanned += bool(left)
+    return plan
 
 
 def _read(paths: list[Path], schema: pa.Schema) -> pa.Table:
@@ -182,14 +208,29 @@ def _read(paths: list[Path], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables([pq.read_table(p, schema=schema) for p in paths])
 
 
-def _backend(root: Path, stale: list[Source]):
-    """An Ibis DuckDB backend whose ``trips`` holds exactly the files of ``stale``."""
-    con = duckdb_connection(root, only={"trips": [f for s in stale for f in s.files]})
-    return ibis.duckdb.from_connection(con)
+def _backend(root: Path, files: list[Path]):
+    """An Ibis DuckDB backend whose ``trips`` holds exactly ``files``."""
+    return ibis.duckdb.from_connection(duckdb_connection(root, only={"trips": files}))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.select(schema.names).cast(schema)
+
+
+SUM_KEYS = {
+    RIDES: ["operator", "district", "date", "hour"],
+    STATIONS: ["station_id", "station", "date", "hour"],
+}
+
+
+def _summed(name: str, parts: list[pa.Table]) -> pa.Table:
+    """Rows of the same key added up (partial rollups and scans are additive counts)."""
+    schema = SCHEMAS[name]
+    keys = SUM_KEYS[name]
+    values = [f.name for f in schema if f.name not in keys]
+    both = pa.concat_tables([_conform(p, schema) for p in parts])
+    summed = both.group_by(keys).aggregate([(v, "sum") for v in values]).rename_columns([*keys, *values])
+    return _conform(summed, schema).sort_by([(k, "ascending") for k in keys])
 
 
 # -- the two summaries ----------------------------------------------------------------------
@@ -199,22 +240,17 @@ def rides_hourly(root: Path, first: dt.date, last: dt.date, *, operators=None) -
     """Rides per operator, district, Beijing date and hour, ``first``…``last``.
 
     Exactly :func:`analyses.rides_by_hour` ``(by_district=True)`` over the trips of
-    ``operators`` (all: None). Returns the table and what answered: ``{"rollups": n,
-    "scanned": n}`` partitions.
+    ``operators`` (all: None). Returns the table and what answered (:meth:`Plan.how`).
     """
-    found = sources(root, first, last, operators)
-    fresh, stale = _split(root, RIDES, found)
-    parts = [_read(fresh, RIDES_SCHEMA)]
-    if stale:
-        con = _backend(root, stale)
+    plan = _plan(root, RIDES, sources(root, first, last, operators))
+    parts = [_read(plan.rollups, RIDES_SCHEMA)]
+    if plan.scan:
+        con = _backend(root, plan.scan)
         try:
-            parts.append(_conform(an.run(an.rides_by_hour(con, first, last, by_district=True)), RIDES_SCHEMA))
+            parts.append(an.run(an.rides_by_hour(con, first, last, by_district=True)))
         finally:
             con.disconnect()
-    table = pa.concat_tables(parts).sort_by(
-        [("operator", "ascending"), ("district", "ascending"), ("date", "ascending"), ("hour", "ascending")]
-    )
-    return table, {"rollups": len(fresh), "scanned": len(stale)}
+    return _summed(RIDES, parts), plan.how()
 
 
 def station_hourly(
@@ -242,13 +278,12 @@ def station_hourly(
         == stations_fingerprint(areas)
     )
     if usable:
-        fresh, stale = _split(root, STATIONS, found, stations_fingerprint(full))
+        plan = _plan(root, STATIONS, found, stations_fingerprint(full))
     else:
-        fresh, stale = [], found
-    rows = _read(fresh, STATIONS_SCHEMA)
+        plan = Plan(scan=[f for src in found for f in src.files], partitions_scanned=len(found))
+    rows = _read(plan.rollups, STATIONS_SCHEMA)
     if rows.num_rows:
-        keep = pc.is_in(rows["station_id"], areas["station_id"])
-        rows = rows.filter(keep)
+        rows = rows.filter(pc.is_in(rows["station_id"], areas["station_id"]))
         # The rollups hold each partition's every arrival; keep those inside the window.
         local_s = pc.add(
             pc.multiply(pc.cast(pc.cast(rows["date"], pa.int32()), pa.int64()), an.DAY_S),
@@ -257,32 +292,25 @@ def station_hourly(
         epoch = pc.subtract(local_s, an.BEIJING_OFFSET_S)
         rows = rows.filter(pc.and_(pc.greater_equal(epoch, s), pc.less(epoch, e)))
     parts = [rows]
-    if stale:
-        con = _backend(root, stale)
+    if plan.scan:
+        con = _backend(root, plan.scan)
         try:
-            flows = an.run(an.station_flows(con, start, end, stations=areas))
+            parts.append(an.run(an.station_flows(con, start, end, stations=areas)))
         finally:
             con.disconnect()
-        parts.append(_conform(flows, STATIONS_SCHEMA))
-    both = pa.concat_tables(parts)
-    summed = (
-        both.group_by(["station_id", "station", "date", "hour"])
-        .aggregate([("arrivals", "sum"), ("departures", "sum")])
-        .rename_columns(["station_id", "station", "date", "hour", "arrivals", "departures"])
-    )
+    summed = _summed(STATIONS, parts)
     summed = summed.append_column("net", pc.subtract(summed["arrivals"], summed["departures"]))
-    summed = summed.sort_by([("station_id", "ascending"), ("date", "ascending"), ("hour", "ascending")])
-    return summed, {"rollups": len(fresh), "scanned": len(stale)}
+    return summed, plan.how()
 
 
 # -- building -------------------------------------------------------------------------------
 
 
-def _write(root: Path, name: str, source: Source, table: pa.Table, stations_fp: str | None) -> Path:
+def _write(root: Path, name: str, source: Source, table: pa.Table, covered, stations_fp: str | None) -> Path:
     meta = {
         META_NAME: name.encode(),
         META_VERSION: str(VERSION).encode(),
-        META_SOURCES: source.fingerprint.encode(),
+        META_SOURCES: json.dumps(sorted([n, z] for n, z in covered)).encode(),
         META_BUILT_AT: dt.datetime.now(dt.UTC).isoformat().encode(),
     }
     if stations_fp is not None:
@@ -291,20 +319,44 @@ def _write(root: Path, name: str, source: Source, table: pa.Table, stations_fp: 
     return replace_file(rollup_path(root, name, source.date, source.operator), table)
 
 
-def build(root: Path, source: Source, *, areas: pa.Table | None = None) -> dict[str, int]:
-    """Compute and store both rollups of one partition as listed in ``source``; rows written."""
-    areas = areas if areas is not None else an.station_areas()
-    day = dt.date.fromisoformat(source.date)
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=BEIJING)
-    con = _backend(root, [source])
+def _compute(root: Path, name: str, day: dt.date, files: list[Path], areas: pa.Table) -> pa.Table:
+    con = _backend(root, files)
     try:
-        rides = an.run(an.rides_by_hour(con, day, day, by_district=True))
-        flows = an.run(an.station_flows(con, start, start + dt.timedelta(days=ARRIVAL_DAYS), stations=areas))
+        if name == RIDES:
+            return an.run(an.rides_by_hour(con, day, day, by_district=True))
+        start = dt.datetime.combine(day, dt.time.min, tzinfo=BEIJING)
+        return an.run(an.station_flows(con, start, start + dt.timedelta(days=ARRIVAL_DAYS), stations=areas))
     finally:
         con.disconnect()
-    _write(root, RIDES, source, rides, None)
-    _write(root, STATIONS, source, flows, stations_fingerprint(areas))
-    return {RIDES: rides.num_rows, STATIONS: flows.num_rows}
+
+
+def build(root: Path, source: Source, *, areas: pa.Table | None = None, rebuild: bool = False) -> list[str]:
+    """Bring both rollups of one partition up to ``source`` (as listed); the names it wrote.
+
+    Incremental: a rollup that still applies (every file it covers is there) gets the files it
+    does not cover yet added to it — the counts are additive — so a day being written is
+    summarised a few minutes at a time; otherwise (or with ``rebuild``) it is computed anew.
+    """
+    areas = areas if areas is not None else an.station_areas()
+    stations_fp = stations_fingerprint(areas)
+    day = dt.date.fromisoformat(source.date)
+    written = []
+    for name in NAMES:
+        fp = stations_fp if name == STATIONS else None
+        path = rollup_path(root, name, source.date, source.operator)
+        covered = None if rebuild else _covered(path, name, source, fp)
+        new = [
+            f
+            for f, e in zip(source.files, source.entries, strict=True)
+            if covered is None or e not in covered
+        ]
+        if covered is not None and not new:
+            continue
+        parts = [_read([path], SCHEMAS[name])] if covered else []
+        parts.append(_compute(root, name, day, new, areas))
+        _write(root, name, source, _summed(name, parts), (covered or frozenset()) | set(source.entries), fp)
+        written.append(name)
+    return written
 
 
 @dataclass
@@ -330,41 +382,27 @@ def refresh(
     *,
     first: dt.date | None = None,
     last: dt.date | None = None,
-    before: dt.date | None = None,
     rebuild: bool = False,
 ) -> RefreshReport:
-    """Build the missing and outdated rollups of the trips partitions ``first``…``last``.
+    """Bring the rollups of the trips partitions ``first``…``last`` up to date (all: None).
 
-    ``before`` (default: today in Beijing) leaves that day and later alone: their partitions
-    are still being written, and queries scan them anyway. ``rebuild``: build every one.
+    Missing and outdated rollups are built, current ones get the files written since added
+    (today's too: the day is summarised as it is written); ``rebuild``: build every one anew.
     Rollups whose trips partition is gone are removed.
     """
     started = time.perf_counter()
     root = Path(root)
-    before = before or dt.datetime.now(BEIJING).date()
     first = first or dt.date(1970, 1, 1)
-    last = min(last or dt.date.max, before - dt.timedelta(days=1))
+    last = last or dt.date(9999, 12, 31)
     report = RefreshReport()
     areas = an.station_areas()
-    stations_fp = stations_fingerprint(areas)
     found = sources(root, first, last) if first <= last else []
     report.checked = len(found)
     for source in found:
-        current = not rebuild and all(
-            _current(
-                _metadata(rollup_path(root, name, source.date, source.operator)),
-                name,
-                source,
-                stations_fp if name == STATIONS else None,
-            )
-            for name in NAMES
-        )
-        if not current and source.fingerprint:
-            build(root, source, areas=areas)
+        if build(root, source, areas=areas, rebuild=rebuild):
             report.built.append((source.date, source.operator))
-    report.removed = _remove_orphans(
-        root, {(s.date, s.operator) for s in sources(root, first, last)}, first, last
-    )
+    alive = {(s.date, s.operator) for s in sources(root, first, last)} if first <= last else set()
+    report.removed = _remove_orphans(root, alive, first, last)
     report.seconds = time.perf_counter() - started
     return report
 

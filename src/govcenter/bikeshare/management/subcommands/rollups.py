@@ -1,10 +1,10 @@
 """``govcenter bikeshare rollups [--first YYYY-MM-DD] [--last YYYY-MM-DD] [--rebuild]``.
 
-Builds the missing and outdated rollups (``bikeshare.rollups``: rides per hour and district,
-rail-station flows, per trips partition) of the lake's completed days — what the hourly job
-does — and prints the report as JSON: partitions checked, built (``date/operator``), rollups
-removed because their trips partition is gone, seconds. Today is left alone (still being
-written; queries scan it). ``--rebuild`` builds every one again. Bad input exits 2 with one line.
+Brings the lake's rollups (``bikeshare.rollups``: rides per hour and district, rail-station
+flows, per trips partition) up to date — what the periodic job does: missing and outdated
+ones are built, current ones get the trips files written since added — and prints the report
+as JSON: partitions checked, updated (``date/operator``), rollups removed because their trips
+partition is gone, seconds. ``--rebuild`` builds every one anew. Bad input exits 2 with one line.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from govcenter.core.management.base import UsageError
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("rollups", help="build the lake's rollups of completed days (analyses 1 and 7)")
+    p = subparsers.add_parser("rollups", help="bring the lake's rollups up to date (analyses 1 and 7)")
     p.add_argument("--first", default=None, help="first partition date, YYYY-MM-DD (default: all)")
-    p.add_argument("--last", default=None, help="last partition date, YYYY-MM-DD (default: yesterday)")
+    p.add_argument("--last", default=None, help="last partition date, YYYY-MM-DD (default: all)")
     p.add_argument("--rebuild", action="store_true", help="build every rollup again")
     p.set_defaults(handler=handle_rollups)
 
