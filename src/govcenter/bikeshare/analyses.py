@@ -155,21 +155,33 @@ def district_codes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return _district_index().lookup_codes(lon, lat).astype(object)
 
 
-def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
-    """H3 cell (hex string) of each point at ``resolution``, coordinates taken as given."""
+def h3_ints(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """H3 cell of each point at ``resolution`` as its 64-bit index (int64: the top bit of an H3
+    index is always 0), coordinates taken as given."""
     import h3.api.basic_int as h3_int
 
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
-    if not len(lon):
-        return np.empty(0, dtype=object)
-    # The integer API (no string per point), then one hex string per distinct cell.
-    cells = np.fromiter(
-        map(h3_int.latlng_to_cell, lat.tolist(), lon.tolist(), [resolution] * len(lon)), np.uint64, len(lon)
+    return np.fromiter(
+        map(h3_int.latlng_to_cell, lat.tolist(), lon.tolist(), [resolution] * len(lon)), np.int64, len(lon)
     )
+
+
+def h3_names(cells: np.ndarray) -> np.ndarray:
+    """The hex names of H3 indexes (one conversion per distinct cell)."""
+    import h3.api.basic_int as h3_int
+
+    cells = np.asarray(cells, dtype=np.int64)
+    if not len(cells):
+        return np.empty(0, dtype=object)
     distinct, where = np.unique(cells, return_inverse=True)
     names = np.array([h3_int.int_to_str(int(c)) for c in distinct.tolist()], dtype=object)
     return names[where]
+
+
+def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """H3 cell (hex string) of each point at ``resolution``, coordinates taken as given."""
+    return h3_names(h3_ints(lon, lat, resolution))
 
 
 def _numpy(values) -> np.ndarray:
@@ -191,21 +203,32 @@ def _district_pd(lon: idt.float64, lat: idt.float64) -> idt.string:
 
 
 @ibis.udf.scalar.pyarrow(name="govcenter_h3_pa")
-def _h3_pa(lon: idt.float64, lat: idt.float64, resolution: idt.int32) -> idt.string:
+def _h3_pa(lon: idt.float64, lat: idt.float64, resolution: idt.int32) -> idt.int64:
     res = _numpy(resolution)
     if not len(res):
-        return pa.array([], type=pa.string())
-    return pa.array(h3_cells(_numpy(lon), _numpy(lat), int(res[0])), type=pa.string())
+        return pa.array([], type=pa.int64())
+    return pa.array(h3_ints(_numpy(lon), _numpy(lat), int(res[0])), type=pa.int64())
 
 
 @ibis.udf.scalar.pandas(name="govcenter_h3_pd")
-def _h3_pd(lon: idt.float64, lat: idt.float64, resolution: idt.int32) -> idt.string:
+def _h3_pd(lon: idt.float64, lat: idt.float64, resolution: idt.int32) -> idt.int64:
     import pandas as pd
 
     if not len(resolution):
-        return pd.Series([], dtype=object)
-    cells = h3_cells(lon.to_numpy(), lat.to_numpy(), int(resolution.iloc[0]))
-    return pd.Series(cells, index=lon.index, dtype=object)
+        return pd.Series([], dtype="int64")
+    return pd.Series(h3_ints(lon.to_numpy(), lat.to_numpy(), int(resolution.iloc[0])), index=lon.index)
+
+
+@ibis.udf.scalar.pyarrow(name="govcenter_h3_name_pa")
+def _h3_name_pa(cell: idt.int64) -> idt.string:
+    return pa.array(h3_names(_numpy(cell)), type=pa.string())
+
+
+@ibis.udf.scalar.pandas(name="govcenter_h3_name_pd")
+def _h3_name_pd(cell: idt.int64) -> idt.string:
+    import pandas as pd
+
+    return pd.Series(h3_names(cell.to_numpy()), index=cell.index, dtype=object)
 
 
 def _vectorised(con) -> str:
@@ -218,11 +241,20 @@ def district_of(con, lon, lat):
 
 
 def h3_of(con, lon, lat, resolution: int):
-    """Column expression: the H3 cell of points at ``resolution`` (0–15)."""
+    """Column expression: the H3 cell of points at ``resolution`` (0–15), as its int64 index.
+
+    Grouping on the integer is cheaper than on the hex name; :func:`h3_name_of` names the
+    (far fewer) cells left after aggregation.
+    """
     if not isinstance(resolution, int) or not 0 <= resolution <= 15:
         raise ValueError(f"H3 resolution must be a whole number 0–15, got {resolution!r}")
     res = ibis.literal(resolution, type="int32")
     return (_h3_pd if _vectorised(con) == "pandas" else _h3_pa)(lon, lat, res)
+
+
+def h3_name_of(con, cell):
+    """Column expression: the hex name of int64 H3 indexes (from :func:`h3_of`)."""
+    return (_h3_name_pd if _vectorised(con) == "pandas" else _h3_name_pa)(cell)
 
 
 # -- (1) rides by hour / day, peaks, month-on-month and year-on-year ----------------------
@@ -384,12 +416,11 @@ def heatmap(
     table = table.filter(_dates(table, first, last), _in_window(table[time], s, e))
     if operator is not None:
         table = table.filter(table.operator == operator)
-    table = table.mutate(cell=h3_of(con, table[lon], table[lat], resolution))
-    return (
-        table.group_by("cell")
-        .aggregate(points=table.count(), vehicles=table.device_id.nunique())
-        .order_by([ibis.desc("points"), "cell"])
-    )
+    table = table.mutate(cell_id=h3_of(con, table[lon], table[lat], resolution))
+    cells = table.group_by("cell_id").aggregate(points=table.count(), vehicles=table.device_id.nunique())
+    return cells.select(
+        cell=h3_name_of(con, cells.cell_id), points=cells.points, vehicles=cells.vehicles
+    ).order_by([ibis.desc("points"), "cell"])
 
 
 def trajectory(
