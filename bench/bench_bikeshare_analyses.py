@@ -40,6 +40,12 @@ for 5, recounting the bikes' districts from their positions with the district in
 does not fit Spark's 1 GB local driver here) and DuckDB is timed again on exactly those days;
 the record's ratio is DuckDB seconds / PySpark seconds (below 1: DuckDB faster).
 
+Analyses 1 and 7 **as served** (``bikeshare.rollups``, what the pages, the API and the monthly
+report run): every partition's rollups rebuilt (timed: the cost per day of trips, paid once by
+the periodic job), then five minutes' worth of new trips written to the last day's partitions
+(what the 5-minute job has not summarised yet; removed afterwards) and the same answers timed
+through the rollups plus a scan of just those files; baseline: the raw DuckDB analysis above.
+
 Run alone: ``python bench/bench_bikeshare_analyses.py [--scale 1.0] [--days 30] [--no-spark | --spark-only]
 [--spark-days 7] [--runs 3]``.
 ``make bench`` runs it at ``GOVCENTER_BENCH_ANALYSES_SCALE`` (default 0.1) over 30 days.
