@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Literal
@@ -94,7 +95,15 @@ def spark_session():
     # (after logging's streams are closed: "--- Logging error ---"). Warnings still show.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     builder = SparkSession.builder
-    for key, value in SPARK_CONF.items():
+    conf = dict(SPARK_CONF)
+    # The local driver's heap: 1 GB suits tests and a week of trips; a month of Beijing trips
+    # needs more (the machine's RAM allowing). Read from the environment like every setting.
+    memory = os.environ.get("GOVCENTER_SPARK_DRIVER_MEMORY", "").strip()
+    if memory:
+        if not re.fullmatch(r"[1-9][0-9]*[mgMG]", memory):
+            raise ValueError(f"GOVCENTER_SPARK_DRIVER_MEMORY={memory!r}: give a size like 4g or 2048m")
+        conf["spark.driver.memory"] = memory
+    for key, value in conf.items():
         builder = builder.config(key, value)
     # The analyses' UDFs (districts, H3) are pickled by reference to this package: Python
     # workers must import govcenter even when it runs from a source tree, not an install.
