@@ -37,7 +37,8 @@ group-by, the same H3 and district kernels), i.e. what one would write without a
 for 5, recounting the bikes' districts from their positions with the district index. With
 ``--spark`` (the default when pyspark is installed) analyses 1, 2, 3 and 7 also run on PySpark
 (local[2]) over the first ``--spark-days`` days (7 by default: a month of trips at scale 1.0
-does not fit Spark's 1 GB local driver here) and DuckDB is timed again on exactly those days;
+does not fit Spark's default 1 GB local driver; with ``GOVCENTER_SPARK_DRIVER_MEMORY=6g``
+``--spark-days 30`` runs the whole month) and DuckDB is timed again on exactly those days;
 the record's ratio is DuckDB seconds / PySpark seconds (below 1: DuckDB faster).
 
 Analyses 1 and 7 **as served** (``bikeshare.rollups``, what the pages, the API and the monthly
