@@ -49,9 +49,13 @@ def test_analyses_bench_runs_and_caches_its_data(tmp_path):
         assert f"analysis {n} (" in text
     names = [line.split(":")[0].strip() for line in record_lines(lines)]
     assert names == [f"bikeshare.analyses.{k}" for k in ("1_duckdb", "2_duckdb", "3_duckdb", "7_duckdb")] + [
-        "bikeshare.analyses.5_live_counts"
+        "bikeshare.analyses.5_live_counts",
+        "bikeshare.rollups.build_per_day",
+        "bikeshare.analyses.1_served",
+        "bikeshare.analyses.7_served",
     ]
     assert "target ≤ 2 s met:" in text
+    assert "analysis 1 (rides by hour/peaks/monthly) as served" in text
     assert "6,200 trips over 2 days" in text  # 3,100 trips a day at scale 0.001
     base = tmp_path / "bench" / "bikeshare-month-s0.001-d2-20240901"
     manifest = json.loads((base / "manifest.json").read_text())
@@ -61,6 +65,11 @@ def test_analyses_bench_runs_and_caches_its_data(tmp_path):
         "date=2026-10-18",
     ]
     assert (base / "live.db").exists()
+    # The served part's "five minutes of new trips" were removed again: the cached lake is intact.
+    import pyarrow.dataset as ds
+
+    assert ds.dataset(base / "lake" / "trips", format="parquet").count_rows() == 6_200
+    assert (base / "lake" / "rollups" / "rides_hourly").is_dir()
 
     # The same parameters reuse the data (nothing is rewritten); other ones rebuild.
     stamp = (base / "manifest.json").stat().st_mtime_ns
