@@ -253,3 +253,26 @@ def test_bad_url_is_a_clear_value_error(url):
 def test_bad_stream_name_is_a_value_error(tmp_path, name):
     with pytest.raises(ValueError, match="invalid stream name"):
         open_stream(name, f"spool://{tmp_path}")
+
+
+def test_spool_publishers_of_one_process_do_not_rescan_what_it_wrote(tmp_path):
+    """A new SpoolStream per publish (as an API request opens one) reads none of the segment
+    back: the end this process wrote is known good process-wide. Bytes another process appended
+    are still checked, and a torn tail after them is still cut."""
+    from govcenter.analytics.stream import spool
+
+    SpoolStream(tmp_path, "s").publish([b"x" * 1000])
+    before = spool.stats["tail_bytes_scanned"]
+    for i in range(5):
+        SpoolStream(tmp_path, "s").publish([f"r{i}".encode() * 100])
+    assert spool.stats["tail_bytes_scanned"] == before
+    segment = _only_segment(SpoolStream(tmp_path, "s"))
+    # "Another process" appends a valid record and a torn tail: only those bytes are read.
+    appended = struct.pack(">II", 3, zlib.crc32(b"abc")) + b"abc" + b"\x00\x00"
+    with open(segment, "ab") as f:
+        f.write(appended)
+    SpoolStream(tmp_path, "s").publish([b"last"])
+    assert spool.stats["tail_bytes_scanned"] == before + len(appended)
+    with SpoolStream(tmp_path, "s") as stream:
+        got = [m.data for m in stream.read("g", "c", max_records=100, block_ms=0)]
+    assert got == [b"x" * 1000, *[f"r{i}".encode() * 100 for i in range(5)], b"abc", b"last"]

@@ -11,7 +11,7 @@ from django.test import Client
 
 from govcenter.analytics.lake import compact, duckdb_connection
 from govcenter.analytics.stream import open_stream
-from govcenter.bikeshare.consumer import consume
+from govcenter.bikeshare.consumer import consume, decode
 from govcenter.bikeshare.models import OperatorProfile, OperatorRejection
 from govcenter.bikeshare.services.ingest import MAX_BATCH, operator_profile_set, stream_name
 from govcenter.bikeshare.services.registry import vehicles_register
@@ -116,8 +116,11 @@ def messages(kind: str, stream_url: str) -> list[dict]:
     out = []
     with open_stream(stream_name(kind), stream_url) as stream:
         for m in stream.read(f"probe{uuid.uuid4().hex[:8]}", "probe", max_records=1000, block_ms=10):
-            payload = json.loads(m.data)
-            assert payload["kind"] == kind
+            if m.data[:1] == b"{":  # version 1: JSON rows
+                payload = json.loads(m.data)
+                assert payload["kind"] == kind
+            else:  # version 2: Arrow IPC columns (telemetry), read as the consumer reads it
+                payload = {"v": 2, "kind": kind, "rows": decode(kind, [m])}
             out.append(payload)
     return out
 
@@ -527,7 +530,9 @@ def test_vendored_ingest_schemas_are_what_the_script_builds():
     assert done.returncode == 0, done.stderr
 
 
-def test_the_periodic_task_drains_every_stream_into_lake_and_live(org, keys, bikes, stream_url, tmp_path, settings):
+def test_the_periodic_task_drains_every_stream_into_lake_and_live(
+    org, keys, bikes, stream_url, tmp_path, settings
+):
     from govcenter.bikeshare.live import open_live_state
     from govcenter.bikeshare.tasks import consume_all
 

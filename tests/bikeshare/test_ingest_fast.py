@@ -91,6 +91,12 @@ MUTATIONS = [
     _loc("speed", 3.5), _loc("speed", True), _loc("heading", 10**400), _loc("extra", "x"),
     _loc("lng", 121.4737), _loc("lat", 31.2304),  # Shanghai (with the other coordinate: nowhere)
     lambda r: 5, lambda r: None, lambda r: [r],
+    # Columns the fast structure check converts whole when all values have the usual type.
+    _set("trip_ids", ["3c9604d6-b5ee-11e8-96f8-529269fb1459", "4c9604d6-b5ee-11e8-96f8-529269fb1459"]),
+    _set("trip_ids", ["3c9604d6-b5ee-11e8-96f8-529269fb1459", 5]),
+    _set("trip_ids", ["3c9604d6-b5ee-11e8-96f8-529269fb1459", "3C9604D6-B5EE-11E8-96F8-529269FB1459"]),
+    _set("trip_ids", [None]), _set("battery_percent", 10**30), _set("timestamp", 2**62 + 5),
+    _set("timestamp", -(2**70)), _loc("lng", 10**400),
 ]  # fmt: skip
 
 # Weighted towards valid values, so that a mutation often lands on an otherwise clean record.
@@ -221,3 +227,19 @@ def test_cache_expires(org, fleet, settings):
     settings.GOVCENTER_BIKESHARE_INGEST_VEHICLE_CACHE_SECONDS = 0
     first = ingest_fast.operator_vehicles(org.op_a)
     assert ingest_fast.operator_vehicles(org.op_a) is not first and set(first) == set(mine)
+
+
+def test_round7_is_pythons_round_bit_for_bit():
+    """The lake row's coordinates are ``round(v, 7)``; the vectorised one must agree on every
+    value, near-halves included (where ``rint(v * 1e7)`` alone could land on the other side)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate([
+        rng.uniform(-180, 180, 200_000), rng.uniform(115.4, 117.6, 200_000), rng.uniform(39.4, 41.1, 200_000),
+        (np.arange(-2000, 2000) + 0.5) / 1e7 + 116.0,  # decimal halves (not exact in binary)
+        np.nextafter((np.arange(1000) + 0.5) / 1e7 + 39.9, np.inf), [0.0, -0.0, -1e-9, 1e-9, 180.0, -180.0],
+    ])  # fmt: skip
+    got = ingest_fast._round7(x)
+    expected = [round(v, 7) for v in x.tolist()]
+    assert np.array_equal(np.array(got).view(np.int64), np.array(expected).view(np.int64))

@@ -11,6 +11,11 @@ timestamp)``) on compaction; the live state keeps the newest report per bike. A 
 messages cannot be decoded raises (nothing acked), so a poison message stops the consumer
 loudly instead of being dropped silently.
 
+Messages come in two versions (``services/ingest.py``): 1, JSON rows (events, trips, and
+everything published before version 2); 2, an Arrow IPC record batch in the stream schema
+(telemetry from the API), which :func:`decode_table` takes as it is — no JSON, no dicts. The
+first byte tells them apart (``{`` or ``0xFF``); a batch may mix both, rows keep their order.
+
 Fences change while a consumer runs (a staffer's import, revision or retirement; validity
 dates at midnight). A consumer that opened the live store itself keeps its fence index current
 with a :class:`FenceWatcher`: at most every :data:`FENCE_CHECK_SECONDS` it compares the index's
@@ -43,7 +48,7 @@ from govcenter.analytics.lake.schemas import get_spec
 from govcenter.analytics.stream import Message, open_stream, run_batches
 from govcenter.core import fastjson
 
-from .services.ingest import KINDS, MESSAGE_VERSION, stream_name
+from .services.ingest import COLUMNAR_VERSION, KINDS, MESSAGE_VERSION, stream_name
 
 logger = logging.getLogger(__name__)
 
@@ -53,23 +58,63 @@ LAKE_DATASETS = {"events": "events", "telemetry": "telemetry", "trips": "trips"}
 LIVE_KINDS = frozenset({"events", "telemetry"})
 
 
-def decode(kind: str, messages: list[Message]) -> list[dict]:
-    """The rows of ``messages`` (ValueError for a message that is not ours)."""
-    rows: list[dict] = []
+def _decode_json(kind: str, message: Message) -> list:
+    try:
+        payload = fastjson.loads(message.data)
+    except ValueError as exc:
+        raise ValueError(f"message {message.id} of bikeshare-{kind} is not JSON") from exc
+    if not isinstance(payload, dict) or payload.get("v") != MESSAGE_VERSION or payload.get("kind") != kind:
+        raise ValueError(
+            f"message {message.id} of bikeshare-{kind} is not a version-{MESSAGE_VERSION} {kind} batch"
+        )
+    return payload["rows"]
+
+
+def _decode_ipc(kind: str, message: Message) -> pa.Table:
+    """A version-2 message: one Arrow IPC stream in the stream schema of ``kind``, tagged v=2."""
+    what = f"message {message.id} of bikeshare-{kind} is not a version-{COLUMNAR_VERSION} {kind} batch"
+    try:
+        table = pa.ipc.open_stream(pa.py_buffer(message.data)).read_all()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError) as exc:
+        raise ValueError(what) from exc
+    meta = table.schema.metadata or {}
+    if meta.get(b"v") != str(COLUMNAR_VERSION).encode() or meta.get(b"kind") != kind.encode():
+        raise ValueError(what)
+    table = table.replace_schema_metadata(None)
+    if not table.schema.equals(_stream_schema(LAKE_DATASETS[kind])):
+        raise ValueError(f"{what} (columns {table.schema.names})")
+    return table
+
+
+def decode_table(kind: str, messages: list[Message]) -> pa.Table:
+    """The rows of ``messages`` as one Arrow table of the lake data set of ``kind`` (see
+    :func:`rows_table`), in message order. Version-1 messages (JSON rows, ``{`` first) and
+    version-2 ones (Arrow IPC) may be mixed; ValueError for a message that is neither."""
+    parts: list[pa.Table] = []
+    rows: list = []
     for message in messages:
-        try:
-            payload = fastjson.loads(message.data)
-        except ValueError as exc:
-            raise ValueError(f"message {message.id} of bikeshare-{kind} is not JSON") from exc
-        if (
-            not isinstance(payload, dict)
-            or payload.get("v") != MESSAGE_VERSION
-            or payload.get("kind") != kind
-        ):
-            raise ValueError(
-                f"message {message.id} of bikeshare-{kind} is not a version-{MESSAGE_VERSION} {kind} batch"
-            )
-        rows.extend(payload["rows"])
+        if bytes(message.data[:1]) == b"{":
+            rows.extend(_decode_json(kind, message))
+            continue
+        if rows:
+            parts.append(_stream_table(kind, rows))
+            rows = []
+        parts.append(_decode_ipc(kind, message))
+    if rows or not parts:
+        parts.append(_stream_table(kind, rows))
+    table = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+    return _to_lake(kind, table)
+
+
+def decode(kind: str, messages: list[Message]) -> list[dict]:
+    """The rows of ``messages`` as dicts (timestamps in ms), either version (ValueError for a
+    message that is not ours)."""
+    rows: list = []
+    for message in messages:
+        if bytes(message.data[:1]) == b"{":
+            rows.extend(_decode_json(kind, message))
+        else:
+            rows.extend(_decode_ipc(kind, message).to_pylist())
     return rows
 
 
@@ -85,6 +130,30 @@ def _stream_schema(dataset: str) -> pa.Schema:
     )
 
 
+def _stream_table(kind: str, rows: list) -> pa.Table:
+    """Stream rows → an Arrow table in the stream schema (timestamps int64 ms), checked."""
+    schema = _stream_schema(LAKE_DATASETS[kind])
+    if not all(type(r) is dict for r in rows):
+        raise ValueError(f"bikeshare-{kind}: a row is not an object")
+    unknown = {k for r in rows for k in r}.difference(schema.names)
+    if unknown:
+        raise ValueError(f"bikeshare-{kind}: rows have unknown columns {sorted(unknown)}")
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+        raise ValueError(f"bikeshare-{kind}: wrong type in a row ({exc})") from exc
+
+
+def _to_lake(kind: str, raw: pa.Table) -> pa.Table:
+    """A stream-schema table → the lake schema (ms timestamps cast to UTC timestamps)."""
+    spec = get_spec(LAKE_DATASETS[kind])
+    columns = [
+        raw.column(f.name).cast(f.type) if pa.types.is_timestamp(f.type) else raw.column(f.name)
+        for f in spec.schema
+    ]
+    return pa.Table.from_arrays(columns, schema=spec.schema)
+
+
 def rows_table(kind: str, rows: list[dict]) -> pa.Table:
     """Stream rows → an Arrow table of the lake data set of ``kind`` (one columnar pass, in C).
 
@@ -92,23 +161,7 @@ def rows_table(kind: str, rows: list[dict]) -> pa.Table:
     :func:`~govcenter.analytics.lake.schemas.conform` then checks the table as it checks any.
     ValueError for a row that is not an object, a member no lake column has, or a wrong type.
     """
-    dataset = LAKE_DATASETS[kind]
-    schema = _stream_schema(dataset)
-    if not all(type(r) is dict for r in rows):
-        raise ValueError(f"bikeshare-{kind}: a row is not an object")
-    unknown = {k for r in rows for k in r}.difference(schema.names)
-    if unknown:
-        raise ValueError(f"bikeshare-{kind}: rows have unknown columns {sorted(unknown)}")
-    try:
-        raw = pa.Table.from_pylist(rows, schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
-        raise ValueError(f"bikeshare-{kind}: wrong type in a row ({exc})") from exc
-    spec = get_spec(dataset)
-    columns = [
-        raw.column(f.name).cast(f.type) if pa.types.is_timestamp(f.type) else raw.column(f.name)
-        for f in spec.schema
-    ]
-    return pa.Table.from_arrays(columns, schema=spec.schema)
+    return _to_lake(kind, _stream_table(kind, rows))
 
 
 def live_columns(kind: str, table: pa.Table) -> dict:
@@ -192,10 +245,9 @@ def make_handler(
     """
 
     def handle(messages: list[Message]) -> None:
-        rows = decode(kind, messages)
-        if not rows:
+        table = decode_table(kind, messages)
+        if not table.num_rows:
             return
-        table = rows_table(kind, rows)
         writer.write(LAKE_DATASETS[kind], table)
         if live is not None and kind in LIVE_KINDS:
             if fences is not None:
@@ -203,7 +255,7 @@ def make_handler(
             batch = live_columns(kind, table)
             if batch["device_id"]:
                 live.update(batch)  # positions are already GCJ-02
-        logger.info("bikeshare consume %s: %d messages, %d rows", kind, len(messages), len(rows))
+        logger.info("bikeshare consume %s: %d messages, %d rows", kind, len(messages), table.num_rows)
 
     return handle
 

@@ -24,6 +24,15 @@ Guarantees:
   that is the redelivery of unacked messages (there is no timer: reopen to redeliver).
 * Segments are kept; nothing is deleted (retention is an operator task for now).
 * Local disk only: ``flock`` is not reliable on network filesystems.
+
+Finding a torn tail means reading and CRC-checking a segment, up to its 64 MB. The bytes of a
+segment up to the end this process last wrote (and fsync'd) or last verified are known good for
+as long as the file is the same file — segments only grow, and only a torn tail *after* valid
+records is ever cut — so :data:`_VERIFIED` remembers that end process-wide (per segment path,
+with the file's device and inode so a segment deleted and recreated is not trusted — unless the
+new file happens to get the old inode number, which only a deletion behind the spool's back, not
+``destroy``, can cause), and a publish checks only what other processes appended since. An API worker that opens a new
+``SpoolStream`` per request then reads its own writes back never.
 """
 
 from __future__ import annotations
@@ -42,6 +51,24 @@ HEADER = struct.Struct(">II")  # payload length, CRC32 of payload
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 POLL_SECONDS = 0.05
+
+# Process-wide: segment path -> (st_dev, st_ino, end): bytes before ``end`` are valid records
+# (this process wrote and fsync'd them, or scanned them). Guarded by the publish flock across
+# processes and by the GIL for the dict itself; a stale entry is only ever an under-estimate.
+_VERIFIED: dict[str, tuple[int, int, int]] = {}
+# Bytes read to look for torn tails (evidence for tests; cheap to keep).
+stats = {"tail_bytes_scanned": 0}
+
+
+def _known_good(path: Path, st: os.stat_result) -> int:
+    entry = _VERIFIED.get(str(path))
+    if entry is None or entry[:2] != (st.st_dev, st.st_ino) or entry[2] > st.st_size:
+        return 0
+    return entry[2]
+
+
+def _remember(path: Path, st: os.stat_result, end: int) -> None:
+    _VERIFIED[str(path)] = (st.st_dev, st.st_ino, end)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -83,6 +110,18 @@ def scan(data: bytes, pos: int) -> tuple[list[tuple[int, int, bytes]], int]:
     return records, pos
 
 
+def _read_all(fd: int, count: int) -> bytes:
+    """``count`` bytes from ``fd``'s position (fewer only at end of file)."""
+    chunks = []
+    while count > 0:
+        chunk = os.read(fd, min(count, 16 * 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
+
+
 class SpoolStream(Stream):
     def __init__(self, root: str | os.PathLike, name: str, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES):
         self.name = check_name("stream", name)
@@ -90,7 +129,6 @@ class SpoolStream(Stream):
         self.groups_dir = self.directory / "groups"
         self.groups_dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
-        self._known_good = (-1, 0)  # (segment, end) of this instance's last fsync'd write
         self._group_locks: dict[str, int] = {}  # group -> fd of its held lock file
         self._cursor: dict[str, tuple[int, int]] = {}  # group -> next read position
         self._pending: dict[str, dict[str, tuple[tuple[int, int], bool]]] = {}  # id -> (end, acked)
@@ -116,20 +154,23 @@ class SpoolStream(Stream):
             try:
                 if created:
                     _fsync_dir(self.directory)
-                size = os.fstat(fd).st_size
+                st = os.fstat(fd)
+                size = st.st_size
                 if size:
                     # Cut a torn tail left by a publisher that crashed mid-write. Bytes before
-                    # the end this instance last wrote are known good (segments only grow,
-                    # and only torn tails are cut), so only the rest needs checking.
-                    known = self._known_good[1] if self._known_good[0] == number else 0
-                    known = known if known <= size else 0
-                    with open(path, "rb") as f:
-                        f.seek(known)
-                        _, valid_end = scan(f.read(), 0)
-                    valid_end += known
-                    if valid_end != size:
-                        os.ftruncate(fd, valid_end)
-                        size = valid_end
+                    # the end this process last wrote or verified are known good (module
+                    # doc), so only the rest needs checking.
+                    known = _known_good(path, st)
+                    if known < size:
+                        os.lseek(fd, known, os.SEEK_SET)
+                        data = _read_all(fd, size - known)
+                        stats["tail_bytes_scanned"] += len(data)
+                        _, valid_end = scan(data, 0)
+                        valid_end += known
+                        if valid_end != size:
+                            os.ftruncate(fd, valid_end)
+                            size = valid_end
+                        _remember(path, st, size)
                 if size and size + len(blob) > self.segment_bytes:
                     os.fsync(fd)
                     os.close(fd)
@@ -137,6 +178,7 @@ class SpoolStream(Stream):
                     path = _segment_path(self.directory, number)
                     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
                     _fsync_dir(self.directory)
+                    st = os.fstat(fd)
                     size = 0
                 os.lseek(fd, size, os.SEEK_SET)
                 view = memoryview(blob)
@@ -144,7 +186,7 @@ class SpoolStream(Stream):
                     written = os.write(fd, view)
                     view = view[written:]
                 os.fsync(fd)
-                self._known_good = (number, size + len(blob))
+                _remember(path, st, size + len(blob))
             finally:
                 os.close(fd)
         finally:
@@ -260,4 +302,7 @@ class SpoolStream(Stream):
 
     def destroy(self) -> None:
         self.close()
+        prefix = str(self.directory) + os.sep
+        for key in [k for k in _VERIFIED if k.startswith(prefix)]:
+            del _VERIFIED[key]
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -22,8 +22,16 @@ MDS-style ``{"item", "error", "error_description", "error_details"}``:
 The accepted records become lake rows (``analytics.lake`` data sets ``events``, ``telemetry``,
 ``trips``): coordinates in GCJ-02 with ``source_datum`` the operator's declared datum (ADR
 0005), timestamps as Unix milliseconds. They are published to the stream
-``bikeshare-<kind>`` as JSON messages of at most ``GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS``
+``bikeshare-<kind>`` in messages of at most ``GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS``
 rows each, **before** the answer: when the operator reads 201/200, its records are durable.
+Message formats (the consumer reads both; the first byte tells them apart):
+
+* version 1 — compact JSON ``{"v": 1, "kind", "rows": [{…}, …]}`` (events, trips, and any rows
+  published as dicts);
+* version 2 — an Arrow IPC stream of one record batch in the lake schema of the kind with
+  timestamps as int64 ms (:func:`stream_schema`), schema metadata ``v=2`` and ``kind``. The
+  telemetry fast path builds its accepted rows as columns, so neither side turns 30 million
+  points a day into dicts and JSON and back. An IPC stream starts with ``0xFF``, JSON with ``{``.
 A batch refused whole (not a list, empty, too large) publishes nothing.
 
 Idempotency: the key of each record travels in the row; a batch pushed again is accepted
@@ -45,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -69,7 +78,8 @@ SCHEMA_FILES = {
     "trips": "trip.schema.json",
 }
 MAX_BATCH = {"events": 5000, "telemetry": 10_000, "trips": 5000}
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 1  # JSON rows
+COLUMNAR_VERSION = 2  # Arrow IPC columns (module doc)
 
 # Defaults of the settings (read with getattr until they are in settings/bikeshare.py).
 DEFAULTS = {
@@ -244,11 +254,27 @@ def _check_rules(kind: str, record: dict, *, now_ms: int, skew_ms: int, max_age_
 
 @dataclass
 class IngestResult:
+    """``rows``: the accepted records as lake rows (timestamps in ms), in record order. The fast
+    telemetry path sets ``table`` instead (the same rows as columns, :func:`stream_schema`);
+    ``rows`` is then made from it on first use only (tests, comparisons), as publishing uses the
+    table."""
+
     kind: str
     total: int
     failures: list[dict] = field(default_factory=list)
-    rows: list[dict] = field(default_factory=list)  # accepted, as lake rows (timestamps in ms)
     messages: int = 0  # stream messages published
+    table: pa.Table | None = None
+    _rows: list[dict] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> list[dict]:
+        if self._rows is None:
+            self._rows = self.table.to_pylist() if self.table is not None else []
+        return self._rows
+
+    @property
+    def accepted(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.rows)
 
     @property
     def success(self) -> int:
@@ -388,11 +414,46 @@ def encode_messages(kind: str, rows: list[dict], per_message: int) -> list[bytes
     ]
 
 
-def publish(kind: str, rows: list[dict], *, stream_url: str | None = None) -> int:
-    """Publish lake rows to the stream of ``kind`` (:func:`stream_name`); returns the number of messages (durable on return)."""
+@functools.cache
+def stream_schema(kind: str) -> pa.Schema:
+    """The lake schema of ``kind``'s data set as the stream carries it: timestamps as int64 ms."""
+    from govcenter.analytics.lake.schemas import get_spec
+
+    return pa.schema(
+        [
+            pa.field(f.name, pa.int64(), f.nullable) if pa.types.is_timestamp(f.type) else f
+            for f in get_spec(kind).schema
+        ]
+    )
+
+
+def encode_table_messages(kind: str, table: pa.Table, per_message: int) -> list[bytes]:
+    """Version-2 messages of ``table`` (rows in :func:`stream_schema` of ``kind``): one Arrow IPC
+    stream of one record batch each, ``per_message`` rows each, kind and version in the metadata."""
+    schema = stream_schema(kind)
+    if not table.schema.equals(schema):
+        raise ValueError(f"bikeshare-{kind}: table schema {table.schema} is not the stream schema")
+    schema = schema.with_metadata({"v": str(COLUMNAR_VERSION), "kind": kind})
+    out = []
+    for batch in table.combine_chunks().to_batches(max_chunksize=per_message):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, schema) as writer:
+            writer.write_batch(batch.replace_schema_metadata(schema.metadata))
+        out.append(sink.getvalue().to_pybytes())
+    return out
+
+
+def publish(kind: str, rows: list[dict] | pa.Table, *, stream_url: str | None = None) -> int:
+    """Publish lake rows (dicts: version-1 JSON messages; an Arrow table in :func:`stream_schema`:
+    version 2) to the stream of ``kind`` (:func:`stream_name`); returns the number of messages
+    (durable on return)."""
     from govcenter.analytics.stream import open_stream
 
-    messages = encode_messages(kind, rows, max(1, int(setting("GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS"))))
+    per_message = max(1, int(setting("GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS")))
+    if isinstance(rows, pa.Table):
+        messages = encode_table_messages(kind, rows, per_message)
+    else:
+        messages = encode_messages(kind, rows, per_message)
     if not messages:
         return 0
     with open_stream(stream_name(kind), stream_url) as stream:
@@ -428,9 +489,10 @@ def ingest(*, operator: Unit, kind: str, records, stream_url: str | None = None)
         result = classify_telemetry(operator, records, now_ms)
     else:
         result = _classify(operator, kind, records, now_ms)
-    if result.rows:
+    if result.accepted:
         try:
-            result.messages = publish(kind, result.rows, stream_url=stream_url)
+            payload = result.table if result.table is not None else result.rows
+            result.messages = publish(kind, payload, stream_url=stream_url)
         except Exception as exc:  # any backend failure: the operator must retry
             raise _refuse(
                 operator, "stream_unavailable", "the records could not be stored; retry the batch", status=503,

@@ -46,12 +46,14 @@ from __future__ import annotations
 import math
 import threading
 import time
+from operator import itemgetter
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db.models.signals import post_delete, post_save
 
+from govcenter.core import fastjson
 from govcenter.core.districts import lookup
 from govcenter.core.geo import Datum, to_gcj02
 from govcenter.core.models import Unit
@@ -71,6 +73,7 @@ OPTIONAL = frozenset(
 TOP_KEYS = REQUIRED | OPTIONAL
 LOCATION_NUMBERS = ("altitude", "heading", "horizontal_accuracy", "speed", "vertical_accuracy")
 LOCATION_KEYS = frozenset({"lat", "lng", "satellites", *LOCATION_NUMBERS})
+LOCATION_REQUIRED = frozenset({"lat", "lng"})
 LOCATION_TYPES = frozenset({"street", "sidewalk", "crosswalk", "garage", "bike_lane"})
 CACHE_SECONDS_DEFAULT = 30
 _MISSING = object()
@@ -129,9 +132,15 @@ post_delete.connect(_vehicle_changed, sender=Vehicle, dispatch_uid="bikeshare.in
 # ------------------------------------------------------------------------------------------
 
 
-def _uuid_ok(values: list, *, allow_missing: bool = False, allow_null: bool = False) -> np.ndarray:
+def _uuid_ok(values, *, allow_missing: bool = False, allow_null: bool = False) -> np.ndarray:
     """Per value: a string matching the schema's UUID pattern (or missing/None where allowed)."""
-    strings = pa.array([v if type(v) is str else None for v in values], type=pa.string())
+    types = set(map(type, values))
+    if allow_null and types == {type(None)}:  # journey_id as operators send it: always null
+        return np.ones(len(values), bool)
+    if types == {str}:  # the usual column: no per-value Python work
+        strings = pa.array(values, type=pa.string())
+    else:
+        strings = pa.array([v if type(v) is str else None for v in values], type=pa.string())
     ok = pc.fill_null(pc.match_substring_regex(strings, UUID_PATTERN), False).to_numpy(zero_copy_only=False)
     if allow_missing or allow_null:
         ok = ok | np.fromiter(
@@ -152,14 +161,26 @@ def _number(v) -> float:
     return math.nan
 
 
-def _numbers(values: list, *, optional: bool) -> tuple[np.ndarray, np.ndarray]:
+def _numbers(values, *, optional: bool) -> tuple[np.ndarray, np.ndarray]:
     """(floats, ok): ok where the value is a finite number (or missing, when optional)."""
-    x = np.fromiter((0.0 if (optional and v is _MISSING) else _number(v) for v in values), float, len(values))
+    if set(map(type, values)) == {float}:  # the usual column: converted in C
+        x = np.array(values, dtype=np.float64)
+    else:
+        x = np.fromiter(
+            (0.0 if (optional and v is _MISSING) else _number(v) for v in values), float, len(values)
+        )
     return x, np.isfinite(x)
 
 
-def _ints_ok(values: list, lo: int, hi: int | None) -> np.ndarray:
+def _ints_ok(values, lo: int, hi: int | None) -> np.ndarray:
     """Optional integer members: missing, or an int (not bool, not float) in [lo, hi]."""
+    if set(map(type, values)) == {int}:  # all present, all ints (bool is another type)
+        try:
+            x = np.array(values, dtype=np.int64)
+        except OverflowError:
+            pass
+        else:
+            return (x >= lo) & (x <= hi) if hi is not None else x >= lo
     return np.fromiter(
         (v is _MISSING or (type(v) is int and v >= lo and (hi is None or v <= hi)) for v in values),
         bool,
@@ -167,52 +188,132 @@ def _ints_ok(values: list, lo: int, hi: int | None) -> np.ndarray:
     )
 
 
-def _structure(records: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(ok, timestamp ms, lng, lat) per record; ok False = the schema might object."""
-    n = len(records)
-    recs = [r if type(r) is dict else {} for r in records]
-    ok = np.fromiter((type(r) is dict for r in records), bool, n)
-    ok &= np.fromiter((REQUIRED <= r.keys() <= TOP_KEYS for r in recs), bool, n)
+# Stands in for a record (or location) that lacks a required member: its checks fail anyway
+# (``ok`` is already False), it only lets the columns be cut with one itemgetter.
+_REQUIRED_ORDER = (
+    "device_id",
+    "provider_id",
+    "telemetry_id",
+    "timestamp",
+    "trip_ids",
+    "journey_id",
+    "location",
+)
+_STAND_IN = dict.fromkeys(_REQUIRED_ORDER)
+_STAND_IN_LOCATION = {"lng": None, "lat": None}
+_required = itemgetter(*_REQUIRED_ORDER)
+_lng_lat = itemgetter("lng", "lat")
 
-    def col(rows, name):
-        return [r.get(name, _MISSING) for r in rows]
 
-    # Optional members no record of the batch carries need no pass over the batch.
-    present = set().union(*(r.keys() for r in recs))
+def _timestamps(values) -> np.ndarray:
+    """Per value: the int in [0, 2**62), else -1 (bool, float, huge, missing: suspect)."""
+    if set(map(type, values)) == {int}:
+        try:
+            x = np.array(values, dtype=np.int64)
+        except OverflowError:
+            pass
+        else:
+            return np.where((x >= 0) & (x < 2**62), x, -1)
+    return np.fromiter(
+        (v if type(v) is int and 0 <= v < 2**62 else -1 for v in values), np.int64, len(values)
+    )
 
-    for name in ("device_id", "provider_id", "telemetry_id"):
-        ok &= _uuid_ok(col(recs, name))
-    for name in present.intersection(("data_provider_id", "stop_id")):
-        ok &= _uuid_ok(col(recs, name), allow_missing=True)
-    ok &= _uuid_ok(col(recs, "journey_id"), allow_null=True)
 
-    ts_values = col(recs, "timestamp")
-    ts = np.fromiter((v if type(v) is int and 0 <= v < 2**62 else -1 for v in ts_values), np.int64, n)
-    ok &= ts >= TIMESTAMP_MIN
-
-    # trip_ids: null, or a non-empty list of unique UUID strings (items checked flat).
-    trips = col(recs, "trip_ids")
+def _trip_ids_ok(trips, n: int) -> np.ndarray:
+    """trip_ids per record: null, or a non-empty list of unique UUID strings (items checked flat)."""
+    types = set(map(type, trips))
+    if types <= {list, type(None)}:
+        lists = [v if type(v) is list else () for v in trips] if type(None) in types else trips
+        lengths = np.fromiter(map(len, lists), np.int64, n)
+        flat = [x for v in lists for x in v]
+        if set(map(type, flat)) <= {str}:
+            is_list = np.fromiter((type(v) is list for v in trips), bool, n) if type(None) in types else None
+            shape_ok = lengths >= 1 if is_list is None else (~is_list | (lengths >= 1))
+            long = np.flatnonzero(lengths > 1)
+            for i in long.tolist():
+                if len(set(lists[i])) != len(lists[i]):
+                    shape_ok[i] = False
+            ok = shape_ok
+            if flat:
+                bad_items = ~_uuid_ok(flat)
+                owner = np.repeat(np.arange(n), lengths)
+                ok = ok & (np.bincount(owner[bad_items], minlength=n) == 0)
+            return ok
     shape_ok = np.fromiter(
         (v is None or (type(v) is list and len(v) >= 1 and all(type(x) is str for x in v) and len(set(v)) == len(v))
          for v in trips), bool, n,
     )  # fmt: skip
-    ok &= shape_ok
+    ok = shape_ok.copy()
     lists = [v if type(v) is list and ok_ else [] for v, ok_ in zip(trips, shape_ok, strict=True)]
     flat = [x for v in lists for x in v]
     if flat:
         bad_items = ~_uuid_ok(flat)
         owner = np.repeat(np.arange(n), [len(v) for v in lists])
         ok &= np.bincount(owner[bad_items], minlength=n) == 0
+    return ok
+
+
+def _shaped(values, required: frozenset, allowed: frozenset) -> tuple[list[bool], list[frozenset]]:
+    """Per value: a dict with every ``required`` key and no key outside ``allowed``; and the
+    distinct key sets of the values that are. A batch's objects come in a handful of key
+    layouts, so each layout is checked once (``tuple(d)`` is its keys in order, made in C)."""
+    if set(map(type, values)) == {dict}:
+        layouts = list(map(tuple, values))
+        verdict = {layout: required <= set(layout) <= allowed for layout in set(layouts)}
+        good = [frozenset(layout) for layout, fine in verdict.items() if fine]
+        if all(verdict.values()):
+            return [True] * len(layouts), good
+        return [verdict[layout] for layout in layouts], good
+    shaped = [type(v) is dict and required <= v.keys() <= allowed for v in values]
+    good = {frozenset(v) for v, fine in zip(values, shaped, strict=True) if fine}
+    return shaped, list(good)
+
+
+def _structure(records: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ok, timestamp ms, lng, lat) per record; ok False = the schema might object.
+
+    The required members are cut into columns with one ``itemgetter`` pass (C), and a column
+    whose values are all of the usual type is converted without per-value Python; any other
+    column takes the per-value path."""
+    n = len(records)
+    shaped, key_sets = _shaped(records, REQUIRED, TOP_KEYS)
+    ok = np.array(shaped, dtype=bool) if n else np.zeros(0, bool)
+    recs = (
+        records
+        if all(shaped)
+        else [r if good else _STAND_IN for r, good in zip(records, shaped, strict=True)]
+    )
+    device, provider, telemetry, ts_values, trips, journey, locs = (
+        zip(*map(_required, recs), strict=True) if n else ((),) * 7
+    )
+
+    def col(rows, name):
+        return [r.get(name, _MISSING) for r in rows]
+
+    # Optional members no record of the batch carries need no pass over the batch (the key sets
+    # of the records that passed the shape check: their other members are not looked at).
+    present = set().union(*key_sets) - REQUIRED
+
+    for values in (device, provider, telemetry):
+        ok &= _uuid_ok(values)
+    for name in present.intersection(("data_provider_id", "stop_id")):
+        ok &= _uuid_ok(col(recs, name), allow_missing=True)
+    ok &= _uuid_ok(journey, allow_null=True)
+
+    ts = _timestamps(ts_values)
+    ok &= ts >= TIMESTAMP_MIN
+
+    ok &= _trip_ids_ok(trips, n)
 
     # location: an object of known members; lat/lng finite and in range; others finite / int.
-    locs = col(recs, "location")
-    ok &= np.fromiter(
-        (type(v) is dict and {"lat", "lng"} <= v.keys() <= LOCATION_KEYS for v in locs), bool, n
-    )
-    locs = [v if type(v) is dict else {} for v in locs]
-    present_loc = set().union(*(v.keys() for v in locs))
-    lng, lng_ok = _numbers(col(locs, "lng"), optional=False)
-    lat, lat_ok = _numbers(col(locs, "lat"), optional=False)
+    loc_shaped, loc_key_sets = _shaped(locs, LOCATION_REQUIRED, LOCATION_KEYS)
+    ok &= np.array(loc_shaped, dtype=bool) if n else np.zeros(0, bool)
+    if not all(loc_shaped):
+        locs = [v if good else _STAND_IN_LOCATION for v, good in zip(locs, loc_shaped, strict=True)]
+    lng_values, lat_values = zip(*map(_lng_lat, locs), strict=True) if n else ((), ())
+    present_loc = set().union(*loc_key_sets)
+    lng, lng_ok = _numbers(lng_values, optional=False)
+    lat, lat_ok = _numbers(lat_values, optional=False)
     with np.errstate(invalid="ignore"):
         ok &= lng_ok & lat_ok & (np.abs(lng) <= 180) & (np.abs(lat) <= 90)
     for name in present_loc.intersection(LOCATION_NUMBERS):
@@ -221,7 +322,10 @@ def _structure(records: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         ok &= _ints_ok(col(locs, "satellites"), 0, None)
 
     for name in present.intersection(("battery_percent", "fuel_percent")):
-        ok &= _ints_ok(col(recs, name), 0, 100)
+        if recs is records and all(name in keys for keys in key_sets):  # in every record: one C pass
+            ok &= _ints_ok(list(map(itemgetter(name), recs)), 0, 100)
+        else:
+            ok &= _ints_ok(col(recs, name), 0, 100)
     if "location_type" in present:
         ok &= np.fromiter(
             (v is _MISSING or (type(v) is str and v in LOCATION_TYPES) for v in col(recs, "location_type")),
@@ -243,31 +347,55 @@ def _duplicates(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(dup, first): dup[i] when a schema-valid record before i has the same (device_id, timestamp);
     first[i] the index of that earliest record (-1 otherwise). Only schema-valid records count,
-    as in the slow path (a record failing later checks still takes its key)."""
-    import pandas as pd
-
+    as in the slow path (a record failing later checks still takes its key). Keys compare as
+    the slow path's ``seen`` set compares them: a dict."""
     n = len(records)
     idx = np.flatnonzero(valid)
     dup, first = np.zeros(n, bool), np.full(n, -1, np.int64)
     if not len(idx):
         return dup, first
-    devices, stamps = [], []
-    for i in idx:
-        key = (records[i]["device_id"], int(ts[i])) if clean[i] else slow._key(KIND, records[i])
-        devices.append(key[0])
-        stamps.append(key[1])
-    frame = pd.DataFrame({"d": devices, "t": pd.Series(stamps, dtype=object)})
-    # sort=False numbers the keys 0, 1, … in order of first appearance; return_index is stable.
-    groups = frame.groupby(["d", "t"], sort=False).ngroup().to_numpy()
-    _, first_pos = np.unique(groups, return_index=True)
-    earliest = idx[first_pos[groups]]
+    idx_list = idx.tolist()
+    ts_list, clean_list = ts.tolist(), clean.tolist()
+    keys = [
+        (records[i]["device_id"], ts_list[i]) if clean_list[i] else slow._key(KIND, records[i])
+        for i in idx_list
+    ]
+    # Filled from the back, each key ends up mapped to its earliest record.
+    earliest_of = dict(zip(reversed(keys), reversed(idx_list), strict=True))
+    earliest = np.fromiter(map(earliest_of.__getitem__, keys), np.int64, len(keys))
     dup[idx] = earliest != idx
     first[idx[dup[idx]]] = earliest[dup[idx]]
     return dup, first
 
 
+def _round7(x: np.ndarray) -> list[float]:
+    """``[round(v, 7) for v in x]``, exactly, vectorised.
+
+    Python's ``round`` gives the double nearest to the decimal ``k / 10**7`` with ``k`` the
+    correctly rounded ``v * 10**7``; ``k / 1e7`` in IEEE arithmetic is that double (both exact,
+    the division correctly rounded). ``rint(v * 1e7)`` is that ``k`` unless the product lies
+    within its own rounding error (< 1e-6 for |v| ≤ 180) of a half: those few take ``round``."""
+    p = x * 1e7
+    k = np.rint(p)
+    with np.errstate(invalid="ignore"):
+        near_half = ~(np.abs(np.abs(p - np.floor(p)) - 0.5) > 1e-3) | ~(np.abs(p) < 2**50)
+    out = (k / 1e7).tolist()
+    for i in np.flatnonzero(near_half).tolist():
+        out[i] = round(float(x[i]), 7)
+    return out
+
+
 def classify_telemetry(operator: Unit, records: list, now_ms: int) -> slow.IngestResult:
-    """Same as ``ingest._classify(operator, "telemetry", records, now_ms)``, faster (module doc)."""
+    """Same as ``ingest._classify(operator, "telemetry", records, now_ms)``, faster (module doc).
+
+    The cyclic GC is held meanwhile (``fastjson.gc_paused``): the column passes make a burst of
+    acyclic containers, and its repeated passes over a heap holding the whole batch cost more
+    than the checks."""
+    with fastjson.gc_paused():
+        return _classify_telemetry(operator, records, now_ms)
+
+
+def _classify_telemetry(operator: Unit, records: list, now_ms: int) -> slow.IngestResult:
     n = len(records)
     result = slow.IngestResult(kind=KIND, total=n)
     profile = slow.operator_profile(operator)
@@ -290,9 +418,13 @@ def classify_telemetry(operator: Unit, records: list, now_ms: int) -> slow.Inges
 
     idx = np.flatnonzero(clean)
     if provider_id:
-        clean[idx] &= np.fromiter((records[i]["provider_id"] == provider_id for i in idx), bool, len(idx))
+        clean[idx] &= np.fromiter(
+            (records[i]["provider_id"] == provider_id for i in idx.tolist()), bool, len(idx)
+        )
     vehicles = operator_vehicles(operator)
-    vehicle_of = [vehicles.get(records[i]["device_id"]) if clean[i] else None for i in range(n)]
+    vehicle_of = [
+        vehicles.get(r["device_id"]) if c else None for r, c in zip(records, clean.tolist(), strict=True)
+    ]
     clean &= np.fromiter((v is not None for v in vehicle_of), bool, n)
     clean &= (ts <= now_ms + skew_ms) & (ts >= now_ms - max_age_ms)
     glon = glat = np.zeros(n)
@@ -330,11 +462,56 @@ def classify_telemetry(operator: Unit, records: list, now_ms: int) -> slow.Inges
             else:
                 outcome[int(i)] = ("row", next(rows))
 
-    for i in range(n):
-        if clean[i]:
-            point = (round(float(glon[i]), 7), round(float(glat[i]), 7))
-            result.rows.append(slow._row(KIND, records[i], operator.code, vehicle_of[i], [point], datum))
-            continue
-        what, value = outcome[i]
-        (result.failures if what == "failure" else result.rows).append(value)
+    result.failures = [outcome[i][1] for i in flagged.tolist() if outcome[i][0] == "failure"]
+    slow_rows = [(i, outcome[i][1]) for i in flagged.tolist() if outcome[i][0] == "row"]
+    result.table = _accepted_table(
+        records, clean, vehicle_of, ts, glon, glat, operator.code, datum, slow_rows
+    )
     return result
+
+
+def _accepted_table(
+    records: list,
+    clean: np.ndarray,
+    vehicle_of: list,
+    ts: np.ndarray,
+    glon: np.ndarray,
+    glat: np.ndarray,
+    operator_code: str,
+    datum: str,
+    slow_rows: list[tuple[int, dict]],
+) -> pa.Table:
+    """The accepted rows as one table in record order (``ingest.stream_schema``): the clean
+    records built column-wise — values exactly as ``ingest._row`` makes them (Python's
+    ``round(x, 7)``, see :func:`_round7`, not numpy's, which may differ in the last bit) — merged with the rows the
+    slow path accepted."""
+    schema = slow.stream_schema(KIND)
+    idx = np.flatnonzero(clean)
+    idx_list = idx.tolist()
+    clean_records = list(map(records.__getitem__, idx_list))
+    battery = [r.get("battery_percent") for r in clean_records]
+    if set(map(type, battery)) == {int}:  # clean: ints in 0..100, or missing (None below)
+        battery_column = pa.array(np.array(battery, dtype=np.float64), pa.float64())
+    else:
+        battery_column = pa.array([None if b is None else float(b) for b in battery], pa.float64())
+    trips = [r.get("trip_ids") for r in clean_records]
+    m = len(idx)
+    columns = [
+        pa.array([operator_code] * m, pa.string()),
+        pa.array(list(map(itemgetter("device_id"), clean_records)), pa.string()),
+        pa.array(list(map(vehicle_of.__getitem__, idx_list)), pa.string()),
+        pa.array(ts[idx], pa.int64()),  # a clean record's timestamp is an int: ts holds it
+        pa.array(_round7(glon[idx]), pa.float64()),
+        pa.array(_round7(glat[idx]), pa.float64()),
+        pa.array([datum] * m, pa.string()),
+        battery_column,
+        pa.array([t[0] if t else None for t in trips], pa.string()),
+    ]
+    table = pa.Table.from_arrays(columns, schema=schema)
+    if not slow_rows:
+        return table
+    extra = pa.Table.from_pylist([row for _, row in slow_rows], schema=schema)
+    # Record order: clean positions and slow-row positions, merged by a stable sort.
+    positions = np.concatenate([idx, np.asarray([i for i, _ in slow_rows], np.int64)])
+    order = np.argsort(positions, kind="stable")
+    return pa.concat_tables([table, extra]).take(pa.array(order))
