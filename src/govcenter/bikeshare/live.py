@@ -836,7 +836,24 @@ def _nearest(bikes: list[BikeState], lon, lat, radius_m, limit) -> list[Nearby]:
 # P:ops set of operators; P:outkeys set of "<district>|<op>"; P:cnt:d hash
 # "<district>|<op>|<state>|<0/1 in a fence>" → count; P:cnt:f hash "<fence id>|<op>|<state>" →
 # count; P:meta hash (see ``_LUA_REASSIGN``).
-_LUA_UPDATE = r"""
+# The common end of both scripts: the outside-fence sets and the exact district / fence counters
+# (``out_rem``/``out_add``/``cntd``/``cntf`` filled by the script's loop).
+_LUA_OUTSIDE_AND_COUNTERS = r"""
+for k, l in pairs(out_rem) do redis.call('ZREM', p .. ':out:' .. k, unpack(l)) end
+for k, l in pairs(out_add) do
+  redis.call('ZADD', p .. ':out:' .. k, unpack(l))
+  redis.call('SADD', p .. ':outkeys', k)
+end
+for f, d in pairs(cntd) do
+  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:d', f, d) == 0 then redis.call('HDEL', p .. ':cnt:d', f) end
+end
+for f, d in pairs(cntf) do
+  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:f', f, d) == 0 then redis.call('HDEL', p .. ':cnt:f', f) end
+end
+"""
+
+_LUA_UPDATE = (
+    r"""
 local p = ARGV[1]
 local n = tonumber(ARGV[2])
 local bikes = p .. ':bikes'
@@ -895,25 +912,17 @@ for op, l in pairs(ts_rem) do redis.call('ZREM', p .. ':ts:' .. op, unpack(l)) e
 for op, l in pairs(geo_add) do redis.call('GEOADD', p .. ':geo:' .. op, unpack(l)) end
 for op, l in pairs(ts_add) do redis.call('ZADD', p .. ':ts:' .. op, unpack(l)) end
 for op, _ in pairs(ops) do redis.call('SADD', p .. ':ops', op) end
-for k, l in pairs(out_rem) do redis.call('ZREM', p .. ':out:' .. k, unpack(l)) end
-for k, l in pairs(out_add) do
-  redis.call('ZADD', p .. ':out:' .. k, unpack(l))
-  redis.call('SADD', p .. ':outkeys', k)
-end
-for f, d in pairs(cntd) do
-  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:d', f, d) == 0 then redis.call('HDEL', p .. ':cnt:d', f) end
-end
-for f, d in pairs(cntf) do
-  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:f', f, d) == 0 then redis.call('HDEL', p .. ':cnt:f', f) end
-end
-return applied
 """
+    + _LUA_OUTSIDE_AND_COUNTERS
+    + "return applied\n"
+)
 # Re-placing bikes in fences (``reassign_fences``): ARGV = prefix, n, then per bike device_id,
 # the record as it was read, the record with its new fence. A bike whose record is no longer
 # the one read (a newer report came in) is left alone; for the others the record, the fence
 # counters and the outside-fence sets move together. P:meta hash: what the store keeps about
 # itself (``fences``: the fingerprint of the index of the last re-assignment).
-_LUA_REASSIGN = r"""
+_LUA_REASSIGN = (
+    r"""
 local p = ARGV[1]
 local n = tonumber(ARGV[2])
 local bikes = p .. ':bikes'
@@ -953,19 +962,10 @@ for i = 1, n do
 end
 if changed == 0 then return 0 end
 redis.call('HSET', bikes, unpack(hset))
-for k, l in pairs(out_rem) do redis.call('ZREM', p .. ':out:' .. k, unpack(l)) end
-for k, l in pairs(out_add) do
-  redis.call('ZADD', p .. ':out:' .. k, unpack(l))
-  redis.call('SADD', p .. ':outkeys', k)
-end
-for f, d in pairs(cntd) do
-  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:d', f, d) == 0 then redis.call('HDEL', p .. ':cnt:d', f) end
-end
-for f, d in pairs(cntf) do
-  if d ~= 0 and redis.call('HINCRBY', p .. ':cnt:f', f, d) == 0 then redis.call('HDEL', p .. ':cnt:f', f) end
-end
-return changed
 """
+    + _LUA_OUTSIDE_AND_COUNTERS
+    + "return changed\n"
+)
 _GEO_MARGIN_M = 5.0  # GEO cells are 52-bit geohashes (< 1 m error); candidates are re-checked exactly
 
 

@@ -138,6 +138,13 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
+def _write_durably(fh, table: pa.Table) -> None:
+    """The Parquet file of ``table`` into the open temporary ``fh``, on disk before it is renamed."""
+    pq.write_table(table, fh, compression=COMPRESSION)
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
 def write_part(
     root: Path,
     spec: DatasetSpec,
@@ -174,9 +181,7 @@ def write_part(
                     raise
                 _makedirs(directory)
         with fh:
-            pq.write_table(table, fh, compression=COMPRESSION)
-            fh.flush()
-            os.fsync(fh.fileno())
+            _write_durably(fh, table)
         os.replace(temp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -197,9 +202,7 @@ def replace_file(path: Path, table: pa.Table) -> Path:
     temp = path.parent / f".{path.name}.{_uuid7()}{TEMP_SUFFIX}"
     try:
         with open(temp, "xb") as fh:
-            pq.write_table(table, fh, compression=COMPRESSION)
-            fh.flush()
-            os.fsync(fh.fileno())
+            _write_durably(fh, table)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
