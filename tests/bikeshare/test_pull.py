@@ -23,6 +23,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from govcenter.analytics.stream import open_stream
+from govcenter.bikeshare.consumer import decode
 from govcenter.bikeshare.models import OperatorRejection
 from govcenter.bikeshare.pull import PullError, hour_param, pull_gbfs, pull_provider, pull_state
 from govcenter.bikeshare.services.ingest import operator_profile_set, stream_name
@@ -139,7 +140,7 @@ def published(kind: str) -> list[dict]:
     rows = []
     with open_stream(stream_name(kind)) as stream:
         for m in stream.read(f"probe{uuid.uuid4().hex[:8]}", "probe", max_records=1000, block_ms=10):
-            rows += json.loads(m.data)["rows"]
+            rows += decode(kind, [m])  # either message version, as the consumer reads it
     return rows
 
 
