@@ -11,7 +11,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from govcenter.bikeshare.geo import FenceIndex, circle_polygon
@@ -116,7 +115,6 @@ def test_sqlite_counts_read_only_the_covering_index(tmp_path, districts):
 def quotas(request, org, settings, store):
     from govcenter.bikeshare.models import FleetQuota
 
-    cache.clear()  # the analyses' result cache
     if isinstance(store, SqliteLiveState):
         settings.GOVCENTER_BIKESHARE_LIVE_URL = f"sqlite:///{store.path}"
     else:
@@ -131,7 +129,8 @@ def quotas(request, org, settings, store):
     ]
 
 
-def test_quota_usage_and_distribution_equal_a_recount(store, quotas, org):
+def test_quota_usage_and_distribution_equal_a_recount(org, store, quotas):
+    # ``org`` first: it clears the cache, which with GOVCENTER_REDIS_URL is the store's Redis db.
     from govcenter.bikeshare.selectors.analyses import distribution
     from govcenter.bikeshare.selectors.quotas import quota_usage
     from tests.factories import UserFactory
