@@ -376,3 +376,21 @@ def test_empty_lake_gives_empty_results(tmp_path):
 def test_pyspark_missing_is_a_clear_error(tmp_path):
     with pytest.raises(EngineUnavailableError, match="scale"):
         connect("pyspark", tmp_path)
+
+
+@pytest.mark.parametrize("resolution", [0, 7, 8, 9, 15])
+def test_h3_kernel_gives_the_reference_library_cells(resolution):
+    """The vectorised kernel (h3ronpy) against h3-py point by point, around Beijing and far off."""
+    rng = np.random.default_rng(resolution)
+    lon = np.concatenate([rng.uniform(115.4, 117.6, 3000), rng.uniform(-180, 180, 500), [116.397, 180.0, -180.0]])
+    lat = np.concatenate([rng.uniform(39.4, 41.1, 3000), rng.uniform(-90, 90, 500), [39.909, 90.0, -90.0]])
+    got = an.h3_ints(lon, lat, resolution)
+    assert got.dtype == np.int64
+    assert got.tolist() == [h3.str_to_int(h3.latlng_to_cell(y, x, resolution)) for x, y in zip(lon, lat, strict=True)]
+    assert an.h3_names(got).tolist() == [h3.int_to_str(int(c)) for c in got]
+    assert an.h3_ints(np.array([]), np.array([]), resolution).tolist() == []
+
+
+def test_h3_kernel_refuses_points_without_a_position():
+    with pytest.raises(ValueError, match="finite"):
+        an.h3_ints(np.array([116.4, np.nan]), np.array([39.9, 39.9]), 8)
