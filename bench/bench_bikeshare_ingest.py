@@ -143,7 +143,7 @@ def _post(client, keys, op: str, body: bytes, headers: dict | None = None):
 
 
 CONSUMER_SCRIPT = """
-import os, sys, time
+import os, sys
 import django
 django.setup()
 from govcenter.bikeshare.consumer import consume
@@ -151,11 +151,10 @@ from govcenter.bikeshare.consumer import rows_table  # noqa: F401 (imports done 
 stream_url, lake_root, marker, ready = sys.argv[1:5]
 consume("telemetry", stream_url=stream_url, lake_root=lake_root, block_ms=10)  # opens the stream: warm
 open(ready, "w").close()
-while True:
-    done = os.path.exists(marker)  # read before draining: nothing is published after it appears
-    if consume("telemetry", stream_url=stream_url, lake_root=lake_root, block_ms=10) == 0 and done:
-        break
-    time.sleep(0.02)
+# As deployed: one long-running consumer (its settings' batch size and linger) until everything
+# is published; then it drains what is left.
+consume("telemetry", stream_url=stream_url, lake_root=lake_root, block_ms=100, stop=lambda: os.path.exists(marker))
+consume("telemetry", stream_url=stream_url, lake_root=lake_root, block_ms=10)
 """
 
 

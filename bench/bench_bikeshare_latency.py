@@ -14,8 +14,9 @@ Redis live store (keys under a prefix of this run, removed at the end; never db 
   registered for the three operators (GCJ-02 profiles, credentials); ``SAMPLES`` of its bikes
   are used.
 * The consumer runs as deployed: ``govcenter bikeshare consume --kind telemetry`` in its own
-  process, with its defaults (50 messages per micro-batch, 1 s blocking read; the spool polls
-  every 50 ms), started before the clock and stopped with SIGTERM at the end.
+  process, with its defaults (up to 200 messages per micro-batch, a batch of fewer than 100
+  lingering up to 500 ms for more, 1 s blocking read; the spool polls every 50 ms), started
+  before the clock and stopped with SIGTERM at the end. A lone record waits out the linger.
 * Each sample moves one bike between a point in 东城区 (110101) and one in 海淀区 (110108):
   one signed telemetry record (a new ``telemetry_id``, the current time) POSTed with Django's
   test client; the clock starts when the response (201) is back and stops when the bench

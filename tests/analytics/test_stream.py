@@ -9,6 +9,8 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -105,6 +107,50 @@ def test_run_batches_acks_only_after_the_handler_returned(stream_url, stream_nam
         assert sorted(seen) == published
         assert handled == 4
         assert stream.read("g", "c1", max_records=10, block_ms=200) == []
+
+
+def test_run_batches_lingers_for_more_messages_and_handles_them_as_one_batch(stream_url, stream_name):
+    """A batch short of ``min_records`` waits (up to ``linger_ms``) for the messages a producer
+    publishes meanwhile, and the handler gets them together, in order."""
+    published = records(3)
+    batches = []
+    with open_stream(stream_name, stream_url) as stream:
+        stream.publish(published[:1])
+
+        def later():
+            with open_stream(stream_name, stream_url) as producer:
+                time.sleep(0.2)
+                producer.publish(published[1:2])
+                time.sleep(0.2)
+                producer.publish(published[2:])
+
+        thread = threading.Thread(target=later)
+        thread.start()
+        try:
+            handled = run_batches(
+                stream, "g", "c1", lambda ms: batches.append([m.data for m in ms]),
+                max_records=10, block_ms=200, min_records=3, linger_ms=30_000,
+            )  # fmt: skip
+        finally:
+            thread.join()
+        assert batches == [published]  # one batch, not three, and nothing left behind
+        assert handled == 3
+        assert stream.read("g", "c1", max_records=10, block_ms=200) == []
+
+
+def test_run_batches_handles_a_short_batch_when_the_linger_runs_out(stream_url, stream_name):
+    published = records(2)
+    batches = []
+    with open_stream(stream_name, stream_url) as stream:
+        stream.publish(published)
+        handled = run_batches(
+            stream, "g", "c1", lambda ms: batches.append([m.data for m in ms]),
+            max_records=10, block_ms=200, min_records=5, linger_ms=300,
+        )  # fmt: skip
+        assert batches == [published]
+        assert handled == 2
+        with pytest.raises(ValueError):
+            run_batches(stream, "g", "c1", batches.append, max_records=10, min_records=0)
 
 
 def test_consumer_killed_mid_batch_then_successor_leaves_every_record_once(stream_url, stream_name, tmp_path):

@@ -204,3 +204,50 @@ def test_a_message_that_is_neither_version_is_refused_loudly(which):
         blob = sink.getvalue().to_pybytes()
     with pytest.raises(ValueError, match="is not a version-2 telemetry batch"):
         decode_table("telemetry", _messages(encode_messages("telemetry", rows, 3) + [blob]))
+
+
+def test_a_running_consumer_writes_messages_that_trickle_in_as_one_lake_batch(tmp_path, settings):
+    """The linger (GOVCENTER_BIKESHARE_CONSUMER_*): three messages published 0.15 s apart reach
+    the lake in one write (one file), not three; a drain afterwards finds nothing left."""
+    import threading
+    import time
+
+    import pyarrow.dataset as ds
+
+    from govcenter.analytics.stream import open_stream
+    from govcenter.bikeshare.consumer import consume
+    from govcenter.bikeshare.services.ingest import stream_name
+
+    settings.GOVCENTER_BIKESHARE_CONSUMER_MIN_MESSAGES = 3
+    settings.GOVCENTER_BIKESHARE_CONSUMER_LINGER_MS = 30_000
+    url, lake = f"spool://{tmp_path / 'spool'}", tmp_path / "lake"
+    rows = [_telemetry(i, trip=False) for i in range(9)]
+    published = threading.Event()
+
+    def produce():
+        with open_stream(stream_name("telemetry"), url) as stream:
+            for blob in encode_messages("telemetry", rows, 3):
+                stream.publish([blob])
+                time.sleep(0.15)
+        published.set()
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    try:
+        # Stops once all is published and written (however late the consumer got going).
+        written = lambda: published.is_set() and any(lake.rglob("*.parquet"))  # noqa: E731
+        handled = consume("telemetry", stream_url=url, lake_root=lake, block_ms=50, stop=written)
+    finally:
+        thread.join()
+    assert handled == 3
+    files = sorted((lake / "telemetry").rglob("*.parquet"))
+    assert len(files) == 1
+    assert sorted(ds.dataset(files).to_table().column("device_id").to_pylist()) == sorted(r["device_id"] for r in rows)
+    assert consume("telemetry", stream_url=url, lake_root=lake, block_ms=50) == 0
+
+
+def test_consumer_batching_refuses_nonsense(tmp_path):
+    from govcenter.bikeshare.consumer import consume
+
+    with pytest.raises(ValueError, match="batching"):
+        consume("telemetry", stream_url=f"spool://{tmp_path}", lake_root=tmp_path / "lake", min_records=0)

@@ -260,29 +260,55 @@ def make_handler(
     return handle
 
 
+def _batching(max_records: int | None, min_records: int | None, linger_ms: int | None) -> dict:
+    """``run_batches``' batch size and linger, each from the argument or its setting."""
+    from django.conf import settings
+
+    def pick(value, name: str) -> int:
+        return int(getattr(settings, f"GOVCENTER_BIKESHARE_CONSUMER_{name}") if value is None else value)
+
+    batching = {
+        "max_records": pick(max_records, "MAX_MESSAGES"),
+        "min_records": pick(min_records, "MIN_MESSAGES"),
+        "linger_ms": pick(linger_ms, "LINGER_MS"),
+    }
+    if batching["max_records"] < 1 or batching["min_records"] < 1 or batching["linger_ms"] < 0:
+        raise ValueError(f"consumer batching {batching}: messages must be positive, linger_ms not negative")
+    return batching
+
+
 def consume(
     kind: str,
     *,
     stream_url: str | None = None,
     lake_root: Path | str,
     live=None,
-    max_records: int = 50,
+    max_records: int | None = None,
     block_ms: int = 1000,
     stop: Callable[[], bool] | None = None,
     consumer: str | None = None,
     watch_fences: bool | None = None,
     fence_check_s: float = FENCE_CHECK_SECONDS,
+    min_records: int | None = None,
+    linger_ms: int | None = None,
 ) -> int:
     """Consume ``bikeshare-<kind>`` into the lake under ``lake_root`` (and ``live``, a
     ``LiveState`` or its URL, for telemetry and events) until ``stop()`` is true — or, with
     ``stop=None``, until the stream is drained. ``max_records`` counts stream messages (each holds
-    up to ``GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS`` rows). Returns the messages handled.
+    up to ``GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS`` rows); a batch of fewer than
+    ``min_records`` waits up to ``linger_ms`` for more (``run_batches``). The three default to
+    the settings ``GOVCENTER_BIKESHARE_CONSUMER_MAX_MESSAGES`` / ``_MIN_MESSAGES`` /
+    ``_LINGER_MS``, except that a drain (``stop=None``) does not linger unless told to.
+    Returns the messages handled.
 
     ``watch_fences`` (default: when ``live`` is a URL, i.e. the store is ours): keep the
     store's fence index the one in force with a :class:`FenceWatcher` checking every
     ``fence_check_s`` seconds."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: use one of {KINDS}")
+    if stop is None and linger_ms is None:
+        linger_ms = 0  # draining takes what is there now: nobody to wait for
+    batching = _batching(max_records, min_records, linger_ms)
     owned = None
     if isinstance(live, str):
         from .live import open_live_state  # lazily: the live store is optional here
@@ -302,9 +328,9 @@ def consume(
                 GROUP,
                 consumer or re.sub(r"[^A-Za-z0-9_-]", "-", f"{socket.gethostname()[:40]}-{kind}"),
                 make_handler(kind, writer, live, fences),
-                max_records=max_records,
                 block_ms=block_ms,
                 stop=stop,
+                **batching,
             )
     finally:
         if owned is not None:

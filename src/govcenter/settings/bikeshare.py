@@ -15,6 +15,12 @@ GOVCENTER_BIKESHARE_INGEST_MAX_SKEW_SECONDS = env_int("GOVCENTER_BIKESHARE_INGES
 GOVCENTER_BIKESHARE_INGEST_MAX_AGE_SECONDS = env_int("GOVCENTER_BIKESHARE_INGEST_MAX_AGE_SECONDS", 7 * 86400)
 GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS = env_int("GOVCENTER_BIKESHARE_INGEST_MESSAGE_RECORDS", 500)
 GOVCENTER_BIKESHARE_INGEST_STREAM_PREFIX = env_str("GOVCENTER_BIKESHARE_INGEST_STREAM_PREFIX", "bikeshare")
+# The consumer (bikeshare/consumer.py) writes a micro-batch of at most MAX_MESSAGES stream
+# messages to the lake; a batch short of MIN_MESSAGES waits up to LINGER_MS for more, so a
+# steady stream of API requests becomes fewer, larger lake writes (each write has a fixed cost).
+GOVCENTER_BIKESHARE_CONSUMER_MAX_MESSAGES = env_int("GOVCENTER_BIKESHARE_CONSUMER_MAX_MESSAGES", 200)
+GOVCENTER_BIKESHARE_CONSUMER_MIN_MESSAGES = env_int("GOVCENTER_BIKESHARE_CONSUMER_MIN_MESSAGES", 100)
+GOVCENTER_BIKESHARE_CONSUMER_LINGER_MS = env_int("GOVCENTER_BIKESHARE_CONSUMER_LINGER_MS", 500)
 # The telemetry fast path (services/ingest_fast.py) keeps each operator's registered device ids
 # in memory for this long (also dropped when a Vehicle is saved in this process).
 GOVCENTER_BIKESHARE_INGEST_VEHICLE_CACHE_SECONDS = env_int("GOVCENTER_BIKESHARE_INGEST_VEHICLE_CACHE_SECONDS", 30)

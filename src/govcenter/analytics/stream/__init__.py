@@ -16,6 +16,7 @@ after the handler returned — so a crash anywhere before the ack means redelive
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -84,6 +85,9 @@ def run_batches(
     max_records: int = 500,
     block_ms: int = 1000,
     stop: Callable[[], bool] | None = None,
+    min_records: int = 1,
+    linger_ms: int = 0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Consume micro-batches until ``stop()`` is true (checked before every read; pass e.g.
     ``event.is_set``); with ``stop=None`` return at the first empty read (drain).
@@ -91,7 +95,16 @@ def run_batches(
     Each batch is acked only after ``handler(messages)`` returned; if it raises, nothing is
     acked and the exception propagates (the batch will be redelivered). The handler must be
     idempotent. Returns the number of messages handled.
+
+    ``min_records`` / ``linger_ms`` (as Kafka's ``fetch.min.bytes`` / ``fetch.max.wait.ms``):
+    a batch of fewer than ``min_records`` messages waits up to ``linger_ms`` for more before it
+    is handled, so a sink with a fixed cost per write (the lake: files, fsyncs) writes fewer,
+    larger batches when producers trickle. Keep ``linger_ms`` well below the stream's
+    visibility timeout (messages read and not yet acked are redelivered after it).
     """
+    if max_records < 1 or min_records < 1 or linger_ms < 0:
+        raise ValueError("max_records and min_records must be positive, linger_ms not negative")
+    min_records = min(min_records, max_records)
     handled = 0
     while stop is None or not stop():
         messages = stream.read(group, consumer, max_records=max_records, block_ms=block_ms)
@@ -99,6 +112,14 @@ def run_batches(
             if stop is None:
                 break
             continue
+        if len(messages) < min_records and linger_ms:
+            messages = list(messages)
+            deadline = clock() + linger_ms / 1000.0
+            while len(messages) < min_records and (left := deadline - clock()) > 0:
+                more = stream.read(
+                    group, consumer, max_records=max_records - len(messages), block_ms=max(1, int(left * 1000))
+                )
+                messages.extend(more)
         handler(messages)
         stream.ack(group, [m.id for m in messages])
         handled += len(messages)

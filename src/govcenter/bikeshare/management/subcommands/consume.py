@@ -25,7 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--kind", required=True, help="events, telemetry or trips")
     p.add_argument("--once", action="store_true", help="drain the stream and exit")
     p.add_argument("--no-live", action="store_true", help="write the lake only, not the live state")
-    p.add_argument("--max-messages", default="50", help="stream messages per micro-batch (1–1000)")
+    p.add_argument(
+        "--max-messages", help="stream messages per micro-batch, 1–1000 (GOVCENTER_BIKESHARE_CONSUMER_MAX_MESSAGES)"
+    )
     p.set_defaults(handler=handle_consume)
 
 
@@ -36,12 +38,14 @@ def handle_consume(command, options: dict) -> None:
     kind = options["kind"]
     if kind not in KINDS:
         raise UsageError(f"--kind {kind!r}: use one of {', '.join(KINDS)}")
-    try:
-        max_messages = int(options.get("max_messages") or 50)
-    except ValueError:
-        raise UsageError(f"--max-messages {options.get('max_messages')!r}: use a whole number") from None
-    if not 1 <= max_messages <= 1000:
-        raise UsageError(f"--max-messages {max_messages}: use 1–1000")
+    max_messages = None
+    if options.get("max_messages") is not None:
+        try:
+            max_messages = int(options["max_messages"])
+        except ValueError:
+            raise UsageError(f"--max-messages {options['max_messages']!r}: use a whole number") from None
+        if not 1 <= max_messages <= 1000:
+            raise UsageError(f"--max-messages {max_messages}: use 1–1000")
     live_url = None
     if kind in LIVE_KINDS and not options.get("no_live"):
         live_url = getattr(settings, "GOVCENTER_BIKESHARE_LIVE_URL", None) or None
