@@ -100,3 +100,29 @@ def assert_error(response, status: int, code: str) -> dict:
     body = response.json()
     assert set(body) == {"code", "message", "details"} and body["code"] == code, body
     return body
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def live_stores(request, tmp_path):
+    """A factory of empty live stores of one adapter (SQLite file, real Redis under a fresh
+    prefix): ``make(fences=, districts=, same_as=s)``; ``same_as`` opens another handle on s.
+    Redis keys are removed and every handle closed at the end."""
+    from govcenter.bikeshare.live import RedisLiveState, SqliteLiveState
+
+    made = []
+
+    def make(*, fences=None, districts=None, same_as=None):
+        if request.param == "sqlite":
+            path = same_as.path if same_as else tmp_path / f"live-{len(made)}.db"
+            store = SqliteLiveState(path, fences=fences, districts=districts)
+        else:
+            prefix = same_as.prefix if same_as else f"test:bikeshare:live:{uuid.uuid4().hex}"
+            store = RedisLiveState(request.getfixturevalue("redis_url"), prefix, fences=fences, districts=districts)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        if isinstance(store, RedisLiveState):
+            store.clear()
+        store.close()

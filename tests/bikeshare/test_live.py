@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from collections import Counter
 
 import numpy as np
@@ -96,28 +95,10 @@ def _shuffled_batches(reports, *, size, seed):
         yield {k: reports[k][part] for k in COLS}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def make_store(request, tmp_path, index, fence_index):
+@pytest.fixture
+def make_store(live_stores, index, fence_index):
     """A factory of empty stores of one adapter; ``make(same_as=s)`` opens another handle on s."""
-    made = []
-
-    def make(same_as=None):
-        if request.param == "sqlite":
-            path = same_as.path if same_as else tmp_path / f"live-{len(made)}.db"
-            store = SqliteLiveState(path, fences=fence_index, districts=index)
-        else:
-            prefix = same_as.prefix if same_as else f"test:bikeshare:live:{uuid.uuid4().hex}"
-            store = RedisLiveState(
-                request.getfixturevalue("redis_url"), prefix, fences=fence_index, districts=index
-            )
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        if isinstance(store, RedisLiveState):
-            store.clear()
-        store.close()
+    return lambda same_as=None: live_stores(fences=fence_index, districts=index, same_as=same_as)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 from collections import Counter
 
 import numpy as np
@@ -23,7 +22,6 @@ from govcenter.bikeshare.geo import FenceIndex, circle_polygon
 from govcenter.bikeshare.live import (
     NO_FENCE,
     PARKED_STATES,
-    RedisLiveState,
     SqliteLiveState,
     fence_fingerprint,
     lookup_fences,
@@ -56,28 +54,10 @@ def circle(point, radius=120.0):
     return circle_polygon(point[0], point[1], radius, segments=24)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def make_store(request, tmp_path, districts):
+@pytest.fixture
+def make_store(live_stores, districts):
     """A factory of empty stores of one adapter; ``make(same_as=s)`` opens another handle on s."""
-    made = []
-
-    def make(fences=None, same_as=None):
-        if request.param == "sqlite":
-            path = same_as.path if same_as else tmp_path / f"live-{len(made)}.db"
-            store = SqliteLiveState(path, fences=fences, districts=districts)
-        else:
-            prefix = same_as.prefix if same_as else f"test:bikeshare:live:{uuid.uuid4().hex}"
-            store = RedisLiveState(
-                request.getfixturevalue("redis_url"), prefix, fences=fences, districts=districts
-            )
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        if isinstance(store, RedisLiveState):
-            store.clear()
-        store.close()
+    return lambda fences=None, same_as=None: live_stores(fences=fences, districts=districts, same_as=same_as)
 
 
 def bikes(rows: list[tuple]) -> dict:

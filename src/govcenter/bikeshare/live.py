@@ -658,7 +658,6 @@ class SqliteLiveState(LiveState):
         self._local = threading.local()
 
     def _write(self, rows: _Rows) -> int:
-        conn = self._conn()
         params = zip(
             rows.device_id,
             rows.operator,
@@ -673,16 +672,22 @@ class SqliteLiveState(LiveState):
             [_cell(x, y) for x, y in zip(rows.lon, rows.lat, strict=True)],
             strict=True,
         )
+        return self._write_many(_UPSERT, params)
+
+    def _write_many(self, sql: str, params) -> int:
+        """``executemany(sql, params)`` in one ``BEGIN IMMEDIATE`` transaction (all or nothing;
+        concurrent writers serialise); returns the rows it changed."""
+        conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             before = conn.total_changes
-            conn.executemany(_UPSERT, params)
-            applied = conn.total_changes - before
+            conn.executemany(sql, params)
+            changed = conn.total_changes - before
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return applied
+        return changed
 
     def _reassign(self, index) -> int:
         conn = self._conn()
@@ -702,19 +707,10 @@ class SqliteLiveState(LiveState):
             conn.execute("COMMIT")
         if not changes:
             return 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            before = conn.total_changes
-            # Only the record that was read: a newer report (other timestamp or tiebreak) wins.
-            conn.executemany(
-                "UPDATE live SET fence = ? WHERE device_id = ? AND timestamp_ms = ? AND tiebreak = ?", changes
-            )
-            changed = conn.total_changes - before
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return changed
+        # Only the record that was read: a newer report (other timestamp or tiebreak) wins.
+        return self._write_many(
+            "UPDATE live SET fence = ? WHERE device_id = ? AND timestamp_ms = ? AND tiebreak = ?", changes
+        )
 
     def _get_meta(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM live_meta WHERE key = ?", (key,)).fetchone()
