@@ -19,3 +19,12 @@ from govcenter.settings import *  # noqa: E402, F403
 # A fast hasher keeps the suite quick; the password policy does not depend on the hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HUEY["immediate"] = True  # noqa: F405
+
+# A test-only app with one small state machine (tests/workflow_app): the kernel's workflow tests.
+# Only where the repository's tests package is importable (pytest from the checkout).
+try:
+    import tests.workflow_app  # noqa: F401
+except ImportError:
+    pass
+else:
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.workflow_app"]  # noqa: F405

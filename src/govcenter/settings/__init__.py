@@ -7,6 +7,7 @@ from .analytics import *  # noqa: F403
 from .api import *  # noqa: F403
 from .base import *  # noqa: F403
 from .bikeshare import *  # noqa: F403
+from .cases import *  # noqa: F403
 from .database import *  # noqa: F403
 from .env import ConfigError
 from .logging import *  # noqa: F403

@@ -3,6 +3,7 @@ from .audit import AuditCheckpoint, AuditEntry
 from .calendar import CalendarDay
 from .org import District, Unit, UnitKind
 from .sms import SmsCategory, SmsCode, SmsMessage, SmsTemplate
+from .workflow import TransitionLog
 
 __all__ = [
     "ApiToken",
@@ -17,6 +18,7 @@ __all__ = [
     "SmsCode",
     "SmsMessage",
     "SmsTemplate",
+    "TransitionLog",
     "Unit",
     "UnitKind",
     "User",

@@ -1,0 +1,35 @@
+"""A request that is drafted, submitted, approved or sent back — the shape of every case workflow."""
+
+from __future__ import annotations
+
+from django.db import models
+from django_fsm import FSMField, FSMModelMixin, transition
+
+
+def is_reviewer(instance, user) -> bool:
+    return bool(user and user.username.startswith("reviewer"))
+
+
+class Request(FSMModelMixin, models.Model):
+    title = models.CharField(max_length=100)
+    state = FSMField(default="draft", protected=True)
+    reviewed_by = models.CharField(max_length=150, blank=True)
+    complete = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_complete(self) -> bool:
+        return self.complete
+
+    @transition(field=state, source=["draft", "returned"], target="submitted", conditions=[is_complete])
+    def submit(self):
+        pass
+
+    @transition(field=state, source="submitted", target="approved", permission=is_reviewer)
+    def approve(self, *, by: str):
+        self.reviewed_by = by
+
+    @transition(field=state, source="submitted", target="returned", permission=is_reviewer)
+    def send_back(self):
+        pass
