@@ -10,6 +10,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import (
+            notifications,  # noqa: F401  (its SMS templates join the registry)
             signals,  # noqa: F401  (login/logout audit receivers)
             tasks,  # noqa: F401  (periodic jobs register with Huey)
         )

@@ -1,6 +1,7 @@
 from .accounts import ApiToken, LoginAttempt, PasswordHistory, Role, User
 from .audit import AuditCheckpoint, AuditEntry
 from .calendar import CalendarDay
+from .cases import Comment, Notification
 from .org import District, Unit, UnitKind
 from .sms import SmsCategory, SmsCode, SmsMessage, SmsTemplate
 from .workflow import TransitionLog
@@ -10,8 +11,10 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEntry",
     "CalendarDay",
+    "Comment",
     "District",
     "LoginAttempt",
+    "Notification",
     "PasswordHistory",
     "Role",
     "SmsCategory",

@@ -34,6 +34,7 @@ class SmsCategory(models.TextChoices):
     REMINDER = "reminder", _("催缴提醒")
     PENALTY = "penalty", _("处罚通知")
     PERMIT = "permit", _("居住停车许可")
+    CASE = "case", _("事项办理")
     OTHER = "other", _("其他")
 
 
