@@ -333,7 +333,7 @@ def test_api_scope_and_figures(lake, users):
     assert get(users["plain"], date=DAY.isoformat()).status_code == 403
 
 
-@pytest.mark.parametrize("raw", ["2026-13-01", "2026-11-2", "yesterday", "2099-01-01"])
+@pytest.mark.parametrize("raw", ["2026-13-01", "2026-11-2", "yesterday", "2099-01-01", "0001-01-01", "1999-12-31"])
 def test_api_bad_date_is_400(users, raw):
     response = get(users["center"], date=raw)
     assert response.status_code == 400

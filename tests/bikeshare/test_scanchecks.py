@@ -387,3 +387,5 @@ def test_stats_api(scan):
     assert body["group_by"] == "result" and body["period_from"] == today
     assert_error(client_for(scan.viewer_a).get(STATS, {"group_by": "colour"}), 400, "bad_group_by")
     assert_error(client_for(scan.viewer_a).get(STATS, {"from": "yesterday"}), 400, "bad_period")
+    # Far-off dates are refused before any date arithmetic (the default "from" is 29 days earlier).
+    assert_error(client_for(scan.viewer_a).get(STATS, {"to": "0001-01-01"}), 400, "bad_period")

@@ -33,6 +33,7 @@ from govcenter.core.scope import scope_for
 
 from ..quality import daily_quality
 from .agency import BikeshareErrorSerializer
+from .params import FIRST_DATE
 
 
 def _day(request) -> dt.date:
@@ -50,6 +51,10 @@ def _day(request) -> dt.date:
         ) from None
     if day > today:
         raise ServiceError(_("不能查询未来日期。"), code="invalid_date", details={"date": [raw]})
+    if day < FIRST_DATE:
+        raise ServiceError(
+            _("日期早于 %(first)s，没有数据。") % {"first": FIRST_DATE}, code="invalid_date", details={"date": [raw]}
+        )
     return day
 
 
