@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .env import ConfigError, env_int
+from .base import MEDIA_ROOT
+from .env import ConfigError, env_int, env_list, env_str
 
 # Deadline warning colours (core/deadlines.py): blue when this few working days are left;
 # yellow when behind schedule — the share of working time used exceeds the reported progress
@@ -13,3 +14,11 @@ if GOVCENTER_DEADLINE_NEAR_WORKDAYS < 0:
     raise ConfigError("GOVCENTER_DEADLINE_NEAR_WORKDAYS must be 0 or more")
 if not 0 <= GOVCENTER_DEADLINE_BEHIND_MARGIN_PCT <= 100:
     raise ConfigError("GOVCENTER_DEADLINE_BEHIND_MARGIN_PCT must be a percentage, 0–100")
+
+# Attachments (core/attachments.py): where the bytes live, the largest file, the kinds allowed
+# (by their content, not their name): pdf, docx, xlsx, png, jpeg, txt.
+GOVCENTER_ATTACHMENT_DIR = env_str("GOVCENTER_ATTACHMENT_DIR", str(MEDIA_ROOT / "attachments"))
+GOVCENTER_ATTACHMENT_MAX_BYTES = env_int("GOVCENTER_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
+GOVCENTER_ATTACHMENT_KINDS = env_list("GOVCENTER_ATTACHMENT_KINDS", ["pdf", "docx", "xlsx", "png", "jpeg", "txt"])
+if GOVCENTER_ATTACHMENT_MAX_BYTES <= 0:
+    raise ConfigError("GOVCENTER_ATTACHMENT_MAX_BYTES must be a positive integer")

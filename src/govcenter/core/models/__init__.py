@@ -1,13 +1,14 @@
 from .accounts import ApiToken, LoginAttempt, PasswordHistory, Role, User
 from .audit import AuditCheckpoint, AuditEntry
 from .calendar import CalendarDay
-from .cases import Comment, Notification
+from .cases import Attachment, Comment, Notification
 from .org import District, Unit, UnitKind
 from .sms import SmsCategory, SmsCode, SmsMessage, SmsTemplate
 from .workflow import TransitionLog
 
 __all__ = [
     "ApiToken",
+    "Attachment",
     "AuditCheckpoint",
     "AuditEntry",
     "CalendarDay",

@@ -1,5 +1,5 @@
-"""Notifications and comments attached to any object (core/notifications.py, core/comments.py;
-ADR 0006)."""
+"""Notifications, comments and attachments of any object (core/notifications.py, core/comments.py,
+core/attachments.py; ADR 0006)."""
 
 from __future__ import annotations
 
@@ -75,3 +75,46 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return self.body[:40]
+
+
+class Attachment(models.Model):
+    """A file attached to any object, kept by the attachment storage (core/attachments.py).
+
+    ``content_type_sniffed`` is what the bytes are (their signature), never what the upload
+    claimed; ``sm3`` / ``sha256`` are the digests of the stored bytes (the storage key is the SM3
+    digest, so identical files are stored once); ``text`` is what could be extracted for search.
+    A deleted attachment keeps its row (``deleted_at``, who) for the record; its bytes go when no
+    other attachment shares them.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, verbose_name=_("对象类型"))
+    object_id = models.CharField(_("对象编号"), max_length=64)
+    target = GenericForeignKey("content_type", "object_id")
+    name = models.CharField(_("文件名"), max_length=200)
+    kind = models.CharField(_("文件类型"), max_length=10)
+    mime = models.CharField(_("MIME 类型"), max_length=100)
+    size = models.PositiveBigIntegerField(_("大小（字节）"))
+    sm3 = models.CharField(_("SM3 摘要"), max_length=64)
+    sha256 = models.CharField(_("SHA-256 摘要"), max_length=64)
+    storage_key = models.CharField(_("存储键"), max_length=200)
+    text = models.TextField(_("提取文本"), blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("上传人")
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+    deleted_at = models.DateTimeField(_("删除时间"), null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("删除人")
+    )
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "uploaded_at"], name="core_attachment_object"),
+            models.Index(fields=["sm3"], name="core_attachment_sm3"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
