@@ -1,2 +1,2 @@
-"""A test-only app: one small state machine for the kernel's workflow tests (installed by
-govcenter.test_settings; no migrations — the test database syncs it)."""
+"""A test-only app: a small state machine and a scoped model for the kernel's workflow and search
+tests (installed by govcenter.test_settings only; its migration depends on core's)."""

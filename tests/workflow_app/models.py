@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from govcenter.core.scope import ScopedModel
+
 
 def is_reviewer(instance, user) -> bool:
     return bool(user and user.username.startswith("reviewer"))
@@ -33,3 +35,16 @@ class Request(FSMModelMixin, models.Model):
     @transition(field=state, source="submitted", target="returned", permission=is_reviewer)
     def send_back(self):
         pass
+
+
+class Note(ScopedModel):
+    """A district's note: a scoped model for the kernel's search tests."""
+
+    district = models.ForeignKey("core.District", on_delete=models.CASCADE)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+
+    scope_fields = {"district": "district"}
+
+    def __str__(self) -> str:
+        return self.title

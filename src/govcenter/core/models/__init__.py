@@ -3,6 +3,7 @@ from .audit import AuditCheckpoint, AuditEntry
 from .calendar import CalendarDay
 from .cases import Attachment, Comment, Notification
 from .org import District, Unit, UnitKind
+from .search import SearchDocument
 from .sms import SmsCategory, SmsCode, SmsMessage, SmsTemplate
 from .workflow import TransitionLog
 
@@ -18,6 +19,7 @@ __all__ = [
     "Notification",
     "PasswordHistory",
     "Role",
+    "SearchDocument",
     "SmsCategory",
     "SmsCode",
     "SmsMessage",
