@@ -25,6 +25,7 @@ half-open interval ``(a, b]`` (backwards: minus those in ``[b, a)``), so
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -234,6 +235,7 @@ class _Table:
     overrides: dict[dt.date, bool]
     years: frozenset[int]  # years with any row (these never fall back to the package)
     holiday_years: frozenset[int]  # years with at least one holiday row
+    holidays: frozenset[dt.date] = frozenset()  # rows of kind "holiday" (statutory holidays)
 
 
 _lock = threading.Lock()
@@ -281,6 +283,7 @@ def _load() -> _Table:
             overrides={d: w for d, w, _k in rows},
             years=frozenset(d.year for d, _w, _k in rows),
             holiday_years=frozenset(d.year for d, _w, k in rows if k == CalendarDay.Kind.HOLIDAY),
+            holidays=frozenset(d for d, _w, k in rows if k == CalendarDay.Kind.HOLIDAY),
         )
         _table, _checked_at = table, now
     return table
@@ -359,6 +362,44 @@ def workdays_between(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -
         current += step
         count += _status(current, table)
     return count if b >= a else -count
+
+
+def _statutory(day: dt.date, table: _Table) -> bool:
+    if day in table.overrides:
+        return day in table.holidays
+    if day.year not in table.years and day.year in _package_year_range():
+        return day in chinese_calendar.holidays
+    return False
+
+
+@functools.cache
+def _package_year_range() -> range:
+    return package_years()  # the installed package does not change while the process runs
+
+
+def is_statutory_holiday(day: dt.date | dt.datetime) -> bool:
+    """Whether ``day`` is a statutory holiday (法定节假日, e.g. 春节, 国庆).
+
+    Unlike :func:`is_workday`, an ordinary Saturday or Sunday is *not* a statutory holiday;
+    the weekend days inside a holiday break are (the State Council's notice lists them, and
+    so do the package and the table). A 调休 make-up workday is not. Sources as for
+    :func:`is_workday`: a table row decides (only kind ``holiday`` counts; ``rest_day`` does
+    not); a year with no rows falls back to the package; otherwise no day is a holiday.
+    """
+    return _statutory(as_local_date(day), _load())
+
+
+def statutory_holidays_between(
+    start: dt.date | dt.datetime, end: dt.date | dt.datetime
+) -> frozenset[dt.date]:
+    """The statutory holidays among the local dates from ``start`` to ``end``, both included
+    (what a tariff plan's holiday rule applies to; weekends are not included)."""
+    first, last = as_local_date(start), as_local_date(end)
+    table = _load()
+    days = (last - first).days
+    return frozenset(
+        day for day in (first + dt.timedelta(days=i) for i in range(days + 1)) if _statutory(day, table)
+    )
 
 
 def last_covered_year() -> int | None:

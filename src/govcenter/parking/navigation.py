@@ -23,6 +23,9 @@ def register_navigation() -> None:
                 NavItem(_("停车异常"), "parking:anomaly_list", "parking.view_parkinganomaly", icon="alert-circle"),
                 NavItem(_("设备状态"), "parking:device_status", "parking.view_device", icon="activity"),
                 NavItem(
+                    _("接入拒收计数"), "parking:rejection_list", "parking.view_ingestrejection", icon="alert-circle"
+                ),
+                NavItem(
                     _("临时占用"),
                     "parking:occupation_list",
                     "parking.view_temporaryoccupation",

@@ -133,3 +133,9 @@ for _role, _perms in {
 def contribute() -> None:
     for role_code, permissions in CONTRIBUTIONS.items():
         contribute_permissions(role_code, permissions)
+
+
+# Rejection counters (services/rejections.py): city-wide operational telemetry of every input
+# channel; Center data staff, leaders and device integrators read them.
+for _role in ("data_staff", "center_leader", "device_integrator"):
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], "parking.view_ingestrejection")

@@ -28,7 +28,9 @@ Semantics (the default Beijing rules; every number is a field of the plan)
 * **Grace.** A stay no longer than ``grace`` is free (amount 0, no lines, ``note``
   ``免费时长内``). A longer stay is charged in full from its start: the grace is *not*
   deducted (the usual Beijing practice).
-* **Holidays** (a set of local dates, supplied by the caller) change only day segments
+* **Holidays** (a set of local dates, supplied by the caller: the services pass the
+  statutory holidays of China's calendar — 法定节假日, not ordinary weekends, not 调休
+  make-up workdays — see ``selectors.tariffs.holidays_between``) change only day segments
   on those dates: ``same`` (no change), ``free_day`` (the segment is listed at 0 fen and uses
   none of the first-hour units), ``night_rate`` (the segment is counted on its own in night
   units at the night price, also outside the first-hour count; it is not merged with the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from govcenter.core.context import acting_as
 
@@ -60,3 +60,13 @@ def arrears_sweep_daily() -> dict:
 
     with acting_as(None, channel="task"):
         return arrears_sweep()
+
+
+@db_task(name="parking.sandbox_notify_deliver")
+def sandbox_notify_deliver(out_trade_no: str, attempt: int = 1) -> dict:
+    """The sandbox provider delivers a paid trade's signed notification to our callback entry;
+    it schedules its own next attempt with backoff on failure (payments/sandbox.py)."""
+    from .payments.sandbox import notify_deliver
+
+    with acting_as(None, channel="task"):
+        return notify_deliver(out_trade_no=out_trade_no, attempt=attempt)

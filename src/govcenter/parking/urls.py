@@ -61,4 +61,5 @@ urlpatterns: list = [
     path("", include("govcenter.parking.views.complaints")),
     path("", include("govcenter.parking.views.permits")),
     path("", include("govcenter.parking.views.stats")),
+    path("", include("govcenter.parking.views.rejections")),
 ]

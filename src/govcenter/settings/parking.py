@@ -38,6 +38,10 @@ GOVCENTER_PARKING_PAYMENT_SANDBOX = env_bool("GOVCENTER_PARKING_PAYMENT_SANDBOX"
 GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES = env_int("GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES", 30)
 # Pay by plate without login (临时代缴): look-ups and payments per source IP (DRF rate syntax).
 GOVCENTER_PARKING_PUBLIC_PAY_RATE = env_str("GOVCENTER_PARKING_PUBLIC_PAY_RATE", "30/min")
+# Sandbox provider: how many times it delivers a payment notification our callback does not
+# acknowledge, and the first retry delay in seconds (doubled after each failed attempt).
+GOVCENTER_PARKING_SANDBOX_NOTIFY_ATTEMPTS = env_int("GOVCENTER_PARKING_SANDBOX_NOTIFY_ATTEMPTS", 8)
+GOVCENTER_PARKING_SANDBOX_NOTIFY_BACKOFF_SECONDS = env_int("GOVCENTER_PARKING_SANDBOX_NOTIFY_BACKOFF_SECONDS", 15)
 
 for _name in (
     "GOVCENTER_PARKING_DEVICE_OFFLINE_MINUTES",
@@ -50,6 +54,8 @@ for _name in (
     "GOVCENTER_PARKING_IMPORT_MAX_BYTES",
     "GOVCENTER_PARKING_IMPORT_MAX_ROWS",
     "GOVCENTER_PARKING_PAYMENT_EXPIRE_MINUTES",
+    "GOVCENTER_PARKING_SANDBOX_NOTIFY_ATTEMPTS",
+    "GOVCENTER_PARKING_SANDBOX_NOTIFY_BACKOFF_SECONDS",
 ):
     if globals()[_name] <= 0:
         raise ConfigError(f"{_name} must be a positive integer")

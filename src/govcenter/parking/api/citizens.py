@@ -6,6 +6,7 @@ with staff sessions or staff tokens; every endpoint here sees only the caller's 
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import authentication, exceptions, permissions, serializers, status
@@ -14,10 +15,12 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from govcenter.core import context
+from govcenter.core.api.errors import ServiceError
 from govcenter.core.masking import mask_phone
 
 from ..models import PlateBinding, PlateTransfer, VehicleClass
 from ..services import citizens as services
+from ..services import rejections
 
 
 class CitizenPrincipal:
@@ -81,7 +84,42 @@ class IsCitizen(permissions.BasePermission):
         return isinstance(request.user, CitizenPrincipal)
 
 
-class CitizenView(APIView):
+def refusal_reason(exc) -> str | None:
+    """The counter reason of a refused request (None for a server error: not the caller's fault)."""
+    if isinstance(exc, ServiceError):
+        return exc.error_code[:40]
+    if isinstance(exc, exceptions.ValidationError):
+        return "invalid_request"
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return "bad_token"
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        return (codes if isinstance(codes, str) else "invalid")[:40]
+    if isinstance(exc, Http404):
+        return "not_found"
+    return None
+
+
+class CountedRefusalsMixin:
+    """Counts every refused request of the citizen app per source and reason
+    (services/rejections.py): ``citizen:<id>`` when logged in, else ``ip:<address>``.
+
+    Counted here, after the service's transaction has rolled back, so the counter stays.
+    """
+
+    def handle_exception(self, exc):
+        reason = refusal_reason(exc)
+        if reason is not None:
+            user = getattr(self.request, "_user", None)
+            if isinstance(user, CitizenPrincipal):
+                source = rejections.citizen_source(user.citizen)
+            else:
+                source = rejections.ip_source(context.current().ip or self.request.META.get("REMOTE_ADDR"))
+            rejections.rejection_count(source=source, reason=reason)
+        return super().handle_exception(exc)
+
+
+class CitizenView(CountedRefusalsMixin, APIView):
     authentication_classes = [CitizenTokenAuthentication]
     permission_classes = [IsCitizen]
 
@@ -134,7 +172,7 @@ class PlateTransferSerializer(serializers.ModelSerializer):
         return "incoming" if transfer.from_citizen_id == self.context["citizen"].pk else "outgoing"
 
 
-class CitizenSmsCodeView(APIView):
+class CitizenSmsCodeView(CountedRefusalsMixin, APIView):
     """Send a login code to a phone (1 per minute, 10 per day per phone; per-IP throttle)."""
 
     authentication_classes: list = []
@@ -152,7 +190,7 @@ class CitizenSmsCodeView(APIView):
         return Response({"sent": True}, status=status.HTTP_202_ACCEPTED)
 
 
-class CitizenLoginView(APIView):
+class CitizenLoginView(CountedRefusalsMixin, APIView):
     """Exchange phone + SMS code for an app token."""
 
     authentication_classes: list = []

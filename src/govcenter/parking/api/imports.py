@@ -100,8 +100,10 @@ class ImportView(APIView):
         _check_kind(kind)
         upload = request.FILES.get("file")
         if upload is None:
+            services.rejection_count(source=services.import_source(request.user), reason="file_required")
             raise ServiceError("Upload the file in the multipart field 'file'.", code="file_required")
         if upload.size > services.max_bytes():
+            services.rejection_count(source=services.import_source(request.user), reason="file_too_large")
             raise ServiceError(
                 f"The file is larger than the limit of {services.max_bytes()} bytes.",
                 code="file_too_large",

@@ -24,7 +24,7 @@ from ..models import Order, PaymentIntent
 from ..payments import sandbox
 from ..plates import PROVINCES
 from ..services import payments as services
-from .citizens import CitizenView
+from .citizens import CitizenView, CountedRefusalsMixin
 
 PLATE_PATTERN = f"^[{PROVINCES}][A-HJ-NP-Z][A-HJ-NP-Z0-9]{{5}}$"
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -82,12 +82,16 @@ class PaymentSerializer(serializers.ModelSerializer):
     order_ids = serializers.SerializerMethodField()
     plate = serializers.SerializerMethodField()
     pay_url = serializers.SerializerMethodField()
+    display_status = serializers.SerializerMethodField(
+        help_text="status, or processing: paid at the provider, its notification not handled yet"
+    )
 
     class Meta:
         model = PaymentIntent
         fields = [
             "out_trade_no",
             "status",
+            "display_status",
             "total_fen",
             "order_ids",
             "plate",
@@ -104,6 +108,9 @@ class PaymentSerializer(serializers.ModelSerializer):
 
     def get_plate(self, intent) -> str:
         return mask_plate(intent.plate) if intent.plate else ""
+
+    def get_display_status(self, intent) -> str:
+        return services.payment_display_status(intent)
 
     def get_pay_url(self, intent) -> str:
         return str(intent.provider_data.get("pay_url", "")) if intent.status == "created" else ""
@@ -193,7 +200,7 @@ class CitizenPaymentView(CitizenView):
 # -- pay by plate without login ----------------------------------------------------------------
 
 
-class PublicArrearsView(APIView):
+class PublicArrearsView(CountedRefusalsMixin, APIView):
     """Unpaid orders of a plate (临时代缴): masked data only."""
 
     authentication_classes: list = []
@@ -217,7 +224,7 @@ class PublicArrearsView(APIView):
         return Response(ArrearsSerializer(data).data)
 
 
-class PublicPaymentsView(APIView):
+class PublicPaymentsView(CountedRefusalsMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [PublicPayThrottle]
@@ -258,7 +265,10 @@ class PaymentNotifyView(APIView):
 
 
 class SandboxPayView(APIView):
-    """The sandbox cashier: the payer pays, the signed notification is delivered to our callback."""
+    """The sandbox cashier: the payer pays; the signed notification's delivery to our callback
+    is queued (a task, retried with backoff), so the payment reads "processing" until it is
+    handled. ``notify_status``/``notify_answer`` are the first attempt's, when it has already
+    run (tasks run immediately in development), else null."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
@@ -271,8 +281,9 @@ class SandboxPayView(APIView):
                 {
                     "out_trade_no": serializers.CharField(),
                     "trade_state": serializers.CharField(),
-                    "notify_status": serializers.IntegerField(),
-                    "notify_answer": serializers.DictField(),
+                    "notify": serializers.CharField(help_text="queued"),
+                    "notify_status": serializers.IntegerField(allow_null=True),
+                    "notify_answer": serializers.DictField(allow_null=True),
                 },
             )
         },
@@ -283,22 +294,18 @@ class SandboxPayView(APIView):
         ):
             raise Http404
         try:
-            headers, body = sandbox.sandbox_pay(out_trade_no)
+            queued = sandbox.sandbox_cashier_pay(out_trade_no)
         except sandbox.SandboxPayError as exc:
             raise ServiceError(
                 str(exc), code=exc.code, status=404 if exc.code == "not_found" else 409
             ) from None
-        # Delivery as the provider would do it: our callback's answer decides whether it retries.
-        try:
-            answer, notify_status = services.payment_notify(headers=headers, body=body), 200
-        except ServiceError as exc:
-            answer = {"code": exc.error_code, "message": str(exc.detail), "details": exc.details}
-            notify_status = exc.status_code
+        first = queued.get(blocking=False) if queued is not None else None
         return Response(
             {
                 "out_trade_no": out_trade_no,
                 "trade_state": "SUCCESS",
-                "notify_status": notify_status,
-                "notify_answer": answer,
+                "notify": "queued",
+                "notify_status": first.get("status") if first else None,
+                "notify_answer": first.get("answer") if first else None,
             }
         )

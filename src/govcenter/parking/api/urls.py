@@ -59,5 +59,6 @@ urlpatterns: list = [
     path("", include("govcenter.parking.api.complaints")),
     path("", include("govcenter.parking.api.permits")),
     path("", include("govcenter.parking.api.stats")),
+    path("", include("govcenter.parking.api.rejections")),
     path("", include(router.urls)),
 ]

@@ -205,8 +205,11 @@ class ParkingAnomaly(ScopedModel):
 class IngestRejection(models.Model):
     """How many submissions one source had refused, per reason (incremented in the refusing request).
 
-    ``source`` is ``device:<serial>`` for a known device, or ``ip:<address>`` / ``serial:<claimed>``
-    when the caller could not be authenticated, so failed authentication is counted too.
+    ``source`` is ``device:<serial>`` / ``mqtt:<serial>`` for a known device, ``ip:<address>`` /
+    ``serial:<claimed>`` when the caller could not be authenticated (also citizen-app callers not
+    logged in), ``import:<username>`` for refused Excel/CSV imports, ``citizen:<id>`` for refusals
+    in the citizen app and ``provider:<name>`` for refused payment notifications
+    (services/rejections.py), so failed authentication is counted too.
     Not scoped by district: it is operational telemetry read by O&M and integrators.
     """
 

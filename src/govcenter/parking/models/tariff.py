@@ -19,6 +19,13 @@ class VehicleClass(models.TextChoices):
     LARGE = "large", _("大型车")
 
 
+def area_class_plan_code(area_class: int) -> str:
+    """The code of the plan series an area class is billed under when its segment names no plan
+    (``bj-road-class-N``). Any other code is a *named* plan: it prices only the segments whose
+    ``tariff_code`` names it, whatever its ``area_class`` (which then only documents it)."""
+    return f"bj-road-class-{area_class}"
+
+
 class TariffPlan(models.Model):
     """One version of the charging rules for one area class.
 
@@ -70,6 +77,11 @@ class TariffPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    @property
+    def is_area_class_plan(self) -> bool:
+        """True for the default plan of its area class; False for a plan segments name."""
+        return self.code == area_class_plan_code(self.area_class)
 
     def clean(self) -> None:
         if self.valid_to and self.valid_to <= self.valid_from:

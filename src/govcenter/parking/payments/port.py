@@ -6,6 +6,9 @@ A provider is a class named by ``GOVCENTER_PARKING_PAYMENT_PROVIDER`` (dotted pa
   payer's app as is (``pay_url`` for a cashier page, or ``prepay_id`` for an in-app SDK).
 * ``close(intent) -> bool``: close an unpaid order so it can no longer be paid; False when
   the provider says it was paid already (its notification is on its way).
+* ``query(intent) -> str``: the trade's state at the provider (``NOTPAY``, ``SUCCESS``,
+  ``CLOSED``; ``""`` when unknown), so the payer sees "processing" between paying and our
+  handling of the asynchronous notification. Optional: without it a payment is just "created".
 * ``verify_notification(headers, body) -> Notification``: check the signature of an
   asynchronous callback and read it; raise :class:`NotificationError` when it is not
   authentic or not readable.
@@ -88,6 +91,8 @@ class PaymentProvider(Protocol):
     def create(self, intent) -> dict: ...
 
     def close(self, intent) -> bool: ...
+
+    def query(self, intent) -> str: ...
 
     def verify_notification(self, headers: dict, body: bytes) -> Notification: ...
 

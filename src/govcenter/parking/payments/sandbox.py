@@ -5,6 +5,15 @@
   ``GOVCENTER_PARKING_PAYMENT_SANDBOX=1``), where the "payer" pays.
 * :func:`sandbox_pay` is that payer: it marks the trade paid and returns the asynchronous
   notification a real provider would POST to our callback (``/api/v1/parking/payments/notify``).
+  :func:`sandbox_cashier_pay` (the cashier endpoint) pays and *enqueues* that delivery
+  (Huey task ``parking.sandbox_notify_deliver``) instead of delivering in the payer's request,
+  as a real provider does: :func:`notify_deliver` signs a fresh notification per attempt and
+  hands it to our callback's own entry point (``services.payments.payment_notify``, what
+  ``PaymentNotifyView`` calls); an error answer or an exception is retried after a doubling
+  backoff (``GOVCENTER_PARKING_SANDBOX_NOTIFY_BACKOFF_SECONDS``: 15 s, 30 s, 60 s …) until
+  ``GOVCENTER_PARKING_SANDBOX_NOTIFY_ATTEMPTS`` (default 8) attempts, then given up: the order
+  stays unpaid and the daily reconciliation lists the paid trade our ledger lacks. Until the
+  notification is handled the payment reads ``processing`` (:meth:`SandboxProvider.query`).
 * Notifications are JSON signed with HMAC-SM3 over ``timestamp\\nnonce\\nbody\\n`` and sent with
   ``X-Sandbox-Timestamp``, ``X-Sandbox-Nonce`` and ``X-Sandbox-Signature`` (hex). The key is
   ``GOVCENTER_PARKING_PAYMENT_NOTIFY_KEY``; when empty it is derived from ``SECRET_KEY``
@@ -23,6 +32,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import secrets
 import time
 
@@ -43,6 +53,8 @@ from .port import (
     RefundResult,
     StatementRow,
 )
+
+logger = logging.getLogger(__name__)
 
 NAME = "sandbox"
 TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
@@ -107,6 +119,15 @@ class SandboxProvider:
         trade.state = SandboxTrade.State.CLOSED
         trade.save(update_fields=["state"])
         return True
+
+    def query(self, intent) -> str:
+        """The trade's state at the provider (``NOTPAY``, ``SUCCESS``, ``CLOSED``; ``""`` unknown)."""
+        return (
+            SandboxTrade.objects.filter(out_trade_no=intent.out_trade_no)
+            .values_list("state", flat=True)
+            .first()
+            or ""
+        )
 
     def verify_notification(self, headers, body: bytes) -> Notification:
         timestamp = _header(headers, TIMESTAMP_HEADER)
@@ -255,6 +276,65 @@ def sandbox_pay(out_trade_no: str) -> tuple[dict[str, str], bytes]:
         trade.save(update_fields=["state", "paid_at"])
     body = notification_body(trade)
     return sign(body), body
+
+
+def sandbox_cashier_pay(out_trade_no: str):
+    """The cashier: pay (:func:`sandbox_pay`, committed) and enqueue the notification's delivery.
+
+    Call it outside a transaction (the cashier endpoint is one): the delivery task must see the
+    paid trade. Returns the Huey result of the first attempt (its value is there at once only
+    when tasks run immediately, as in development and tests).
+    """
+    sandbox_pay(out_trade_no)
+    from ..tasks import sandbox_notify_deliver  # tasks import the services, which import the port
+
+    return sandbox_notify_deliver(out_trade_no, 1)
+
+
+def notify_attempts() -> int:
+    return max(1, int(getattr(settings, "GOVCENTER_PARKING_SANDBOX_NOTIFY_ATTEMPTS", 8)))
+
+
+def notify_backoff(attempt: int) -> int:
+    """Seconds before attempt ``attempt + 1``: the base, doubled after each failed attempt."""
+    base = max(1, int(getattr(settings, "GOVCENTER_PARKING_SANDBOX_NOTIFY_BACKOFF_SECONDS", 15)))
+    return base * 2 ** (attempt - 1)
+
+
+def notify_deliver(*, out_trade_no: str, attempt: int) -> dict:
+    """One delivery attempt of a paid trade's signed notification to our callback's entry point.
+
+    On an error answer (4xx/5xx) or an exception the next attempt is scheduled after
+    :func:`notify_backoff`; after :func:`notify_attempts` attempts the sandbox gives up.
+    Returns ``{"attempt", "status", "answer"}`` plus ``retry_in`` or ``gave_up``.
+    """
+    from govcenter.core.api.errors import ServiceError
+
+    from ..services.payments import payment_notify  # the services import this module
+
+    trade = SandboxTrade.objects.filter(out_trade_no=out_trade_no).first()
+    if trade is None or trade.state != SandboxTrade.State.SUCCESS:
+        return {"attempt": attempt, "status": None, "answer": {}, "skipped": "trade not paid"}
+    body = notification_body(trade)
+    try:
+        answer, status = payment_notify(headers=sign(body), body=body), 200
+    except ServiceError as exc:
+        answer = {"code": exc.error_code, "message": str(exc.detail), "details": exc.details}
+        status = exc.status_code
+    except Exception as exc:  # our side failed (database, bug): a provider sees a 500 and retries
+        logger.exception("sandbox notification %s attempt %d: the callback failed", out_trade_no, attempt)
+        answer, status = {"code": "error", "message": str(exc)[:200]}, 500
+    result = {"attempt": attempt, "status": status, "answer": answer}
+    if status == 200:
+        return result
+    if attempt >= notify_attempts():
+        logger.warning("sandbox notification %s: gave up after %d attempts", out_trade_no, attempt)
+        return {**result, "gave_up": True}
+    from ..tasks import sandbox_notify_deliver
+
+    delay = notify_backoff(attempt)
+    sandbox_notify_deliver.schedule(args=(out_trade_no, attempt + 1), delay=delay)
+    return {**result, "retry_in": delay}
 
 
 def statement_csv(date: dt.date) -> str:

@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 from govcenter.core import calendar as workcal
 
 from ..models import AreaClass, TariffPlan
+from ..models.tariff import area_class_plan_code
 from ..tariff import SHANGHAI, Quote, Rules, quote
 
 
@@ -37,14 +38,21 @@ def tariff_plan_list() -> QuerySet[TariffPlan]:
 def plan_for(area_class: int, at: dt.datetime) -> TariffPlan:
     """The active plan of ``area_class`` whose ``[valid_from, valid_to)`` contains ``at``.
 
-    Raises :class:`NoTariffPlanError` when there is none. Publishing keeps active intervals
+    Only the area class's own series (``bj-road-class-N``) counts: a named plan (another
+    code, priced only where a segment's ``tariff_code`` names it) is never an area class's
+    plan. Raises :class:`NoTariffPlanError` when there is none. Publishing keeps active intervals
     of one area class disjoint, so at most one plan matches; should two ever overlap, the
     later ``valid_from`` wins.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
     plan = (
-        TariffPlan.objects.filter(area_class=area_class, status=TariffPlan.Status.ACTIVE, valid_from__lte=at)
+        TariffPlan.objects.filter(
+            area_class=area_class,
+            code=area_class_plan_code(area_class),
+            status=TariffPlan.Status.ACTIVE,
+            valid_from__lte=at,
+        )
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at))
         .order_by("-valid_from", "-version")
         .first()
@@ -66,14 +74,10 @@ def current_plans(at: dt.datetime) -> dict[int, TariffPlan | None]:
 
 
 def holidays_between(start: dt.datetime, end: dt.datetime) -> frozenset[dt.date]:
-    """Local dates from start to end that are not working days on China's calendar
-    (statutory holidays and weekends, minus 调休 make-up workdays)."""
-    first = start.astimezone(SHANGHAI).date()
-    last = end.astimezone(SHANGHAI).date()
-    days = (last - first).days
-    return frozenset(
-        day for day in (first + dt.timedelta(days=i) for i in range(days + 1)) if not workcal.is_workday(day)
-    )
+    """The statutory holidays (法定节假日) among the local dates from start to end: what a plan's
+    holiday rule applies to. Ordinary weekends are not holidays here (they are billed as any
+    day), nor are 调休 make-up workdays; see :func:`govcenter.core.calendar.is_statutory_holiday`."""
+    return workcal.statutory_holidays_between(start, end)
 
 
 def quote_with_plan(plan: TariffPlan, *, vehicle: str, start: dt.datetime, end: dt.datetime) -> Quote:

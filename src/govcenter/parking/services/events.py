@@ -34,9 +34,17 @@ Rules
   at it for patrol review (a correction re-bills it); the new stay opens normally. A start
   not later than the open order's start (and matching no pending end) opens nothing and is
   an ``overlapping_stay`` anomaly.
-* ``park_end`` closes the open order and bills it at once (:class:`~.orders.Biller`).
-  A ``park_start`` on a space that is not active (temporarily closed, retired) is a
-  ``space_closed`` anomaly: nothing is billed there.
+* ``park_end`` closes the open order and bills it at once (:class:`~.orders.Biller`); the
+  parts of the stay when the space was closed (临时占用 …) are not billed.
+* **Closed spaces, judged by event time** (decision): a ``park_start`` whose *event time*
+  falls in a period when the space was closed — an occupation's actual start to end, or a
+  closed/retired space version (:class:`~.occupations.ClosureBook`) — is a
+  ``space_closed`` anomaly: nothing is opened or billed. A late event is judged by that
+  history, not by the space's status when it arrives: a start inside a past occupation is
+  refused though the space is open now, and a start from before an occupation that began
+  since opens its stay normally. A space whose current status is closed while its version
+  history records no closure (a status written without a version) counts as closed at any
+  time.
 * **Heartbeat**: accepted events (and anomalies) refresh ``last_heartbeat_at`` and set the
   device online in one UPDATE per batch, closing an offline period opened by monitoring;
   ``comms_lost`` opens a :class:`DeviceOfflinePeriod` at its time, ``comms_restored``
@@ -45,7 +53,7 @@ Rules
 Performance: one transaction per batch; the device row and the batch's spaces are locked
 first (so concurrent batches for one space serialise and a space never gets two open
 orders), then a fixed number of queries — existing ids, open orders, pending anomalies,
-space versions, plans — and bulk inserts/updates, whatever the batch size. On PostgreSQL
+space versions, closed periods (two), plans — and bulk inserts/updates, whatever the batch size. On PostgreSQL
 new orders (ids drawn from their sequence in one query) and events are written with binary
 ``COPY``, which checks the same constraints as INSERT (the foreign keys at commit); event
 rows are plain slotted objects, not model instances; a quote is computed once per distinct
@@ -62,7 +70,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from govcenter.core import audit
@@ -75,11 +82,11 @@ from ..models.events import (
     CDS_EVENT_TYPES,
     DeviceEvent,
     EventType,
-    IngestRejection,
     Outcome,
     ParkingAnomaly,
 )
 from .orders import Biller, normalise_plate
+from .rejections import rejection_count
 
 LARGE_CDS_VEHICLE_TYPES = frozenset({"bus", "truck", "freight"})
 SPACE_EVENTS = frozenset({EventType.PARK_START, EventType.PARK_END})
@@ -233,26 +240,6 @@ def summarise(results: list[EventResult]) -> dict:
 # ------------------------------------------------------------------------------------------
 # Rejection counters
 # ------------------------------------------------------------------------------------------
-
-
-def rejection_count(*, source: str, reason: str, device: Device | None = None, n: int = 1) -> None:
-    """Add ``n`` to the counter of (source, reason): one UPDATE, or an INSERT the first time.
-
-    Called in the caller's transaction for per-event rejections, and on its own for
-    refusals of a whole request (authentication, batch too large) so they are kept even
-    though the request fails.
-    """
-    source = source[:100]
-    updated = IngestRejection.objects.filter(source=source, reason=reason).update(
-        count=F("count") + n, last_at=timezone.now()
-    )
-    if not updated:
-        with transaction.atomic():
-            row, created = IngestRejection.objects.select_for_update().get_or_create(
-                source=source, reason=reason, defaults={"count": n, "device": device}
-            )
-            if not created:
-                IngestRejection.objects.filter(pk=row.pk).update(count=F("count") + n, last_at=timezone.now())
 
 
 def device_source(device: Device) -> str:
@@ -413,6 +400,17 @@ class _Batch:
                 self.pending_ends.setdefault(anomaly.space_id, []).append(anomaly)
         for version in SpaceVersion.objects.filter(space_id__in=ids).order_by("space_id", "version"):
             self.versions.setdefault(version.space_id, []).append(version)
+        self.biller.closures.load(ids)
+
+    def closed_at(self, space: Space, at: dt.datetime) -> bool:
+        """Whether ``space`` was closed at the event time ``at`` (see the module docstring)."""
+        if self.biller.closures.closed_at(space.pk, at):
+            return True
+        if space.status == Space.Status.ACTIVE:
+            return False
+        # Closed now, but the history does not say since when: closed at any time.
+        versions = self.versions.get(space.pk)
+        return not versions or versions[-1].status == Space.Status.ACTIVE
 
     def version_at(self, space_id: int, at: dt.datetime) -> SpaceVersion:
         versions = self.versions[space_id]
@@ -464,7 +462,8 @@ class _Batch:
         if end_event is not None:
             if end_event.plate and not order.plate:
                 order.plate, order.plate_confidence = end_event.plate, end_event.plate_confidence
-        if self.biller.bill(order, area_class=order.space_version.area_class, at=self.now):
+        version = order.space_version
+        if self.biller.bill(order, area_class=version.area_class, tariff_code=version.tariff_code, at=self.now):
             self.billed += 1
         if order.pk:
             self.changed_orders[order.pk] = order
@@ -473,9 +472,11 @@ class _Batch:
 
     def park_start(self, event: _Event) -> EventResult:
         space = event.space
-        if space.status != Space.Status.ACTIVE:
+        if self.closed_at(space, event.event_time):
             self.anomaly(event, ParkingAnomaly.Kind.SPACE_CLOSED)
-            return EventResult(str(event.event_id), Outcome.ANOMALY, "space_closed", message="the space is not in service")
+            return EventResult(
+                str(event.event_id), Outcome.ANOMALY, "space_closed", message="the space was not in service at event_time"
+            )
         current = self.open_orders.get(space.pk)
         pending = self._pending_end_after(space.pk, event.event_time, before=current.started_at if current else None)
         if pending is not None:

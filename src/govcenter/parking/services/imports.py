@@ -27,30 +27,27 @@ Limits: ``GOVCENTER_PARKING_IMPORT_MAX_BYTES`` (default 10 MiB) and
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-import json
-import zipfile
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import translation
 from django.utils.translation import gettext as _
 
+from govcenter.core import tabular
 from govcenter.core.models import District, Unit
+from govcenter.core.tabular import Column, ImportResult
 
 from ..models import Device, DeviceKind, Road, Segment, Space
 from ..models.tariff import AreaClass
 from . import base as base_services
 from . import devices as device_services
+from .rejections import import_source, rejection_count
 
 KINDS = ("roads", "segments", "spaces", "devices")
 MODEL_OF_KIND = {"roads": "road", "segments": "segment", "spaces": "space", "devices": "device"}
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_MIME = tabular.XLSX_MIME
+ImportFileError = tabular.TableFileError  # the file as a whole cannot be read (format, size, header)
 
 
 def max_bytes() -> int:
@@ -64,24 +61,6 @@ def max_rows() -> int:
 # ------------------------------------------------------------------------------------------
 # Columns
 # ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str  # Chinese, as in the header row (not translated: the file format is fixed)
-    required: bool = False
-    type: str = "str"  # str | int | float | enum | json
-    choices: type | None = None
-    example: str = ""
-    exclude_choices: tuple = ()
-
-    def choice_items(self) -> list[tuple[str, str]]:
-        """(code, Chinese label) pairs of an enum column."""
-        with translation.override("zh-hans"):
-            return [
-                (str(v), str(label)) for v, label in self.choices.choices if v not in self.exclude_choices
-            ]
 
 
 COLUMNS: dict[str, list[Column]] = {
@@ -144,215 +123,14 @@ def columns(kind: str) -> list[Column]:
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class ImportResult:
-    kind: str
-    dry_run: bool
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[dict] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def error(self, row: int, column: str, message: str) -> None:
-        self.errors.append({"row": row, "column": column, "message": str(message)})
-
-    def as_dict(self) -> dict:
-        return {
-            "ok": self.ok,
-            "kind": self.kind,
-            "dry_run": self.dry_run,
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "errors": sorted(self.errors, key=lambda e: (e["row"], e["column"])),
-        }
-
-
-class ImportFileError(ValidationError):
-    """The file as a whole cannot be read (format, size, header)."""
-
-
-# ------------------------------------------------------------------------------------------
-# Reading files
-# ------------------------------------------------------------------------------------------
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        # Excel stores "001"-like numbers it was not told were text as floats; an integer
-        # float is written back without ".0" (leading zeros are lost in Excel, not here).
-        return str(int(value))
-    return str(value).strip()
-
-
-def _read_records(data: bytes, filename: str) -> list[list[str]]:
-    """All rows of the first sheet (xlsx) or the CSV, as lists of stripped strings."""
-    limit = max_rows() + 2
-    if data[:2] == b"PK" or filename.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise ImportFileError(
-                _("无法读取 Excel 文件（须为 .xlsx）：%(e)s") % {"e": exc}, code="bad_file"
-            ) from exc
-        sheet = workbook.worksheets[0]
-        records = []
-        for values in sheet.iter_rows(values_only=True):
-            records.append([_cell_text(v) for v in values])
-            if len(records) > limit:
-                break
-        workbook.close()
-    else:
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ImportFileError(_("无法识别 CSV 文件的编码（请使用 UTF-8）。"), code="bad_encoding")
-        if "\x00" in text:
-            raise ImportFileError(_("文件不是 CSV 或 Excel（.xlsx）格式。"), code="bad_file")
-        records = []
-        try:
-            for values in csv.reader(io.StringIO(text, newline="")):
-                records.append([v.strip() for v in values])
-                if len(records) > limit:
-                    break
-        except csv.Error as exc:
-            raise ImportFileError(_("CSV 格式错误：%(e)s") % {"e": exc}, code="bad_file") from exc
-    if len(records) > limit:
-        raise ImportFileError(
-            _("数据行数超过上限 %(n)d 行，请分批导入。") % {"n": max_rows()}, code="too_many_rows"
-        )
-    return records
-
-
 def read_table(kind: str, data: bytes, filename: str = "") -> list[tuple[int, dict[str, str]]]:
     """``[(row number, {column key: text})]`` of the data rows; a bad header is an ImportFileError."""
-    if len(data) > max_bytes():
-        raise ImportFileError(
-            _("文件大小超过上限 %(mb).1f MB。") % {"mb": max_bytes() / 1024 / 1024}, code="file_too_large"
-        )
-    if not data:
-        raise ImportFileError(_("文件是空的。"), code="empty_file")
-    cols = columns(kind)
-    records = _read_records(data, filename)
-    if not records:
-        raise ImportFileError(_("文件是空的。"), code="empty_file")
-    by_name = {c.label: c.key for c in cols} | {c.key: c.key for c in cols}
-    header = records[0]
-    mapping: dict[int, str] = {}
-    unknown = []
-    for i, name in enumerate(header):
-        if not name:
-            continue
-        if name in by_name:
-            mapping[i] = by_name[name]
-        else:
-            unknown.append(name)
-    if unknown:
-        raise ImportFileError(
-            _("第 1 行有无法识别的列：%(cols)s") % {"cols": "、".join(unknown)}, code="unknown_columns"
-        )
-    missing = [c.label for c in cols if c.required and c.key not in mapping.values()]
-    if missing:
-        raise ImportFileError(
-            _("缺少必填列：%(cols)s") % {"cols": "、".join(missing)}, code="missing_columns"
-        )
-    start = 1
-    keys = {c.key for c in cols}
-    if len(records) > 1 and records[1] and all(v in keys for v in records[1] if v) and any(records[1]):
-        start = 2  # the English key row
-    rows = []
-    for offset, values in enumerate(records[start:], start=start + 1):
-        row = {key: (values[i] if i < len(values) else "") for i, key in mapping.items()}
-        if any(row.values()):
-            rows.append((offset, row))
-    if len(rows) > max_rows():
-        raise ImportFileError(
-            _("数据行数超过上限 %(n)d 行，请分批导入。") % {"n": max_rows()}, code="too_many_rows"
-        )
-    return rows
-
-
-# ------------------------------------------------------------------------------------------
-# Parsing cells
-# ------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _enum_lookup(col: Column) -> dict[str, str]:
-    lookup = {}
-    for value, label in col.choices.choices:
-        if value in col.exclude_choices:
-            continue
-        lookup[str(value)] = value
-        lookup[str(label)] = value
-        for lang in ("zh-hans", "en"):
-            with translation.override(lang):
-                lookup[str(label)] = value
-    return lookup
+    return tabular.read_table(data, filename, columns(kind), max_bytes=max_bytes(), max_rows=max_rows())
 
 
 def _parse_cells(kind: str, rownum: int, raw: dict[str, str], result: ImportResult) -> dict | None:
     """Typed values of one row (only the columns present); None when a cell is bad."""
-    values: dict = {}
-    ok = True
-    for col in columns(kind):
-        if col.key not in raw:
-            continue
-        text = raw[col.key]
-        if text == "":
-            if col.required:
-                result.error(rownum, col.key, _("“%(label)s”必填。") % {"label": col.label})
-                ok = False
-            continue
-        try:
-            if col.type == "int":
-                number = float(text)
-                if not number.is_integer() or number < 0:
-                    raise ValueError
-                values[col.key] = int(number)
-            elif col.type == "float":
-                values[col.key] = float(text)
-                if values[col.key] != values[col.key] or abs(values[col.key]) == float("inf"):
-                    raise ValueError
-            elif col.type == "enum":
-                lookup = _enum_lookup(col)
-                if text not in lookup:
-                    allowed = "、".join(label for _v, label in col.choice_items())
-                    result.error(
-                        rownum,
-                        col.key,
-                        _("“%(text)s”不是有效值，可选：%(allowed)s") % {"text": text, "allowed": allowed},
-                    )
-                    ok = False
-                    continue
-                values[col.key] = lookup[text]
-            elif col.type == "json":
-                values[col.key] = json.loads(text)
-            else:
-                values[col.key] = text
-        except (ValueError, TypeError):
-            expected = {"int": _("非负整数"), "float": _("数字"), "json": _("GeoJSON")}[col.type]
-            result.error(
-                rownum,
-                col.key,
-                _("“%(text)s”不是有效的%(expected)s。") % {"text": text[:40], "expected": expected},
-            )
-            ok = False
-    return values if ok else None
+    return tabular.parse_cells(columns(kind), rownum, raw, result)
 
 
 # Service error keys → column keys, per kind (the rest land on the row's first key column).
@@ -372,16 +150,9 @@ KEY_COLUMN = {"roads": "code", "segments": "code", "spaces": "number", "devices"
 
 
 def _record_exc(kind: str, rownum: int, exc: ValidationError, result: ImportResult) -> None:
-    known = {c.key for c in columns(kind)}
-    mapping = FIELD_TO_COLUMN.get(kind, {})
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            column = mapping.get(name) or (name if name in known else KEY_COLUMN[kind])
-            for message in errors:
-                result.error(rownum, column, message)
-    else:
-        for message in exc.messages:
-            result.error(rownum, KEY_COLUMN[kind], message)
+    tabular.record_errors(
+        result, rownum, exc, columns=columns(kind), mapping=FIELD_TO_COLUMN.get(kind), key_column=KEY_COLUMN[kind]
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -611,17 +382,9 @@ ROW_HANDLERS = {"roads": _road_row, "segments": _segment_row, "devices": _device
 
 
 def _run_row(kind, rownum, handler, result: ImportResult) -> None:
-    try:
-        with transaction.atomic():
-            outcome = handler()
-    except ValidationError as exc:
-        _record_exc(kind, rownum, exc, result)
-    except IntegrityError as exc:
-        result.error(rownum, KEY_COLUMN[kind], _("与已有数据冲突：%(e)s") % {"e": exc})
-    except ObjectDoesNotExist as exc:
-        result.error(rownum, KEY_COLUMN[kind], str(exc))
-    else:
-        setattr(result, outcome, getattr(result, outcome) + 1)
+    tabular.run_row(
+        rownum, handler, result, columns=columns(kind), mapping=FIELD_TO_COLUMN.get(kind), key_column=KEY_COLUMN[kind]
+    )
 
 
 def _import_spaces(actor, rows: list[tuple[int, dict]], result: ImportResult) -> None:
@@ -672,13 +435,36 @@ def _import_spaces(actor, rows: list[tuple[int, dict]], result: ImportResult) ->
             _run_row("spaces", rownum, lambda vv=v, sg=segment: _create_space(actor, sg, vv), result)
 
 
-@transaction.atomic
 def import_file(*, actor, kind: str, data: bytes, filename: str = "", dry_run: bool = False) -> ImportResult:
     """Import a template-shaped file of ``kind``: all rows or none; every row error listed.
 
     Raises :class:`ImportFileError` when the file as a whole is unreadable (size, format,
     header); row problems are returned in ``result.errors`` with nothing written.
+
+    A refused import (dry run included) is counted for ``import:<username>`` with its error
+    code (``import_invalid`` for row errors) *after* the import's transaction has rolled back,
+    so the counter outlives the rollback.
     """
+    try:
+        result = _import_file(actor=actor, kind=kind, data=data, filename=filename, dry_run=dry_run)
+    except ValidationError as exc:
+        rejection_count(source=import_source(actor), reason=import_error_code(exc))
+        raise
+    if not result.ok:
+        rejection_count(source=import_source(actor), reason=IMPORT_INVALID)
+    return result
+
+
+IMPORT_INVALID = "import_invalid"
+
+
+def import_error_code(exc: ValidationError) -> str:
+    """The code of a refused file (``bad_file`` when it has none)."""
+    return (getattr(exc, "code", None) or "bad_file")[:40]
+
+
+@transaction.atomic
+def _import_file(*, actor, kind: str, data: bytes, filename: str, dry_run: bool) -> ImportResult:
     result = ImportResult(kind=kind, dry_run=dry_run)
     table = read_table(kind, data, filename)
     result.rows = len(table)
@@ -712,16 +498,7 @@ def import_file(*, actor, kind: str, data: bytes, filename: str = "", dry_run: b
 # ------------------------------------------------------------------------------------------
 
 
-def _label(col: Column, value) -> str:
-    if value in (None, ""):
-        return ""
-    if col.type == "enum":
-        return dict(col.choice_items()).get(str(value), str(value))
-    if col.type == "json":
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float):
-        return repr(round(value, 7))
-    return str(value)
+_label = tabular.cell_label
 
 
 def export_rows(*, user, kind: str):
@@ -792,68 +569,12 @@ def export_rows(*, user, kind: str):
 
 def render_csv(kind: str, rows) -> bytes:
     """UTF-8 with BOM (Excel opens it right): Chinese header, English key row, data."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    cols = columns(kind)
-    writer.writerow([c.label for c in cols])
-    writer.writerow([c.key for c in cols])
-    for row in rows:
-        writer.writerow(row)
-    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+    return tabular.render_csv(columns(kind), rows)
 
 
 def render_xlsx(kind: str, rows, *, template: bool = False) -> bytes:
-    """An .xlsx: Chinese header (bold, frozen), hidden English key row, data (or, for a
-    template, enum drop-downs on the data rows and a second sheet with an example row)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    cols = columns(kind)
-    workbook = Workbook(write_only=not template)
-    if template:
-        sheet = workbook.active
-        sheet.title = "数据"
-    else:
-        sheet = workbook.create_sheet("数据")
-    header = [c.label for c in cols]
-    if template:
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        sheet.append([c.key for c in cols])
-        sheet.row_dimensions[2].hidden = True
-        sheet.freeze_panes = "A3"
-        for i, col in enumerate(cols, start=1):
-            letter = get_column_letter(i)
-            sheet.column_dimensions[letter].width = max(12, len(col.label) * 2 + 2)
-            if col.type == "enum":
-                labels = ",".join(label for _v, label in col.choice_items())
-                validation = DataValidation(type="list", formula1=f'"{labels}"', allow_blank=not col.required)
-                validation.add(f"{letter}3:{letter}{max_rows() + 2}")
-                sheet.add_data_validation(validation)
-            if col.type in ("str", "enum"):
-                for row in range(3, 1003):  # text cells keep "001" as "001"
-                    sheet.cell(row=row, column=i).number_format = "@"
-        example = workbook.create_sheet("示例与说明")
-        example.append(header)
-        example.append([c.example for c in cols])
-        example.append([])
-        example.append(["说明：在“数据”表第 3 行起填写；第 2 行为英文列名（已隐藏），请勿删除。"])
-        example.append(["必填列：" + "、".join(c.label for c in cols if c.required)])
-        for col in cols:
-            if col.type == "enum":
-                example.append([f"{col.label}可选：" + "、".join(label for _v, label in col.choice_items())])
-        example.append(["坐标均为 GCJ-02 经纬度。"])
-    else:
-        sheet.append(header)
-        sheet.append([c.key for c in cols])
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    """An .xlsx export, or (``template``) the import template with drop-downs and an example sheet."""
+    return tabular.render_xlsx(columns(kind), rows, template=template, max_rows=max_rows(), notes=["坐标均为 GCJ-02 经纬度。"])
 
 
 def export_file(*, user, kind: str, fmt: str) -> bytes:

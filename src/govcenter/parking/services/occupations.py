@@ -19,10 +19,18 @@ Rules decided here:
   ``restore_state``; ending puts back exactly those, for spaces and devices still in the
   state the occupation left them (a space retired meanwhile stays retired, a device
   somebody changed meanwhile keeps its new status).
+* **Billing** (:class:`ClosureBook`, used by ``orders.Biller`` and the event ingest): a
+  space is closed from an occupation's actual ``started_at`` to its ``ended_at`` (an active
+  one open-ended), and over any space version whose status is closed (closed by hand,
+  retired). Everything is judged by the *time* asked about, never by today's status: a
+  stay is billed only for its parts outside those periods (each closed part a 0-fen
+  ``closed`` line), and a ``park_start`` whose event time falls inside one is a
+  ``space_closed`` anomaly even when the space is open again when the event arrives.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -38,7 +46,7 @@ from huey.contrib.djhuey import db_periodic_task
 from govcenter.core import audit
 from govcenter.core.context import acting_as
 
-from ..models import Device, DeviceKind, Segment, Space, TemporaryOccupation
+from ..models import Device, DeviceKind, Segment, Space, SpaceVersion, TemporaryOccupation
 from .base import check_district_in_scope, district_parking_unit, version_spaces
 
 logger = logging.getLogger(__name__)
@@ -57,6 +65,93 @@ OCCUPATION_FIELDS = [
 OPEN_STATUSES = (TemporaryOccupation.Status.SCHEDULED, TemporaryOccupation.Status.ACTIVE)
 # Cameras watch the whole segment: taken offline only when the whole segment is occupied.
 SEGMENT_CAMERA_KINDS = (DeviceKind.HIGH_VIDEO, DeviceKind.VIDEO_PILE)
+# Space statuses in which nothing is billed (as selectors.adjustments.CLOSED_SPACE_STATUSES).
+CLOSED_STATUSES = (Space.Status.TEMPORARILY_CLOSED, Space.Status.RETIRED)
+# The note of a closed part's quote line: stored with the order (data, not UI text).
+NOTE_CLOSED = "临时占用/泊位关闭期间不计费"
+_FIXED_TZ = dt.timezone(dt.timedelta(hours=8))
+
+Period = tuple[datetime, datetime | None]  # [start, end); None: still closed
+
+
+def _merge(periods: list[Period]) -> list[Period]:
+    """Sorted, disjoint periods (touching or overlapping ones joined; None = open-ended)."""
+    out: list[list] = []
+    for start, end in sorted(periods, key=lambda p: p[0]):
+        if out and (out[-1][1] is None or start <= out[-1][1]):
+            if out[-1][1] is not None and (end is None or end > out[-1][1]):
+                out[-1][1] = end
+            continue
+        out.append([start, end])
+    return [(s, e) for s, e in out]
+
+
+class ClosureBook:
+    """When spaces were closed, for billing: loaded per space, two queries for any number.
+
+    A ``Biller`` holds one; the event ingest loads the batch's spaces in one go
+    (:meth:`load`), any other space is loaded on first use.
+    """
+
+    def __init__(self) -> None:
+        self._periods: dict[int, list[Period]] = {}
+
+    def load(self, space_ids: Iterable[int]) -> None:
+        ids = sorted({int(i) for i in space_ids} - set(self._periods))
+        if not ids:
+            return
+        found: dict[int, list[Period]] = {i: [] for i in ids}
+        for space_id, started, ended in TemporaryOccupation.spaces.through.objects.filter(
+            space_id__in=ids,
+            temporaryoccupation__status__in=(
+                TemporaryOccupation.Status.ACTIVE,
+                TemporaryOccupation.Status.ENDED,
+            ),
+            temporaryoccupation__started_at__isnull=False,
+        ).values_list("space_id", "temporaryoccupation__started_at", "temporaryoccupation__ended_at"):
+            if ended is None or ended > started:
+                found[space_id].append((started, ended))
+        for space_id, valid_from, valid_to in SpaceVersion.objects.filter(
+            space_id__in=ids, status__in=CLOSED_STATUSES
+        ).values_list("space_id", "valid_from", "valid_to"):
+            if valid_to is None or valid_to > valid_from:
+                found[space_id].append((valid_from, valid_to))
+        for space_id, periods in found.items():
+            self._periods[space_id] = _merge(periods)
+
+    def periods(self, space_id: int) -> list[Period]:
+        if space_id not in self._periods:
+            self.load([space_id])
+        return self._periods[space_id]
+
+    def closed_at(self, space_id: int, at: datetime) -> bool:
+        """Whether the space was closed at ``at`` (start inclusive, end exclusive)."""
+        return any(s <= at and (e is None or at < e) for s, e in self.periods(space_id))
+
+    def covered(self, space_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The closed parts of ``[start, end)``, sorted and disjoint."""
+        if end is None or end <= start:
+            return []
+        out = []
+        for s, e in self.periods(space_id):
+            lo, hi = max(s, start), end if e is None else min(e, end)
+            if lo < hi:
+                out.append((lo, hi))
+        return out
+
+
+def closure_line(start: datetime, end: datetime) -> dict:
+    """The quote line of a closed part of a stay (0 fen; ``units`` are the minutes closed)."""
+    return {
+        "period": "closed",
+        "from": start.astimezone(_FIXED_TZ).isoformat(),
+        "to": end.astimezone(_FIXED_TZ).isoformat(),
+        "units": -(-int((end - start).total_seconds()) // 60),
+        "unit_fen": 0,
+        "multiplier_pct": 100,
+        "amount_fen": 0,
+        "note": NOTE_CLOSED,
+    }
 
 
 def _aware(value: datetime, field: str) -> datetime:

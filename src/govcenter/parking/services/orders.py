@@ -1,14 +1,23 @@
 """Writes of parking orders: billing with the tariff engine, patrol corrections, anomaly review.
 
-Billing (``Biller``): an order is priced under the plan in force at its *start* for the
-area class of the space version it ran under (``plan_for`` semantics), for its vehicle
-class, with the non-working days of China's calendar as holidays when the plan has a
+Billing (``Biller``): an order is priced under the plan in force at its *start*, chosen
+from the space version it ran under: the plan its segment names (``tariff_code``) when a
+version of that code is in force then, otherwise the plan of its area class
+(``bj-road-class-N``, ``plan_for`` semantics); the order records the plan version used.
+It is priced for its vehicle class, with the statutory holidays (法定节假日) of China's
+calendar — not ordinary weekends, not 调休 workdays — as holidays when the plan has a
 holiday rule. ``closed → billed`` stores the amount and the itemised lines; an amount of 0
 (a stay inside the grace time) is settled at once (``billed → paid`` with 0 paid) so it
 can never become arrears. When no plan covers the start, the order stays ``closed`` (not
-billed) — never guessed. The part of a stay covered by a residential permit of its plate
-on its segment (居住认证, services/permits.py) is not billed per stay: the uncovered parts
-are priced one by one and summed, and each covered part is a 0-fen ``permit`` line.
+billed) — never guessed.
+
+Parts of a stay that are not billed per stay — the stay is cut there, each remaining part
+is priced on its own with the engine (its own first hour and grace) and the parts summed:
+
+* the space was closed (临时占用, or a closed/retired space version; services/occupations.py
+  :class:`ClosureBook`, judged by the times, not today's status): a 0-fen ``closed`` line;
+* a residential permit of its plate on its segment covers it (居住认证, services/permits.py):
+  a 0-fen ``permit`` line (a closed period wins where the two overlap).
 
 Corrections (巡检更正): plate, vehicle class and times of an order not yet paid, each with
 an evidence photo reference and a reason; one :class:`OrderCorrection` row per changed
@@ -19,6 +28,7 @@ the order again.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -31,11 +41,15 @@ from govcenter.core.api.errors import ServiceError
 from govcenter.core.context import current as current_context
 
 from ..models import Order, OrderCorrection, OrderState, ParkingAnomaly, SpaceVersion, TariffPlan
+from ..models.tariff import area_class_plan_code
 from ..plates import validate_plate
 from ..selectors.tariffs import holidays_between
 from ..tariff import Rules, quote
 from .base import check_district_in_scope
+from .occupations import ClosureBook, closure_line
 from .permits import PermitBook, permit_line, uncovered_intervals
+
+logger = logging.getLogger(__name__)
 
 ORDER_AUDIT_FIELDS = ["plate", "vehicle_class", "started_at", "ended_at", "state", "amount_due_fen"]
 
@@ -57,20 +71,37 @@ class Biller:
         self._plans: list[TariffPlan] | None = None
         self._rules: dict[int, Rules] = {}
         self._quotes: dict[tuple, tuple[int, list[dict]]] = {}
+        self._unknown_codes: set[str] = set()
         self.permits = PermitBook()  # residential permits (services/permits.py), loaded on first use
+        self.closures = ClosureBook()  # closed periods of spaces (services/occupations.py)
 
-    def plan_for(self, area_class: int, at: dt.datetime) -> TariffPlan | None:
+    def plan_for(self, area_class: int, at: dt.datetime, tariff_code: str = "") -> TariffPlan | None:
+        """The plan of a stay starting at ``at``: the version of ``tariff_code`` (the plan the
+        segment names) in force then, else the area class's plan in force then, else None."""
         if self._plans is None:
             self._plans = list(
                 TariffPlan.objects.filter(status=TariffPlan.Status.ACTIVE).order_by("-valid_from", "-version")
             )
-        for plan in self._plans:  # newest first: the later valid_from wins, as in plan_for()
-            if (
-                plan.area_class == area_class
-                and plan.valid_from <= at
-                and (plan.valid_to is None or at < plan.valid_to)
-            ):
-                return plan
+        default = area_class_plan_code(area_class)
+        codes = (tariff_code, default) if tariff_code and tariff_code != default else (default,)
+        for code in codes:
+            for plan in self._plans:  # newest first: the later valid_from wins, as in plan_for()
+                if (
+                    plan.code == code
+                    and plan.valid_from <= at
+                    and (plan.valid_to is None or at < plan.valid_to)
+                ):
+                    return plan
+            if code == tariff_code and code != default and code not in self._unknown_codes:
+                self._unknown_codes.add(code)
+                logger.warning(
+                    "tariff plan %s named by a segment has no active version at %s; "
+                    "billing under the area class %s plan",
+                    code,
+                    at.isoformat(),
+                    area_class,
+                    extra={"event": "parking.tariff.named_plan_missing"},
+                )
         return None
 
     def rules(self, plan: TariffPlan) -> Rules:
@@ -79,16 +110,24 @@ class Biller:
             rules = self._rules[plan.pk] = Rules.from_plan(plan)
         return rules
 
-    def bill(self, order: Order, *, area_class: int, at: dt.datetime) -> bool:
-        """``closed → billed`` (→ ``paid`` when the amount is 0) in memory; False if no plan covers it."""
-        plan = self.plan_for(area_class, order.started_at)
+    def bill(self, order: Order, *, area_class: int, at: dt.datetime, tariff_code: str | None = None) -> bool:
+        """``closed → billed`` (→ ``paid`` when the amount is 0) in memory; False if no plan covers it.
+
+        ``tariff_code`` is the plan the order's space version names (read from
+        ``order.space_version`` when not given and that is loaded; blank: the area class's).
+        """
+        if tariff_code is None:
+            version = order._state.fields_cache.get("space_version")
+            tariff_code = version.tariff_code if version is not None else ""
+        plan = self.plan_for(area_class, order.started_at, tariff_code)
         if plan is None:
             return False
+        closed = self.closures.covered(order.space_id, order.started_at, order.ended_at)
         covered = self.permits.covered(
             plate=order.plate, segment_id=order.segment_id, start=order.started_at, end=order.ended_at
         )
-        if covered:
-            priced = self._priced_with_permits(plan, order, covered)
+        if covered or closed:
+            priced = self._priced_in_parts(plan, order, closed, covered)
         else:
             priced = self._priced(plan, order.vehicle_class, order.started_at, order.ended_at)
         amount_fen, lines = priced
@@ -112,12 +151,19 @@ class Biller:
             priced = self._quotes[key] = (result.amount_fen, [line.as_dict() for line in result.lines])
         return priced
 
-    def _priced_with_permits(self, plan: TariffPlan, order: Order, covered: list) -> tuple[int, list[dict]]:
-        """A stay partly (or wholly) inside a residential permit: each uncovered part is priced
-        on its own with the engine (its own first hour and grace), plus one 0-fen line per
-        covered part naming the permit."""
-        amount_fen, lines = 0, [permit_line(*part) for part in covered]
-        spans = [(s, e) for _pid, s, e in covered]
+    def _priced_in_parts(
+        self, plan: TariffPlan, order: Order, closed: list[tuple], covered: list[tuple]
+    ) -> tuple[int, list[dict]]:
+        """A stay partly (or wholly) not billed per stay: one 0-fen line per closed part and per
+        permit-covered part (clipped to outside the closed parts), and each remaining part
+        priced on its own with the engine (its own first hour and grace)."""
+        lines = [closure_line(s, e) for s, e in closed]
+        spans = list(closed)
+        for permit_id, start, end in covered:
+            for s, e in uncovered_intervals(start, end, closed):
+                lines.append(permit_line(permit_id, s, e))
+                spans.append((s, e))
+        amount_fen = 0
         for start, end in uncovered_intervals(order.started_at, order.ended_at, spans):
             part_fen, part_lines = self._priced(plan, order.vehicle_class, start, end)
             amount_fen += part_fen
@@ -226,10 +272,10 @@ def order_correct(
         elif reprice and order.state in (OrderState.BILLED, OrderState.ARREARS):
             order.rebill()
         if order.state == OrderState.CLOSED:
-            area_class = SpaceVersion.objects.values_list("area_class", flat=True).get(
+            area_class, tariff_code = SpaceVersion.objects.values_list("area_class", "tariff_code").get(
                 pk=order.space_version_id
             )
-            Biller().bill(order, area_class=area_class, at=now)
+            Biller().bill(order, area_class=area_class, tariff_code=tariff_code, at=now)
     except TransitionNotAllowed as exc:  # the guards above make this unreachable; keep it loud
         raise ServiceError(str(exc), code="illegal_transition") from exc
     # "state" is excluded: clean_fields would re-assign the protected FSM field.

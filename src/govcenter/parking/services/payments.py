@@ -19,6 +19,12 @@ payment we had closed is taken when its orders are still free; when they are not
 another payment, or voided), the callback is acknowledged — the money is at the provider —
 and the payment is flagged for a refund by staff. Lock order is always orders (by id) then
 payments, in both services, so concurrent create and notify cannot deadlock.
+
+Every refused or not-applied callback (bad signature, stale, malformed, unknown trade, wrong
+amount, replay, orders no longer payable) is counted for ``provider:<name>`` in the rejection
+counters (services/rejections.py), after the callback's transaction. Between the payer paying
+and the callback being handled a payment reads ``processing`` (:func:`payment_display_status`):
+its orders are paid only when the notification is handled.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from ..models.payments import PaymentStatus
 from ..payments.port import Notification, NotificationError, StatementRow, get_provider
 from ..plates import PlateError, validate_plate
 from .arrears import penalty_cases_settle
+from .rejections import provider_source, rejection_count
 
 PAYABLE_STATES = (OrderState.BILLED, OrderState.ARREARS)
 MAX_ORDERS = 50
@@ -107,6 +114,21 @@ def citizen_payments(*, citizen: Citizen) -> QuerySet[PaymentIntent]:
     return (
         PaymentIntent.objects.filter(citizen=citizen).prefetch_related("items").order_by("-created_at", "-id")
     )
+
+
+PROCESSING = "processing"
+
+
+def payment_display_status(intent: PaymentIntent) -> str:
+    """What the payer sees: the status, or ``processing`` when the provider says the trade is
+    paid but its asynchronous notification has not been handled yet (the orders are not paid
+    until it is)."""
+    if intent.status != PaymentStatus.CREATED:
+        return intent.status
+    query = getattr(get_provider(), "query", None)
+    if query is not None and query(intent) == "SUCCESS":
+        return PROCESSING
+    return intent.status
 
 
 # -- create --------------------------------------------------------------------------------------
@@ -303,25 +325,44 @@ def payment_notify(*, headers, body: bytes) -> dict:
                 reason=exc.code,
                 success=False,
             )
+        # Counted after the store's transaction: a refused callback is counted even if nothing else is.
+        rejection_count(source=provider_source(provider.name), reason=exc.code)
         raise ServiceError(str(exc), code=exc.code) from None
+    outcome: list = []
     with transaction.atomic():
-        error = _settle(provider.name, note, headers, body)
+        error = _settle(provider.name, note, headers, body, outcome=outcome)
+    if outcome and outcome[0] in REFUSED_OUTCOMES:
+        rejection_count(source=provider_source(provider.name), reason=REFUSED_OUTCOMES[outcome[0]])
     if error is not None:
         raise error
     return SUCCESS
 
 
-def _settle(provider_name: str, note, headers, body) -> ServiceError | None:
-    """Inside the transaction: store the notification and apply it; an error to raise after commit."""
+# Notification outcomes that are refusals of the callback (counted per provider): the reason code.
+REFUSED_OUTCOMES = {
+    Outcome.UNKNOWN_TRADE: "unknown_trade",
+    Outcome.AMOUNT_MISMATCH: "amount_mismatch",
+    Outcome.REPLAY: "replayed_notification",
+    Outcome.NOT_PAYABLE: "not_payable",
+}
 
-    def store(outcome, intent=None):
+
+def _settle(provider_name: str, note, headers, body, *, outcome: list | None = None) -> ServiceError | None:
+    """Inside the transaction: store the notification and apply it; an error to raise after commit.
+
+    The stored outcome is appended to ``outcome`` (when given) for the caller's counters.
+    """
+
+    def store(result, intent=None):
+        if outcome is not None:
+            outcome.append(result)
         return _store(
             provider=provider_name,
             headers=headers,
             body=body,
             signature=note.signature,
             verified=True,
-            outcome=outcome,
+            outcome=result,
             out_trade_no=note.out_trade_no,
             provider_trade_no=note.provider_trade_no,
             intent=intent,

@@ -1,10 +1,16 @@
 """Writes of tariff plans: seeding the Beijing standard and publishing new versions.
 
 A plan is never edited in place once active. A price change is a new version of the same
-``code`` (``version + 1``) with a future ``valid_from``; publishing closes the version in
-force at that instant by setting its ``valid_to`` to the new ``valid_from`` — the only
-field of an active plan that ever changes, so orders keep pricing under the version they
-ran under. Every write is audited in its transaction.
+``code`` (``version + 1``) with a future ``valid_from``; publishing closes the version of
+that code in force at that instant by setting its ``valid_to`` to the new ``valid_from`` —
+the only field of an active plan that ever changes, so orders keep pricing under the version
+they ran under. Every write is audited in its transaction.
+
+Two kinds of plan series (a series is one ``code``): the area class's own plan
+(``bj-road-class-N``, the default when no code is given), which prices every segment that
+names no plan; and *named* plans (any other code), which price only the segments whose
+``tariff_code`` names them. Versions are kept disjoint per code, so publishing a named plan
+never closes the area class's plan, nor the other way round.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
 
 from ..models import AreaClass, TariffPlan
+from ..models.tariff import area_class_plan_code
 from ..tariff import BEIJING_STANDARD, SHANGHAI, Rules
 
 # 2019-01-01: the day road parking electronic toll collection went citywide in Beijing (the
@@ -54,7 +61,7 @@ AUDIT_FIELDS = ("code", "version", "area_class", "status", "valid_from", "valid_
 
 
 def standard_code(area_class: int) -> str:
-    return f"bj-road-class-{area_class}"
+    return area_class_plan_code(area_class)
 
 
 def _snapshot(plan: TariffPlan) -> dict:
@@ -138,15 +145,18 @@ def tariff_plan_publish(
     now: dt.datetime | None = None,
     **rules: Any,
 ) -> TariffPlan:
-    """Publish a new active version of the plan of ``area_class`` from ``valid_from``.
+    """Publish a new active version of a plan series from ``valid_from``.
 
+    ``code`` names the series: by default the area class's own plan (``bj-road-class-N``);
+    any other code is a named plan that segments select with their ``tariff_code``.
     ``rules`` are any of :data:`RULE_FIELDS`; the ones not given are copied from the
-    version being replaced (a first plan of a class must give every price). The new plan
-    gets ``version = max(version of code) + 1``; ``code`` defaults to the current plan's
-    code (``bj-road-class-N`` for a class without one). The version in force at
-    ``valid_from`` is closed there (``valid_to``). Refused (:class:`ServiceError`, nothing
-    written): ``valid_from`` naive or in the past, an active version of the class starting
-    at or after ``valid_from`` (overlap), unknown fields, rules that do not validate.
+    version of the same code being replaced (a first version must give its name and
+    prices). The new plan gets ``version = max(version of code) + 1``. The version of the
+    code in force at ``valid_from`` is closed there (``valid_to``). Refused
+    (:class:`ServiceError`, nothing written): ``valid_from`` naive or in the past, an active
+    version of the code starting at or after ``valid_from`` (overlap), another class's
+    ``bj-road-class-N`` code, a named code already used for another area class, unknown
+    fields, rules that do not validate.
     Audited: ``parking.tariff_plan.publish`` with the rule diff against the replaced
     version, and ``parking.tariff_plan.close`` per closed version.
     """
@@ -172,23 +182,42 @@ def tariff_plan_publish(
             code="valid_from_past",
             details={"valid_from": [f"{valid_from.isoformat()} is before now ({now.isoformat()})"]},
         )
-    # Lock the class's active plans: two publishers must not both close the same version.
+    if code is None:
+        code = standard_code(area_class)
+    standard_classes = {standard_code(c): c for c in AreaClass.values}
+    if standard_classes.get(code, area_class) != area_class:
+        raise ServiceError(
+            "This code is another area class's plan.",
+            code="invalid",
+            details={"code": [f"{code} belongs to area class {standard_classes[code]}"]},
+        )
+    other_class = (
+        TariffPlan.objects.filter(code=code)
+        .exclude(area_class=area_class)
+        .values_list("area_class", flat=True)
+        .first()
+    )
+    if other_class is not None:
+        raise ServiceError(
+            "A plan keeps its area class across versions.",
+            code="invalid",
+            details={"area_class": [f"{code} is a plan of area class {other_class}"]},
+        )
+    # Lock the code's active versions: two publishers must not both close the same version.
     active = list(
         TariffPlan.objects.select_for_update()
-        .filter(area_class=area_class, status=TariffPlan.Status.ACTIVE)
+        .filter(code=code, status=TariffPlan.Status.ACTIVE)
         .order_by("valid_from", "version")
     )
     later = [p for p in active if p.valid_from >= valid_from]
     if later:
         raise ServiceError(
-            "Another version of this area class already takes effect at or after this time.",
+            "Another version of this plan already takes effect at or after this time.",
             code="overlap",
             details={"valid_from": [f"{p.code} v{p.version} from {p.valid_from.isoformat()}" for p in later]},
         )
     open_at = [p for p in active if p.valid_to is None or p.valid_to > valid_from]
     previous = open_at[-1] if open_at else (active[-1] if active else None)
-    if code is None:
-        code = previous.code if previous else standard_code(area_class)
     values = {name: getattr(previous, name) for name in RULE_FIELDS} if previous else {}
     values.update(rules)
     required = [

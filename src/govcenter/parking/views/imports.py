@@ -102,6 +102,7 @@ def import_page(request, kind: str):
         return render(request, T + "page.html", context, status=400)
     upload = form.cleaned_data["file"]
     if upload.size > services.max_bytes():
+        services.rejection_count(source=services.import_source(request.user), reason="file_too_large")
         form.add_error("file", _("文件大小超过上限 %(mb).1f MB。") % {"mb": context["max_mb"]})
         return render(request, T + "page.html", context, status=400)
     return _run(request, context, kind, upload.read(), upload.name or "", dry_run=True)
