@@ -17,7 +17,17 @@ from django.core.exceptions import FieldDoesNotExist
 
 from govcenter.core.masking import can_reveal, mask, personal_fields
 
-from .models import Device, DeviceOfflinePeriod, Road, Segment, SegmentVersion, Space, SpaceVersion
+from .models import (
+    Device,
+    DeviceBinding,
+    DeviceOfflinePeriod,
+    Road,
+    RoadVersion,
+    Segment,
+    SegmentVersion,
+    Space,
+    SpaceVersion,
+)
 
 
 class NoWritesMixin:
@@ -67,7 +77,7 @@ class DeviceAdmin(ReadOnlyAdmin):
     exclude = ("secret_enc", "token_digest")
 
 
-@admin.register(SegmentVersion, SpaceVersion, DeviceOfflinePeriod)
+@admin.register(RoadVersion, SegmentVersion, SpaceVersion, DeviceBinding, DeviceOfflinePeriod)
 class HistoryAdmin(ReadOnlyAdmin):
     pass
 

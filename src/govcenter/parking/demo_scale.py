@@ -9,7 +9,8 @@ transaction:
   Tiananmen (every unit gets at least one road). A road is a straight east–west or
   north–south line of spaces 6 m apart, cut into segments of at most ``SEGMENT_MAX``
   spaces on alternating sides, with one high-position camera per segment and a
-  geomagnetic sensor on every other space. Every space lies inside its district's real
+  geomagnetic sensor on every other space; every road, segment and space has its version 1
+  and every device its binding period 1 from ``VERSION_LEAD`` before the window. Every space lies inside its district's real
   boundary (GCJ-02, :mod:`govcenter.core.districts`); a road that crosses a boundary is
   moved towards the district's interior until it fits. The development area has no
   boundary file: its roads lie within ``BDA_RADIUS_KM`` of 亦庄 and inside 大兴区.
@@ -28,15 +29,23 @@ transaction:
   :class:`ArrearsRecord` the arrears sweep writes when they left more than
   ``GOVCENTER_PARKING_ARREARS_DUE_DAYS`` ago (reminders and penalty cases are left to
   ``govcenter parking arrears-sweep``). A stay still running at load time is ``open``.
-  No residential permits are generated, so no stay is permit-covered.
+* **Residential permits** (居住认证, :func:`_permits`): on ``PERMIT_SPACE_SHARE`` of the
+  spaces of the residential segments (``PERMIT_SEGMENT_SHARE`` of the 二/三类 ones) — about
+  2,000–3,000 at 90,000 spaces — active, pending, expired and rejected, with their monthly
+  fees. A holder's plate parks overnight on the home space; those stays are billed as the
+  services bill an order (``Biller.bill``: the part in the permit's hours on its segment on
+  its valid dates is a 0-fen permit line, the rest priced per part).
 * **Complaints** on ``COMPLAINT_SHARE`` of the finished orders, through
   ``services.complaints.complaint_create`` (numbering, routing, deadline, audit).
 * **Device events** only for the stays that start on the window's last ``event_days``
   days (default 1; decision: events are the bulkiest rows and the ingest bench covers
   their write path; the orders of the earlier days carry no start/end event).
 
-Memory: the rows are built in Python lists before they are written (1.3 GB peak measured
-for 90,000 spaces × 1 day; it grows with the orders). The foreign keys are checked at commit
+Memory: the network's rows are built in Python lists before they are written; the orders
+and what hangs off them are generated, priced and written one day at a time (only "when is
+each space free again" is carried to the next day), so the peak is about one day's rows
+(1.3 GB measured for 90,000 spaces × 1 day before the per-day split) and does not grow
+with ``--days``. The foreign keys are checked at commit
 (deferred), which is about a third of the time; the filled tables are ANALYZEd after.
 
 Demo rows are recognised by ``MARK``: road, segment and device codes and payment trade
@@ -55,7 +64,9 @@ import math
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 from django.conf import settings
@@ -83,11 +94,12 @@ from .models import (
     SpaceVersion,
 )
 from .models.arrears import ArrearsRecord
-from .models.devices import DeviceOfflinePeriod
+from .models.base import RoadVersion
+from .models.devices import DeviceBinding, DeviceOfflinePeriod
 from .models.orders import OrderCorrection
 from .payments.sandbox import NAME as SANDBOX
 from .plates import PROVINCES
-from .services.base import segment_snapshot, space_snapshot
+from .services.base import road_snapshot, segment_snapshot, space_snapshot
 from .services.events import EVENT_ROW_FIELDS, _copy, _postgresql
 from .services.orders import Biller
 from .tariff import SHANGHAI
@@ -135,6 +147,11 @@ LARGE_SHARE, NEW_ENERGY_SHARE, OTHER_PROVINCE_SHARE = 0.03, 0.12, 0.12
 ORDERS_PER_PLATE = 2.5  # distinct plates ≈ orders / this (frequent parkers recur)
 PAID_SHARE = 0.82
 COMPLAINT_SHARE = 0.0005  # complaints and appeals per order
+PLATE_POOL_DAYS = 3  # distinct plates ≈ orders of this many days / ORDERS_PER_PLATE (bounded memory)
+PERMIT_SEGMENT_SHARE = 0.3  # residential segments among the 二/三类 ones
+PERMIT_SPACE_SHARE = 0.2  # their spaces that are a permit holder's home space
+PERMIT_STATUS = (("active", 0.72), ("submitted", 0.1), ("expired", 0.12), ("rejected", 0.06))
+PERMIT_FEE_UNPAID_SHARE = 0.04  # monthly permit fees of begun months still due
 VERSION_LEAD = dt.timedelta(days=30)  # versions valid from 30 days before the window
 BATCH = 50_000
 _KX = 111.32 * math.cos(math.radians(CENTRE[1]))  # km per degree of longitude here
@@ -403,6 +420,7 @@ def _build_network(rng, districts: list[District], n_spaces: int, now, valid_fro
                 "code": road_codes,
                 "name": road_names,
                 "status": [Road.Status.ACTIVE.value] * n_roads,
+                "version": [1] * n_roads,
                 "created_at": [now] * n_roads,
                 "updated_at": [now] * n_roads,
             },
@@ -410,6 +428,29 @@ def _build_network(rng, districts: list[District], n_spaces: int, now, valid_fro
             "roads",
         )
     }
+    _write(
+        RoadVersion,
+        {
+            "road_id": road_ids,
+            "version": [1] * n_roads,
+            "valid_from": [valid_from] * n_roads,
+            "valid_to": [None] * n_roads,
+            "snapshot": [
+                road_snapshot(
+                    Road(
+                        code=road_codes[k],
+                        name=road_names[k],
+                        district_id=districts[u].pk,
+                        managing_unit_id=units[u].pk,
+                        status=Road.Status.ACTIVE.value,
+                    )
+                )
+                for k, u in enumerate(road_unit.tolist())
+            ],
+        },
+        progress,
+        "road-vers",
+    )
 
     segment_ids = np.array(_reserve_ids(Segment, n_segments), dtype=np.int64)
     horizontal_seg = horizontal[seg_road]
@@ -545,6 +586,28 @@ def _build_network(rng, districts: list[District], n_spaces: int, now, valid_fro
         progress,
         "devices",
     )
+    # Every device bound since the versions' start: binding period 1, open.
+    bound_segment = segment_ids.tolist() + segment_ids[space_segment[sensor_mask]].tolist()
+    bound_space = [None] * n_segments + space_ids[sensor_mask].tolist()
+    seg_code_of = seg_codes + [seg_codes[seg_of[j]] for j in sensor_space.tolist()]
+    number_of = [None] * n_segments + [numbers[j] for j in sensor_space.tolist()]
+    _write(
+        DeviceBinding,
+        {
+            "device_id": device_ids,
+            "version": [1] * total,
+            "valid_from": [valid_from] * total,
+            "valid_to": [None] * total,
+            "segment_id": bound_segment,
+            "space_id": bound_space,
+            "snapshot": [
+                {"segment_id": g, "segment_code": c, "space_id": p, "space_number": m}
+                for g, c, p, m in zip(bound_segment, seg_code_of, bound_space, number_of, strict=True)
+            ],
+        },
+        progress,
+        "bindings",
+    )
     return _Network(
         space_ids=space_ids,
         space_segment=space_segment,
@@ -594,18 +657,17 @@ def make_plates(rng, n: int) -> list[str]:
     return out
 
 
-def _stays(rng, net: _Network, window_start: int, days: int, per_day: float, now_s: int):
-    """Vectorised stays: (space index, start s, end s or -1 when still running), no overlap per space."""
-    space_class = net.segment_class[net.space_segment]
-    weight = np.vectorize(CLASS_TURNOVER.get)(space_class).astype(float)
-    lam = per_day * days * weight / weight.mean()
+def _stays_day(rng, lam: np.ndarray, day_start: int, now_s: int, free_at: np.ndarray):
+    """One day's stays, vectorised: (space index, start s, end s or -1 when still running,
+    overnight flag). Stays of one space never overlap: a stay may not start before
+    ``free_at`` (the end of the space's last stay of an earlier day, + 1 min; updated here),
+    and within the day a stay ends a minute before the next one starts."""
     counts = rng.poisson(lam)
     space = np.repeat(np.arange(len(lam)), counts)
     n = len(space)
-    day = rng.integers(0, days, n)
     night = rng.random(n) < NIGHT_SHARE
     hour = np.where(night, rng.integers(18, 23, n), rng.choice(24, n, p=HOURLY / HOURLY.sum()))
-    start = window_start + day * 86_400 + hour * 3600 + rng.integers(0, 60, n) * 60
+    start = day_start + hour * 3600 + rng.integers(0, 60, n) * 60
     minutes = np.where(
         night,
         rng.integers(8 * 60, 13 * 60, n),
@@ -614,15 +676,19 @@ def _stays(rng, net: _Network, window_start: int, days: int, per_day: float, now
         ),
     ).astype(np.int64)
     end = start + minutes * 60
+    keep = start >= free_at[space]  # yesterday's overnight stay is still there
+    space, start, end, night = space[keep], start[keep], end[keep], night[keep]
     order = np.lexsort((start, space))
-    space, start, end = space[order], start[order], end[order]
+    space, start, end, night = space[order], start[order], end[order], night[order]
     same = np.r_[space[1:] == space[:-1], False]
     next_start = np.r_[start[1:], 0]
     end = np.where(same, np.minimum(end, next_start - 60), end)
     keep = (end - start >= 120) & (start < now_s - 60)
-    space, start, end = space[keep], start[keep], end[keep]
+    space, start, end, night = space[keep], start[keep], end[keep], night[keep]
     end = np.where(end > now_s, -1, end)  # still parked: an open order (the last stay of its space)
-    return space, start, end
+    last = np.r_[space[1:] != space[:-1], True] if len(space) else np.zeros(0, dtype=bool)
+    free_at[space[last]] = np.where(end[last] < 0, np.iinfo(np.int64).max, end[last] + 60)
+    return space, start, end, night
 
 
 def _price(biller: Biller, area_class: int, vehicle: str, start, end):
@@ -632,6 +698,193 @@ def _price(biller: Biller, area_class: int, vehicle: str, start, end):
     if plan is None:
         return None
     return (plan.pk, *biller._priced(plan, vehicle, start, end))
+
+
+def _price_as_order(biller: Biller, area_class: int, **order_fields):
+    """A stay of a permit holder: billed exactly as the services bill an order (``Biller.bill``:
+    the parts inside an active permit's hours on its segment are 0-fen permit lines, the rest
+    priced per part); (plan id, amount, lines) or None when no plan covers its start."""
+    order = Order(state=OrderState.CLOSED, **order_fields)
+    if not biller.bill(order, area_class=area_class, at=order.ended_at):
+        return None
+    return order.tariff_plan_id, order.amount_due_fen, order.quote_lines
+
+
+# ------------------------------------------------------------------------------------------
+# Residential permits (居住认证)
+# ------------------------------------------------------------------------------------------
+
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
+_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国玉文斌宇浩凯秀辉鹏飞婷雪琳晨"
+_ESTATES = "和平里 安贞里 团结湖 劲松 方庄 天通苑 回龙观 望京 双井 马甸 牛街 白纸坊 鲁谷 清河 西三旗 北苑 新街口 甘家口 左家庄 潘家园".split()
+_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+
+
+def _id_numbers(rng, region_codes: list[str]) -> list[str]:
+    """Resident ID numbers (GB 11643) with a valid check digit, born 1955–2002."""
+    n = len(region_codes)
+    born = np.datetime64("1955-01-01") + rng.integers(0, 48 * 365, n).astype("timedelta64[D]")
+    seq = rng.integers(0, 1000, n)
+    out = []
+    for k in range(n):
+        body = f"{region_codes[k]}{str(born[k]).replace('-', '')}{seq[k]:03d}"
+        total = int(np.dot(_ID_WEIGHTS, [int(c) for c in body]))
+        out.append(body + "10X98765432"[total % 11])
+    return out
+
+
+@dataclass
+class _Permits:
+    home_plate: dict[int, str]  # space index → the plate of the permit holder living there
+    counts: dict
+
+
+def _permits(rng, net: _Network, districts, *, now, progress) -> _Permits:
+    """Residential permits on a share of the spaces of residential segments in 二/三类 areas.
+
+    ``PERMIT_SEGMENT_SHARE`` of the 二/三类 segments are residential; ``PERMIT_SPACE_SHARE``
+    of their spaces are a permit holder's home space (a few thousand citywide at 90,000
+    spaces). Status mix ``PERMIT_STATUS``: active (approved, valid through the end of a
+    later month), submitted (pending review), expired (ended last month, so the permit book
+    still covers stays billed late) and rejected. Hours 19:00–07:00; one fee row per month
+    of an approved permit, paid for the months begun (a few still due). The permit's plate
+    parks on its home space overnight (see :func:`_orders_day`).
+    """
+    from .models.permits import PermitFee, PermitStatus, ResidentialPermit
+    from .services.permits import NIGHT_END, NIGHT_START, default_monthly_fee, period_end
+
+    residential = (net.segment_class >= 2) & (rng.random(len(net.segment_ids)) < PERMIT_SEGMENT_SHARE)
+    homes = np.flatnonzero(
+        residential[net.space_segment] & (rng.random(len(net.space_ids)) < PERMIT_SPACE_SHARE)
+    )
+    n = len(homes)
+    statuses = [s for s, _p in PERMIT_STATUS]
+    status = rng.choice(statuses, n, p=[p for _s, p in PERMIT_STATUS]).tolist()
+    plates = make_plates(rng, n)
+    today = timezone.localdate(now, SHANGHAI)
+    this_month = today.replace(day=1)
+    max_months = settings.GOVCENTER_PARKING_PERMIT_MAX_MONTHS
+    month_choices = [m for m in (3, 6, 12) if m <= max_months] or [max_months]
+    months = rng.choice(month_choices, n).tolist()
+    back = rng.random(n)
+    seg = net.space_segment[homes]
+    fee_by_class = {c: default_monthly_fee([SimpleNamespace(area_class=c)]) for c in (1, 2, 3)}
+    permit_ids = _reserve_ids(ResidentialPermit, n)
+    cols: dict[str, list] = {
+        name: []
+        for name in ("valid_from", "valid_to", "submitted_at", "reviewed_at", "review_comment", "updated_at")
+    }
+    for k in range(n):
+        m = months[k]
+        if status[k] == PermitStatus.EXPIRED:  # ended with last month
+            valid_to = this_month - dt.timedelta(days=1)
+            valid_from = _month_start(valid_to.replace(day=1), 1 - m)
+        elif status[k] == PermitStatus.ACTIVE:  # began up to m-1 months ago, valid to a later month-end
+            valid_from = _month_start(this_month, -int(back[k] * m))
+            valid_to = period_end(valid_from, m)
+        else:  # submitted or rejected: applied for from this month
+            valid_from = this_month
+            valid_to = period_end(valid_from, m)
+        applied = dt.datetime.combine(valid_from, dt.time(9), SHANGHAI) - dt.timedelta(
+            days=int(3 + 10 * back[k])
+        )
+        if status[k] == PermitStatus.SUBMITTED:
+            applied = now - dt.timedelta(hours=float(1 + 96 * back[k]))
+        reviewed = None if status[k] == PermitStatus.SUBMITTED else min(applied + dt.timedelta(days=2), now)
+        cols["valid_from"].append(valid_from)
+        cols["valid_to"].append(valid_to)
+        cols["submitted_at"].append(min(applied, now))
+        cols["reviewed_at"].append(reviewed)
+        cols["review_comment"].append("居住证明与车辆信息不符" if status[k] == PermitStatus.REJECTED else "")
+        cols["updated_at"].append(reviewed or min(applied, now))
+    unit_of = net.segment_district[seg].tolist()
+    region = [expected_boundary(districts[u].code) for u in unit_of]
+    surname = rng.choice(list(_SURNAMES), n)
+    given = rng.choice(list(_GIVEN), (n, 2))
+    two = rng.random(n) < 0.6
+    estate = rng.choice(_ESTATES, n)
+    building = rng.integers(1, 30, (n, 3))
+    counts = {
+        "permits": _write(
+            ResidentialPermit,
+            {
+                "id": permit_ids,
+                "district_id": [districts[u].pk for u in unit_of],
+                "citizen_id": [None] * n,
+                "applicant_name": [
+                    surname[k] + given[k, 0] + (given[k, 1] if two[k] else "") for k in range(n)
+                ],
+                "applicant_phone": [
+                    f"1{p}{d:08d}"
+                    for p, d in zip(
+                        rng.choice(["39", "58", "86", "37", "50"], n).tolist(),
+                        rng.integers(0, 10**8, n).tolist(),
+                        strict=True,
+                    )
+                ],
+                "applicant_id_number": _id_numbers(rng, region),
+                "plate": plates,
+                "address": [
+                    f"{districts[u].name_zh}{estate[k]}小区{building[k, 0]}号楼{building[k, 1]}单元{building[k, 2]}01室"
+                    for k, u in enumerate(unit_of)
+                ],
+                "address_proof_ref": [f"{MARK}-RP-{pid}" for pid in permit_ids],
+                "hours_start": [NIGHT_START] * n,
+                "hours_end": [NIGHT_END] * n,
+                "monthly_fee_fen": [fee_by_class[int(c)] for c in net.segment_class[seg].tolist()],
+                "months": months,
+                "status": status,
+                "renewal_of_id": [None] * n,
+                "submitted_by_id": [None] * n,
+                "reviewer_id": [None] * n,
+                "revoked_at": [None] * n,
+                "reminder_sent_at": [None] * n,
+                **cols,
+            },
+            progress,
+            "permits",
+        )
+    }
+    _write(
+        ResidentialPermit.segments.through,
+        {"residentialpermit_id": permit_ids, "segment_id": net.segment_ids[seg].tolist()},
+        Progress(enabled=False),
+        "permit-seg",
+    )
+    fee: dict[str, list] = {"permit_id": [], "month": [], "amount_fen": [], "status": [], "paid_at": [],
+                            "paid_by": [], "created_at": []}  # fmt: skip
+    unpaid = rng.random(sum(months))
+    j = 0
+    for k in range(n):
+        if status[k] not in (PermitStatus.ACTIVE, PermitStatus.EXPIRED):
+            continue
+        for i in range(months[k]):
+            month = _month_start(cols["valid_from"][k], i)
+            begun = month <= today
+            paid = begun and unpaid[j] > PERMIT_FEE_UNPAID_SHARE
+            j += 1
+            at = min(dt.datetime.combine(month, dt.time(10), SHANGHAI) + dt.timedelta(days=2), now)
+            fee["permit_id"].append(permit_ids[k])
+            fee["month"].append(month)
+            fee["amount_fen"].append(fee_by_class[int(net.segment_class[seg[k]])])
+            fee["status"].append(PermitFee.Status.PAID.value if paid else PermitFee.Status.DUE.value)
+            fee["paid_at"].append(at if paid else None)
+            fee["paid_by"].append("窗口缴费" if paid else "")
+            fee["created_at"].append(cols["reviewed_at"][k])
+    counts["permit_fees"] = _write(PermitFee, fee, Progress(enabled=False), "permit-fees")
+    for name in statuses:
+        counts[f"permits_{name}"] = status.count(name)
+    home_plate = {int(homes[k]): plates[k] for k in range(n)}
+    return _Permits(home_plate=home_plate, counts=counts)
+
+
+def _month_start(first: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after (negative: before) the month of ``first``."""
+    from .services.permits import period_end
+
+    return period_end(first, months) + dt.timedelta(days=1)
 
 
 def _orders(
@@ -645,22 +898,72 @@ def _orders(
     event_days: int,
     now,
     progress,
+    permits: _Permits,
 ) -> dict:
+    """The window's orders day by day: each day's stays are generated, priced and written
+    before the next day's, so memory does not grow with ``days`` (the plate pool is sized by
+    ``PLATE_POOL_DAYS``; per space only when it is free again is carried over)."""
     now_s = int(now.timestamp())
-    space, start_s, end_s = _stays(rng, net, window_start, days, per_day, now_s)
+    space_class = net.segment_class[net.space_segment]
+    weight = np.vectorize(CLASS_TURNOVER.get)(space_class).astype(float)
+    lam = per_day * weight / weight.mean()
+    plates = make_plates(rng, max(20, int(lam.sum() * min(days, PLATE_POOL_DAYS) / ORDERS_PER_PLATE)))
+    home_plates = list(permits.home_plate.values())
+    home = np.full(len(lam), -1, dtype=np.int64)
+    home[list(permits.home_plate)] = np.arange(len(home_plates))
+    free_at = np.zeros(len(lam), dtype=np.int64)
+    counts: Counter = Counter()
+    for d in range(days):
+        day_start = window_start + d * 86_400
+        if day_start >= now_s:
+            break
+        counts.update(
+            _orders_day(
+                rng,
+                net,
+                districts,
+                stays=_stays_day(rng, lam, day_start, now_s, free_at),
+                plates=plates,
+                home=home,
+                home_plates=home_plates,
+                with_events=d >= days - event_days,
+                now=now,
+                progress=lambda step, k, n, d=d: progress(f"day {d + 1}/{days}", k, n),
+            )
+        )
+    return dict(counts)
+
+
+def _orders_day(
+    rng, net: _Network, districts, *, stays, plates, home, home_plates, with_events, now, progress
+):
+    """One day's orders with their payments, arrears records, complaints and device events.
+
+    A permit holder parks overnight on their home space: the overnight stays there carry the
+    permit's plate, and are billed as the services bill an order (:func:`_price_as_order`).
+    """
+    space, start_s, end_s, night = stays
+    quiet = Progress(enabled=False)
     n = len(space)
     order_ids = np.array(_reserve_ids(Order, n), dtype=np.int64)
     seg = net.space_segment[space]
-    plates = make_plates(rng, max(20, int(n / ORDERS_PER_PLATE)))
     plate_idx = np.floor(len(plates) * rng.random(n) ** 1.6).astype(np.int64)
     order_plates = [plates[k] for k in plate_idx.tolist()]
+    resident = np.flatnonzero(night & (home[space] >= 0))
+    for k, h in zip(resident.tolist(), home[space[resident]].tolist(), strict=True):
+        order_plates[k] = home_plates[h]
+    by_permit = set(resident.tolist())
     vehicle = np.where(rng.random(n) < LARGE_SHARE, "large", "small").tolist()
     confidence = np.round(rng.uniform(0.86, 0.995, n), 3).tolist()
     starts = _times(start_s)
     ends = [None if e < 0 else _EPOCH + dt.timedelta(seconds=int(e)) for e in end_s.tolist()]
     classes = net.segment_class[seg].tolist()
+    space_ids, segment_ids = net.space_ids[space].tolist(), net.segment_ids[seg].tolist()
 
-    biller = Biller()
+    biller = Biller()  # one a day: its quote cache does not outlive the day
+    closures = getattr(biller, "closures", None)
+    if closures is not None and by_permit:  # the permit stays' spaces in one go, not one by one
+        closures.load(space_ids[k] for k in by_permit)
     due_after = dt.timedelta(days=settings.GOVCENTER_PARKING_ARREARS_DUE_DAYS)
     state, plan_ids, due, paid, lines, billed_at, updated = [], [], [], [], [], [], []
     paid_roll = rng.random(n)
@@ -668,7 +971,21 @@ def _orders(
     payments = []  # (order index, paid_at)
     for k in range(n):
         end = ends[k]
-        priced = None if end is None else _price(biller, classes[k], vehicle[k], starts[k], end)
+        if end is None:
+            priced = None
+        elif k in by_permit:
+            priced = _price_as_order(
+                biller,
+                classes[k],
+                space_id=space_ids[k],
+                segment_id=segment_ids[k],
+                plate=order_plates[k],
+                vehicle_class=vehicle[k],
+                started_at=starts[k],
+                ended_at=end,
+            )
+        else:
+            priced = _price(biller, classes[k], vehicle[k], starts[k], end)
         if priced is None:  # open, or no plan covers the start: not billed (never guessed)
             state.append(OrderState.OPEN.value if end is None else OrderState.CLOSED.value)
             plan_ids.append(None), due.append(0), paid.append(0), lines.append([])
@@ -691,8 +1008,7 @@ def _orders(
     progress("pricing", n, n)
 
     # Device events for the stays that start on the window's last ``event_days`` days.
-    first_event_day = window_start + (days - event_days) * 86_400
-    with_events = np.flatnonzero(start_s >= first_event_day).tolist() if event_days else []
+    with_events = list(range(n)) if with_events else []
     start_event = [None] * n
     end_event = [None] * n
     ev: dict[str, list] = {name: [] for name in EVENT_ROW_FIELDS}
@@ -743,8 +1059,8 @@ def _orders(
             "id": order_ids.tolist(),
             "district_id": [districts[u].pk for u in net.segment_district[seg].tolist()],
             "managing_unit_id": net.segment_unit_ids[seg].tolist(),
-            "segment_id": net.segment_ids[seg].tolist(),
-            "space_id": net.space_ids[space].tolist(),
+            "segment_id": segment_ids,
+            "space_id": space_ids,
             "space_version_id": net.space_version_ids[space].tolist(),
             "tariff_plan_id": plan_ids,
             "plate": order_plates,
@@ -763,10 +1079,10 @@ def _orders(
             "created_at": starts,
             "updated_at": updated,
         },
-        progress,
+        quiet,
         "orders",
     )
-    counts["events"] = _write(DeviceEvent, ev, progress, "events")
+    counts["events"] = _write(DeviceEvent, ev, quiet, "events")
 
     m = len(payments)
     intent_ids = _reserve_ids(PaymentIntent, m)
@@ -791,7 +1107,7 @@ def _orders(
             "created_at": [at - dt.timedelta(minutes=1) for at in paid_ats],
             "updated_at": paid_ats,
         },
-        progress,
+        quiet,
         "payments",
     )
     _write(
@@ -802,7 +1118,7 @@ def _orders(
             "amount_fen": [due[k] for k, _at in payments],
             "live": [True] * m,
         },
-        progress,
+        quiet,
         "pay-items",
     )
     for name in (OrderState.PAID, OrderState.BILLED, OrderState.ARREARS, OrderState.OPEN):
@@ -810,7 +1126,10 @@ def _orders(
     counts["arrears_records"] = _arrears_records(
         order_ids, state, due, ends, order_plates, net, seg, districts
     )
-    counts["complaints"] = _complaints(rng, order_ids, state, ends, now, progress)
+    counts["complaints"] = _complaints(rng, order_ids, state, ends, now, Progress(enabled=False))
+    counts["orders_by_permit"] = sum(
+        1 for k in by_permit if any(line.get("period") == "permit" for line in lines[k])
+    )
     return counts
 
 
@@ -913,6 +1232,19 @@ def _delete_dependents(orders) -> None:
     complaints._raw_delete(alias)
 
 
+def _delete_permits(mark: str) -> int:
+    """The demo's residential permits (``address_proof_ref`` starts with the mark), their fees
+    and segment links; SMS logs or renewals of other modules pointing at them make the
+    deferred foreign-key check refuse."""
+    from .models.permits import PermitFee, ResidentialPermit
+
+    alias = connection.alias
+    permits = ResidentialPermit.objects.filter(address_proof_ref__startswith=mark)
+    PermitFee.objects.filter(permit__in=permits)._raw_delete(alias)
+    ResidentialPermit.segments.through.objects.filter(residentialpermit__in=permits)._raw_delete(alias)
+    return permits._raw_delete(alias)
+
+
 def scale_demo_delete() -> dict[str, int]:
     """Delete the scale demo's rows (only those) in one transaction; returns counts."""
     mark = f"{MARK}-"
@@ -933,11 +1265,14 @@ def scale_demo_delete() -> dict[str, int]:
         counts["events"] = events._raw_delete(connection.alias)
         counts["orders"] = orders._raw_delete(connection.alias)
         DeviceOfflinePeriod.objects.filter(device__serial__startswith=mark)._raw_delete(connection.alias)
+        DeviceBinding.objects.filter(device__serial__startswith=mark)._raw_delete(connection.alias)
         counts["devices"] = Device.objects.filter(serial__startswith=mark)._raw_delete(connection.alias)
+        counts["permits"] = _delete_permits(mark)
         SpaceVersion.objects.filter(space__segment__code__startswith=mark)._raw_delete(connection.alias)
         counts["spaces"] = Space.objects.filter(segment__code__startswith=mark)._raw_delete(connection.alias)
         SegmentVersion.objects.filter(segment__code__startswith=mark)._raw_delete(connection.alias)
         counts["segments"] = Segment.objects.filter(code__startswith=mark)._raw_delete(connection.alias)
+        RoadVersion.objects.filter(road__code__startswith=mark)._raw_delete(connection.alias)
         counts["roads"] = Road.objects.filter(code__startswith=mark)._raw_delete(connection.alias)
         try:  # the foreign keys are deferred: check now, to say what is in the way
             connection.check_constraints()
@@ -987,6 +1322,8 @@ def load_scale_demo(
             scale_demo_delete()
         net = _build_network(rng, districts, spaces, now, window_start - VERSION_LEAD, progress)
         counts = dict(net.counts)
+        permits = _permits(rng, net, districts, now=now, progress=progress)
+        counts.update(permits.counts)
         counts.update(
             _orders(
                 rng,
@@ -998,6 +1335,7 @@ def load_scale_demo(
                 event_days=min(event_days, days),
                 now=now,
                 progress=progress,
+                permits=permits,
             )
         )
         audit.record(
@@ -1012,8 +1350,11 @@ def load_scale_demo(
         )
     progress("committed", 1, 1)  # the deferred foreign-key checks run at commit
     if _postgresql():  # fresh statistics, or the planner walks 1M orders for one plate
-        tables = [m._meta.db_table for m in (Road, Segment, Space, SpaceVersion, Device, Order, DeviceEvent,
-                                             PaymentIntent, PaymentItem)]  # fmt: skip
+        from .models.permits import PermitFee, ResidentialPermit
+
+        tables = [m._meta.db_table for m in (Road, RoadVersion, Segment, Space, SpaceVersion, Device, DeviceBinding,
+                                             Order, DeviceEvent, PaymentIntent, PaymentItem, ResidentialPermit,
+                                             PermitFee)]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
         progress("analyzed", 1, 1)

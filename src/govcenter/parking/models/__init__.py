@@ -1,9 +1,9 @@
 # Registered with the app here; import their names from their own modules.
 from . import arrears, complaints, permits, receipts, refunds, stats  # noqa: E402, F401, I001
 from .adjustments import ChangeSet, ChangeSetItem, TemporaryOccupation  # noqa: E402, F401
-from .base import Road, Segment, SegmentVersion, Space, SpaceVersion  # noqa: E402
+from .base import Road, RoadVersion, Segment, SegmentVersion, Space, SpaceVersion  # noqa: E402
 from .citizens import Citizen, CitizenToken, PlateBinding, PlateTransfer  # noqa: E402, F401
-from .devices import Device, DeviceKind, DeviceOfflinePeriod  # noqa: E402
+from .devices import Device, DeviceBinding, DeviceKind, DeviceOfflinePeriod  # noqa: E402
 from .events import DeviceEvent, IngestRejection, ParkingAnomaly  # noqa: E402, F401
 from .orders import Order, OrderCorrection, OrderState  # noqa: E402, F401
 from .payments import PaymentIntent, PaymentItem, PaymentNotification, PaymentStatus, SandboxTrade  # noqa: E402, F401
@@ -12,9 +12,11 @@ from .tariff import AreaClass, TariffPlan, VehicleClass
 __all__ = [
     "AreaClass",
     "Device",
+    "DeviceBinding",
     "DeviceKind",
     "DeviceOfflinePeriod",
     "Road",
+    "RoadVersion",
     "Segment",
     "SegmentVersion",
     "Space",

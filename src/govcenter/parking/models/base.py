@@ -4,8 +4,10 @@ The hierarchy is district unit → road → segment → space. ``district`` is d
 onto segments and spaces so the data scope is one indexed column, not a join; the
 services keep it equal to the road's district (a segment never moves between districts).
 
-Versioning: every create/update/retire of a segment or space writes a
-:class:`SegmentVersion` / :class:`SpaceVersion` row in the same transaction. The current
+Versioning: every create/update/retire of a road, segment or space writes a
+:class:`RoadVersion` / :class:`SegmentVersion` / :class:`SpaceVersion` row in the same
+transaction (one shared writer, ``services.base.write_versions``; device bindings use it
+too, see ``models.devices.DeviceBinding``). The current
 version has ``valid_to`` NULL; an update closes it (``valid_to = now``) and opens the next
 one. ``snapshot`` holds the versioned attributes (area class, tariff code, status,
 number, position …), so an order that references a ``SpaceVersion`` keeps what it ran
@@ -45,6 +47,7 @@ class Road(ScopedModel):
     code = models.CharField(_("道路编码"), max_length=32)
     name = models.CharField(_("道路名称"), max_length=100)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    version = models.PositiveIntegerField(_("版本"), default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -188,6 +191,29 @@ class _Version(models.Model):
     @property
     def is_current(self) -> bool:
         return self.valid_to is None
+
+
+class RoadVersion(_Version, ScopedModel):
+    """One version of a road's attributes (code, name, status, managing unit), valid_from ≤ t < valid_to."""
+
+    road = models.ForeignKey(Road, on_delete=models.PROTECT, related_name="versions")
+
+    scope_fields = {"district": "road__district", "unit": "road__managing_unit"}
+
+    class Meta:
+        ordering = ["road", "-version"]
+        verbose_name = _("道路版本")
+        verbose_name_plural = _("道路版本")
+        constraints = [
+            models.UniqueConstraint(fields=["road", "version"], name="parking_roadversion_unique"),
+            models.UniqueConstraint(
+                fields=["road"], condition=Q(valid_to__isnull=True), name="parking_roadversion_one_current"
+            ),
+        ]
+        indexes = [models.Index(fields=["road", "valid_from"])]
+
+    def __str__(self) -> str:
+        return f"{self.road_id} v{self.version}"
 
 
 class SegmentVersion(_Version, ScopedModel):

@@ -8,7 +8,12 @@ Credential: one per-device token, issued by ``device_credential_issue`` and show
 It is stored twice, never in clear: an SM3 digest (``token_digest``) to find the device
 from a bearer token, and an SM4-GCM ciphertext (``secret_enc``, key derived from
 ``SECRET_KEY``, bound to the device id) so the server can verify HMAC-SM3 signatures
-made with the token as key. Rotating ``SECRET_KEY`` invalidates the signature path
+made with the token as key.
+
+Binding history (:class:`DeviceBinding`): one row per period a device was bound to one
+space/segment (valid_from ≤ t < valid_to; the open period has ``valid_to`` NULL). Every
+service write that binds, rebinds, unbinds or retires a device closes/opens these rows in
+the same transaction; an unbound or retired device has no open row. Rotating ``SECRET_KEY`` invalidates the signature path
 (re-issue credentials); the bearer path keeps working.
 """
 
@@ -19,6 +24,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from govcenter.core.scope import ScopedModel
+
+from .base import _Version
 
 
 class DeviceKind(models.TextChoices):
@@ -156,3 +163,48 @@ class DeviceOfflinePeriod(ScopedModel):
 
     def __str__(self) -> str:
         return f"{self.device_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DeviceBinding(_Version, ScopedModel):
+    """One period of a device's binding (which space/segment, from when to when).
+
+    ``version`` numbers the device's binding periods; ``snapshot`` keeps the target's codes
+    (segment code, space number) as they were; ``segment``/``space`` are columns so "which
+    devices watched this segment at t" is an indexed query.
+    """
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="bindings")
+    segment = models.ForeignKey(
+        "parking.Segment", verbose_name=_("路段"), on_delete=models.PROTECT, related_name="device_bindings"
+    )
+    space = models.ForeignKey(
+        "parking.Space",
+        verbose_name=_("泊位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="device_bindings",
+    )
+
+    scope_fields = {"district": "device__district", "unit": "device__managing_unit"}
+
+    class Meta:
+        ordering = ["device", "-version"]
+        verbose_name = _("设备绑定记录")
+        verbose_name_plural = _("设备绑定记录")
+        constraints = [
+            models.UniqueConstraint(fields=["device", "version"], name="parking_devicebinding_unique"),
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=Q(valid_to__isnull=True),
+                name="parking_devicebinding_one_current",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["device", "valid_from"]),
+            models.Index(fields=["segment", "valid_from"]),
+            models.Index(fields=["space", "valid_from"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} #{self.version}"

@@ -13,6 +13,8 @@ from django.db.models import Count, Q, QuerySet
 from govcenter.core.models import District
 
 from ..models import Device, DeviceOfflinePeriod, Road, Segment, SegmentVersion, Space, SpaceVersion
+from ..models.base import RoadVersion
+from ..models.devices import DeviceBinding
 from ..services.devices import token_digest
 
 
@@ -68,6 +70,29 @@ def space_versions(*, user, space: Space) -> QuerySet[SpaceVersion]:
     return SpaceVersion.objects.restrict(user).filter(space=space).order_by("-version")
 
 
+def road_versions(*, user, road: Road) -> QuerySet[RoadVersion]:
+    return RoadVersion.objects.restrict(user).filter(road=road).order_by("-version")
+
+
+def device_bindings(
+    *, user, device: Device | None = None, segment: Segment | None = None, space: Space | None = None
+) -> QuerySet[DeviceBinding]:
+    """Binding periods in the caller's scope, newest first: of one device, or of every device
+    that was ever bound to a segment (sensors on its spaces included) or to a space."""
+    qs = DeviceBinding.objects.restrict(user).select_related("device", "segment", "space")
+    if device is not None:
+        qs = qs.filter(device=device)
+    if segment is not None:
+        qs = qs.filter(segment=segment)
+    if space is not None:
+        qs = qs.filter(space=space)
+    return qs.order_by("-valid_from", "-pk")
+
+
+def _valid_at(qs: QuerySet, at: datetime) -> QuerySet:
+    return qs.filter(valid_from__lte=at).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at))
+
+
 def device_offline_periods(*, user, device: Device) -> QuerySet[DeviceOfflinePeriod]:
     return DeviceOfflinePeriod.objects.restrict(user).filter(device=device).order_by("-started_at")
 
@@ -95,6 +120,32 @@ def segment_version_at(segment: Segment | int, at: datetime) -> SegmentVersion |
         .order_by("-version")
         .first()
     )
+
+
+def road_version_at(road: Road | int, at: datetime) -> RoadVersion | None:
+    """The version of ``road`` valid at ``at``, or None before it existed."""
+    road_id = road if isinstance(road, int) else road.pk
+    return _valid_at(RoadVersion.objects.filter(road_id=road_id), at).order_by("-version").first()
+
+
+def device_binding_at(device: Device | int, at: datetime) -> DeviceBinding | None:
+    """The binding period of ``device`` at ``at`` (valid_from ≤ at < valid_to), or None when
+    it was unbound, retired or not yet registered then."""
+    device_id = device if isinstance(device, int) else device.pk
+    return _valid_at(DeviceBinding.objects.filter(device_id=device_id), at).order_by("-version").first()
+
+
+def devices_bound_at(
+    at: datetime, *, segment: Segment | int | None = None, space: Space | int | None = None
+) -> QuerySet[DeviceBinding]:
+    """The binding periods valid at ``at`` on a segment (its cameras and its spaces' sensors)
+    or on one space; ``.device`` is what watched it then. Not scoped (callers hold the target)."""
+    qs = DeviceBinding.objects.select_related("device")
+    if segment is not None:
+        qs = qs.filter(segment_id=segment if isinstance(segment, int) else segment.pk)
+    if space is not None:
+        qs = qs.filter(space_id=space if isinstance(space, int) else space.pk)
+    return _valid_at(qs, at).order_by("device_id")
 
 
 def device_for_token(raw: str) -> Device | None:

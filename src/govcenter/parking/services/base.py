@@ -1,9 +1,11 @@
 """Writes of the parking base data: roads, segments, spaces — versioned and audited.
 
 Every service is keyword-only, runs in one transaction, ``full_clean()``s what it saves,
-writes the new :class:`SegmentVersion`/:class:`SpaceVersion` rows and appends the change
-(before/after diff) to the audit chain in that same transaction, so a refusal leaves
-nothing half-written.
+writes the new :class:`RoadVersion`/:class:`SegmentVersion`/:class:`SpaceVersion` rows
+(through the one chain writer :func:`write_versions`, which the device services use for
+binding periods too) and appends the change (before/after diff) to the audit chain in that
+same transaction, so a refusal leaves nothing half-written. Moving a space to another
+segment takes its sensor along (the sensor's segment and binding period follow).
 
 Scope: ``actor`` may only write inside the districts their data scope covers; it is
 re-checked here, inside the transaction, not only by the view that fetched the object.
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,6 +34,7 @@ from govcenter.core.models import District, Unit, UnitKind
 from govcenter.core.scope import scope_for
 
 from ..models import Road, Segment, SegmentVersion, Space, SpaceVersion
+from ..models.base import RoadVersion
 
 ROAD_FIELDS = ["district_id", "managing_unit_id", "code", "name", "status"]
 SEGMENT_FIELDS = [
@@ -247,42 +250,39 @@ def space_snapshot(space: Space, segment: Segment) -> dict:
     }
 
 
-def _version_segment(segment: Segment, at: datetime) -> SegmentVersion | None:
-    """Close the current version and open the next one, if the versioned attributes changed."""
-    snap = segment_snapshot(segment)
-    current = (
-        SegmentVersion.objects.select_for_update().filter(segment=segment, valid_to__isnull=True).first()
-    )
-    if current is not None and current.snapshot == snap:
-        return None
-    if current is not None:
-        at = _after(at, current.valid_from)
-        current.valid_to = at
-        current.save(update_fields=["valid_to"])
-    segment.version = (current.version if current else 0) + 1
-    Segment.objects.filter(pk=segment.pk).update(version=segment.version)
-    return SegmentVersion.objects.create(
-        segment=segment, version=segment.version, valid_from=at, snapshot=snap
-    )
+def write_versions(model, owner: str, items: Sequence[tuple], at: datetime) -> list:
+    """The one writer of version chains (road, segment, space versions and device bindings).
 
-
-def version_spaces(spaces: Sequence[Space], at: datetime) -> int:
-    """Bulk: for each space whose versioned attributes changed, close the current version and
-    open the next (two queries + one bulk insert for the whole batch). Returns how many."""
-    if not spaces:
-        return 0
+    ``items`` are ``(owner_obj, snapshot, columns)``: for each owner whose ``snapshot``
+    differs from its current version's, the current version is closed (``valid_to``) and the
+    next one opened at ``at`` with the snapshot and the extra ``columns``; a ``None``
+    snapshot only closes (an unbound device). ``valid_to`` is always after ``valid_from``,
+    even for two changes in one clock tick. Two queries and one bulk insert per call.
+    Returns ``(owner_obj, new_version_row)`` for the owners that got a new version.
+    """
+    if not items:
+        return []
+    ids = [obj.pk for obj, _snap, _cols in items]
+    fk = f"{owner}_id"
     current = {
-        v.space_id: v
-        for v in SpaceVersion.objects.select_for_update().filter(
-            space_id__in=[s.pk for s in spaces], valid_to__isnull=True
-        )
+        getattr(v, fk): v
+        for v in model.objects.select_for_update().filter(**{f"{fk}__in": ids}, valid_to__isnull=True)
     }
-    to_close: list[SpaceVersion] = []
-    new: list[SpaceVersion] = []
-    changed: list[Space] = []
-    for space in spaces:
-        snap = space_snapshot(space, space.segment)
-        old = current.get(space.pk)
+    # An owner without an open version may still have closed ones (an unbound device).
+    missing = [pk for pk in ids if pk not in current]
+    last = (
+        dict(
+            model.objects.filter(**{f"{fk}__in": missing})
+            .order_by()
+            .values_list(fk)
+            .annotate(m=Max("version"))
+        )
+        if missing
+        else {}
+    )
+    to_close, new, out = [], [], []
+    for obj, snap, columns in items:
+        old = current.get(obj.pk)
         if old is not None and old.snapshot == snap:
             continue
         valid_from = at
@@ -290,25 +290,64 @@ def version_spaces(spaces: Sequence[Space], at: datetime) -> int:
             valid_from = _after(at, old.valid_from)
             old.valid_to = valid_from
             to_close.append(old)
-        space.version = (old.version if old else 0) + 1
-        changed.append(space)
-        new.append(
-            SpaceVersion(
-                space=space,
-                version=space.version,
-                valid_from=valid_from,
-                snapshot=snap,
-                area_class=snap["area_class"],
-                tariff_code=snap["tariff_code"],
-                status=snap["status"],
-            )
+        if snap is None:
+            continue
+        row = model(
+            **{owner: obj},
+            version=(old.version if old else last.get(obj.pk, 0)) + 1,
+            valid_from=valid_from,
+            snapshot=snap,
+            **(columns or {}),
         )
+        new.append(row)
+        out.append((obj, row))
     if to_close:
-        SpaceVersion.objects.bulk_update(to_close, ["valid_to"])
+        model.objects.bulk_update(to_close, ["valid_to"])
     if new:
-        SpaceVersion.objects.bulk_create(new)
-        Space.objects.bulk_update(changed, ["version"])
-    return len(new)
+        model.objects.bulk_create(new)
+    return out
+
+
+def _bump(owner_model, pairs: list) -> int:
+    """Store each owner's new version number on the owner row (lists read it without a join)."""
+    for obj, row in pairs:
+        obj.version = row.version
+    if pairs:
+        owner_model.objects.bulk_update([obj for obj, _row in pairs], ["version"])
+    return len(pairs)
+
+
+def road_snapshot(road: Road) -> dict:
+    return {
+        "code": road.code,
+        "name": road.name,
+        "district_id": road.district_id,
+        "managing_unit_id": road.managing_unit_id,
+        "status": road.status,
+    }
+
+
+def version_roads(roads: Sequence[Road], at: datetime) -> int:
+    """Close the current version and open the next for each road whose attributes changed."""
+    return _bump(Road, write_versions(RoadVersion, "road", [(r, road_snapshot(r), None) for r in roads], at))
+
+
+def _version_segment(segment: Segment, at: datetime) -> SegmentVersion | None:
+    """Close the current version and open the next one, if the versioned attributes changed."""
+    pairs = write_versions(SegmentVersion, "segment", [(segment, segment_snapshot(segment), None)], at)
+    _bump(Segment, pairs)
+    return pairs[0][1] if pairs else None
+
+
+def version_spaces(spaces: Sequence[Space], at: datetime) -> int:
+    """Bulk: for each space whose versioned attributes changed, close the current version and
+    open the next (see :func:`write_versions`). Returns how many."""
+    items = []
+    for space in spaces:
+        snap = space_snapshot(space, space.segment)
+        columns = {k: snap[k] for k in ("area_class", "tariff_code", "status")}
+        items.append((space, snap, columns))
+    return _bump(Space, write_versions(SpaceVersion, "space", items, at))
 
 
 # ------------------------------------------------------------------------------------------
@@ -327,6 +366,7 @@ def road_create(
     road = Road(district=district, managing_unit=unit, code=code, name=name)
     road.full_clean()
     road.save()
+    version_roads([road], timezone.now())
     audit.record(
         action="parking.road.create",
         obj=road,
@@ -354,6 +394,7 @@ def road_update(*, actor, road: Road, **fields) -> Road:
     changes = audit.diff(before, audit.snapshot(road, ROAD_FIELDS))
     if changes["after"]:
         road.save()
+        version_roads([road], timezone.now())
         audit.record(action="parking.road.update", obj=road, changes=changes)
     return road
 
@@ -639,9 +680,28 @@ def space_update(*, actor, space: Space, reason: str = "", **fields) -> Space:
     if not changes["after"]:
         return space
     space.save()
-    version_spaces([space], timezone.now())
+    now = timezone.now()
+    version_spaces([space], now)
+    moved = []
+    if space.segment_id != old_segment_id:
+        # A sensor goes with its space: its segment column and its binding period follow.
+        from ..models import Device
+        from .devices import version_bindings
+
+        moved = list(
+            Device.objects.select_for_update().filter(space=space).exclude(status=Device.Status.RETIRED)
+        )
+        for device in moved:
+            device.space, device.segment = space, space.segment
+        Device.objects.bulk_update(moved, ["segment"])
+        version_bindings(moved, now)
     _refresh_capacity({old_segment_id, space.segment_id})
-    audit.record(action="parking.space.update", obj=space, changes=changes, reason=reason)
+    audit.record(
+        action="parking.space.update",
+        obj=space,
+        changes={**changes, **({"moved_devices": [d.pk for d in moved]} if moved else {})},
+        reason=reason,
+    )
     return space
 
 

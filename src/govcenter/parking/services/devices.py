@@ -8,6 +8,10 @@ Credential (see models/devices.py): ``device_credential_issue`` returns the raw 
 the database keeps its SM3 digest (bearer authentication) and an SM4-GCM ciphertext of it
 (key = first 16 bytes of SM3("govcenter:parking:device-secret:v1" ‖ SECRET_KEY), AAD =
 "parking.device:<id>") so HMAC-SM3 signatures made with the token can be verified.
+
+Binding history: register (when bound), bind, rebind, unbind and retire close the device's
+open :class:`DeviceBinding` period and open the next one (if still bound) in the same
+transaction, through the base services' one chain writer (``base.write_versions``).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from govcenter.core.crypto import sm3, sm3_hex, sm4_decrypt, sm4_encrypt
 from govcenter.core.models import District, Unit, UnitKind
 
 from ..models import Device, Segment, Space
-from ..models.devices import SEGMENT_BOUND_KINDS, SPACE_BOUND_KINDS
-from .base import check_district_in_scope, check_managing_unit, district_parking_unit
+from ..models.devices import SEGMENT_BOUND_KINDS, SPACE_BOUND_KINDS, DeviceBinding
+from .base import check_district_in_scope, check_managing_unit, district_parking_unit, write_versions
 
 DEVICE_FIELDS = [
     "kind",
@@ -67,6 +71,35 @@ def device_signing_key(device: Device) -> bytes:
     if not device.secret_enc:
         raise ValidationError(_("设备尚未签发凭证。"), code="no_credential")
     return sm4_decrypt(_secret_key(), bytes(device.secret_enc), aad=_aad(device))
+
+
+# ------------------------------------------------------------------------------------------
+# Binding history
+# ------------------------------------------------------------------------------------------
+
+
+def binding_snapshot(device: Device) -> dict | None:
+    """What a binding period records; None when the device is unbound or retired."""
+    if device.status == Device.Status.RETIRED or device.segment_id is None:
+        return None
+    segment = device.segment
+    return {
+        "segment_id": device.segment_id,
+        "segment_code": segment.code,
+        "space_id": device.space_id,
+        "space_number": device.space.number if device.space_id else None,
+    }
+
+
+def version_bindings(devices: Sequence[Device], at) -> int:
+    """Close each device's open binding period and open the next when its binding changed
+    (none when unbound or retired). Returns how many periods were opened."""
+    items = []
+    for device in devices:
+        snap = binding_snapshot(device)
+        columns = {"segment_id": device.segment_id, "space_id": device.space_id} if snap else None
+        items.append((device, snap, columns))
+    return len(write_versions(DeviceBinding, "device", items, at))
 
 
 # ------------------------------------------------------------------------------------------
@@ -198,6 +231,11 @@ def device_register_bulk(*, actor, rows: Sequence[dict], reason: str = "") -> li
     if len(spaces) != len(set(spaces)):
         raise ValidationError({"space": _("同一批次中有多台地磁设备绑定到同一个泊位。")}, code="space_taken")
     Device.objects.bulk_create(devices)
+    if any(d.pk is None for d in devices):  # a backend without RETURNING ids
+        ids = dict(Device.objects.filter(serial__in=list(serials)).values_list("serial", "pk"))
+        for device in devices:
+            device.pk = device.id = ids[device.serial]
+    version_bindings(devices, timezone.now())
     if len(devices) == 1:
         audit.record(
             action="parking.device.register",
@@ -269,6 +307,7 @@ def device_bind(
     changes = audit.diff(before, audit.snapshot(device, DEVICE_FIELDS))
     if changes["after"]:
         device.save(update_fields=["space", "segment", "updated_at"])
+        version_bindings([device], timezone.now())
         audit.record(
             action="parking.device.bind" if (space or segment) else "parking.device.unbind",
             obj=device,
@@ -290,6 +329,7 @@ def device_retire(*, actor, device: Device, reason: str = "") -> Device:
     device.token_digest = device.token_prefix = ""
     device.secret_enc = None
     device.save()
+    version_bindings([device], timezone.now())  # closes the open period; the binding columns stay
     audit.record(
         action="parking.device.retire",
         obj=device,

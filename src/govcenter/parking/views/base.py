@@ -105,6 +105,7 @@ class RoadDetailView(ScopedDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["segments"] = selectors.segment_list(user=self.request.user).filter(road=self.object)
+        context["versions"] = selectors.road_versions(user=self.request.user, road=self.object)[:50]
         return context
 
 
@@ -161,6 +162,7 @@ class SegmentDetailView(ScopedDetailView):
         context["spaces"] = selectors.space_list(user=user).filter(segment=self.object)[:500]
         context["devices"] = selectors.device_list(user=user).filter(segment=self.object)
         context["versions"] = selectors.segment_versions(user=user, segment=self.object)[:50]
+        context["bindings"] = selectors.device_bindings(user=user, segment=self.object)[:100]
         context["reason_form"] = forms.ReasonForm()
         return context
 
@@ -220,6 +222,7 @@ class SpaceDetailView(ScopedDetailView):
         user = self.request.user
         context["devices"] = selectors.device_list(user=user).filter(space=self.object)
         context["versions"] = selectors.space_versions(user=user, space=self.object)[:50]
+        context["bindings"] = selectors.device_bindings(user=user, space=self.object)[:50]
         context["reason_form"] = forms.ReasonForm()
         return context
 
@@ -283,6 +286,7 @@ class DeviceDetailView(ScopedDetailView):
         context["offline_periods"] = selectors.device_offline_periods(
             user=self.request.user, device=self.object
         )[:50]
+        context["bindings"] = selectors.device_bindings(user=self.request.user, device=self.object)[:50]
         context["reason_form"] = forms.ReasonForm()
         return context
 
