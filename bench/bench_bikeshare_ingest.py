@@ -31,13 +31,15 @@ battery, trip) is created with ``connection.schema_editor()`` in the scratch dat
 (autocommit: one transaction each). That baseline is generous to itself — no HTTP, no signature,
 no validation, no lake — it is only the cost of "one row per point in the database", the design
 the lake replaces. Without PostgreSQL the benchmark prints why and returns ``[]``. Run alone:
-``python bench/bench_bikeshare_ingest.py``.
+``python bench/bench_bikeshare_ingest.py`` (a larger sample:
+``GOVCENTER_BENCH_TELEMETRY_POINTS=2000000``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,8 +53,10 @@ except ImportError:
     from common import main, record, run_isolated, scratch_postgres  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve()
-SCALE = 0.01  # ~7,900 bikes, ~300,000 points
-POINTS = 200_000
+# The sample: GOVCENTER_BENCH_TELEMETRY_POINTS points (default 200,000) of a synthetic day at
+# the scale that holds them (0.01 ≈ 7,900 bikes and 300,000 points; more points, more bikes).
+POINTS = int(os.environ.get("GOVCENTER_BENCH_TELEMETRY_POINTS", "200000"))
+SCALE = max(0.01, round(POINTS / 25_000_000, 3))
 BATCH = 10_000
 BASELINE_POINTS = 3_000
 SLOW_HTTP_BATCHES = 2
