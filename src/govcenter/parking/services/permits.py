@@ -19,7 +19,8 @@ Rules (every refusal is a :class:`ServiceError`, 4xx ``{"code", "message", "deta
   ``GOVCENTER_PARKING_PERMIT_MONTHLY_FEE_FEN``) and sends the ``permit_approved`` SMS.
 * **Fees.** ``due`` → ``paid`` by staff at the counter (:func:`permit_fee_mark_paid`). Fees are
   not paid online through the payments port, and an unpaid month does not suspend the
-  permit (a scope decision named in the issue note, not a stub).
+  permit: the issue asks for the permit's monthly fee to replace per-stay billing, not for
+  online permit payment or dunning; both are left out on purpose (issue 3's closing note).
 * **Renewal** (续期): a new application for the months after the previous permit's
   ``valid_to``, same plate, segments, hours and district, linked by ``renewal_of``.
 * **Daily task** (:func:`permits_daily`): active permits whose ``valid_to`` passed become
