@@ -3,7 +3,7 @@
 Creates a fresh PostgreSQL database ``govcenter_bench_orders_<pid>`` (on
 ``postgres://postgres@127.0.0.1:5432``), migrates it, seeds the districts and the Beijing
 standard tariff, and loads the Beijing-scale demo (parking/demo_scale.py: 90,000 spaces, 3
-days at 3.8 stays per space per day ≈ 1.0 million orders priced by the tariff engine, with
+days at 3.9 stays per space per day ≈ 1.0 million orders priced by the tariff engine, with
 their payments; no device events). Then 60 citizens get app tokens and 1–3 bound plates
 each: plates of randomly drawn orders (so frequent parkers are drawn more often, as they
 are among app users), and one heavy citizen holds the three plates with the most orders.
@@ -36,7 +36,7 @@ except ImportError:
     from common import main, record, run_isolated, scratch_postgres  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve()
-SPACES, DAYS, PER_SPACE = 90_000, 3, 3.8
+SPACES, DAYS, PER_SPACE = 90_000, 3, 3.9
 TARGET_ORDERS = 1_000_000
 CITIZENS, REQUESTS, BASELINE_REQUESTS = 60, 400, 60
 INDEX = "parking_order_plate_started"
