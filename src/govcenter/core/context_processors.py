@@ -1,4 +1,4 @@
-"""What every page of the UI shell needs: navigation and the user's menu."""
+"""What every page of the UI shell needs: navigation, the user's menu and unread notifications."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from django.db import DatabaseError
 
 from .navigation import sections_for
+from .notifications import unread_count
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ def shell(request):
     try:
         if user is None or not user.is_authenticated:
             return {"nav_sections": []}
-        return {"nav_sections": sections_for(request)}
+        return {"nav_sections": sections_for(request), "unread_notifications": unread_count(user)}
     except DatabaseError:
         # The 500 page renders through this processor too; with the database down it
         # must still render (without navigation) rather than fail a second time.

@@ -5,6 +5,7 @@ from django.urls import path
 from .views import accounts, dashboard, sms
 from .views import audit as audit_views
 from .views import calendar as calendar_views
+from .views import notifications as notification_views
 from .views import org as org_views
 
 app_name = "core"
@@ -17,6 +18,9 @@ urlpatterns = [
     path("accounts/logout/", accounts.logout_view, name="logout"),
     path("accounts/password/", accounts.password_change, name="password_change"),
     path("security/lockouts/", accounts.account_lockouts, name="account_lockouts"),
+    path("notifications/", notification_views.notification_list, name="notification_list"),
+    path("notifications/<int:pk>/open/", notification_views.notification_open, name="notification_open"),
+    path("notifications/read-all/", notification_views.notification_read_all, name="notification_read_all"),
     path("sms/outbox/", sms.sms_outbox, name="sms_outbox"),
     path("sms/outbox/<int:pk>/", sms.sms_message, name="sms_message"),
     path("sms/stats/", sms.sms_stats, name="sms_stats"),
