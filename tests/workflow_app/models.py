@@ -48,3 +48,23 @@ class Note(ScopedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Memo(ScopedModel):
+    """A case assigned to several units: scope through a to-many path (the kernel's scope tests)."""
+
+    title = models.CharField(max_length=200)
+
+    scope_fields = {"unit": "assignments__unit"}
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MemoUnit(models.Model):
+    memo = models.ForeignKey(Memo, on_delete=models.CASCADE, related_name="assignments")
+    unit = models.ForeignKey("core.Unit", on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=10, default="lead")
+
+    def __str__(self) -> str:
+        return f"{self.memo_id}:{self.unit_id}"

@@ -40,16 +40,40 @@ class Scope:
     def empty(self) -> bool:
         return not (self.all or self.district_ids or self.unit_ids or self.operator_ids)
 
-    def q(self, scope_fields: dict[str, str]) -> Q | None:
-        """The filter for a model with ``scope_fields``; None means unrestricted."""
+    def q(self, scope_fields: dict[str, str], model=None) -> Q | None:
+        """The filter for a model with ``scope_fields``; None means unrestricted.
+
+        A path through a to-many relation (a case's assigned units: ``assignments__unit``)
+        becomes a semi-join, ``pk IN (SELECT pk … WHERE path IN ids)``, when ``model`` is given,
+        so a row reached through two of the caller's units is listed and counted once.
+        """
         if self.all:
             return None
         q = Q(pk__in=[])
         for kind, ids in (("district", self.district_ids), ("unit", self.unit_ids), ("operator", self.operator_ids)):
             path = scope_fields.get(kind)
             if path and ids:
-                q |= Q(**{f"{path}__in": sorted(ids)})
+                lookup = Q(**{f"{path}__in": sorted(ids)})
+                if model is not None and _crosses_to_many(model, path):
+                    lookup = Q(pk__in=model._base_manager.filter(lookup).values("pk"))
+                q |= lookup
         return q
+
+
+def _crosses_to_many(model, path: str) -> bool:
+    """Whether the lookup path from ``model`` goes through a one-to-many or many-to-many relation."""
+    current = model
+    for name in path.split("__"):
+        try:
+            field = current._meta.get_field(name)
+        except Exception:  # noqa: BLE001  (a lookup such as "pk": not a relation)
+            return False
+        if field.one_to_many or field.many_to_many:
+            return True
+        if not field.is_relation or field.related_model is None:
+            return False
+        current = field.related_model
+    return False
 
 
 NO_SCOPE = Scope()
@@ -109,7 +133,7 @@ def _compute(user) -> Scope:
 class ScopedQuerySet(models.QuerySet):
     def restrict(self, user_or_scope) -> ScopedQuerySet:
         """Only the rows the caller's data scope covers."""
-        q = scope_for(user_or_scope).q(self.model.scope_fields)
+        q = scope_for(user_or_scope).q(self.model.scope_fields, self.model)
         return self if q is None else self.filter(q)
 
 
