@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "govcenter.parking",
     "govcenter.analytics",
     "govcenter.bikeshare",
+    "govcenter.congestion",
 ]
 
 MIDDLEWARE = [

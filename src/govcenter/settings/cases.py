@@ -22,3 +22,8 @@ GOVCENTER_ATTACHMENT_MAX_BYTES = env_int("GOVCENTER_ATTACHMENT_MAX_BYTES", 20 * 
 GOVCENTER_ATTACHMENT_KINDS = env_list("GOVCENTER_ATTACHMENT_KINDS", ["pdf", "docx", "xlsx", "png", "jpeg", "txt"])
 if GOVCENTER_ATTACHMENT_MAX_BYTES <= 0:
     raise ConfigError("GOVCENTER_ATTACHMENT_MAX_BYTES must be a positive integer")
+
+# Congestion relief (govcenter.congestion): working days a lead unit has to answer a suggestion.
+GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS = env_int("GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS", 15)
+if GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS <= 0:
+    raise ConfigError("GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS must be a positive integer")
