@@ -11,6 +11,7 @@ urlpatterns = [
     path("parking/", include("govcenter.parking.urls")),
     path("api/v1/bikeshare/", include("govcenter.bikeshare.api.urls")),
     path("bikeshare/", include("govcenter.bikeshare.urls")),
+    path("api/v1/congestion/", include("govcenter.congestion.api.urls")),
     path("api/", include("govcenter.core.api.urls")),
     path("", include("govcenter.core.ops_urls")),
 ]

@@ -27,7 +27,12 @@ def org(db):
     o = build_org()
     staff_role = RoleFactory(
         scope_kind="all",
-        perms=["congestion.view_suggestion", "congestion.assign_suggestion", "congestion.change_suggestion"],
+        perms=[
+            "congestion.view_suggestion",
+            "congestion.add_suggestion",
+            "congestion.assign_suggestion",
+            "congestion.change_suggestion",
+        ],
     )
     handler_role = RoleFactory(scope_kind="own_unit", perms=["congestion.view_suggestion", "congestion.reply_suggestion"])
     o.staff = UserFactory(username="cg_staff", unit=o.office, role_set=[staff_role])

@@ -37,6 +37,8 @@ SPECTACULAR_SETTINGS = {
         "VehicleClassEnum": "govcenter.parking.models.tariff.VehicleClass",
         "WorkOrderKindEnum": "govcenter.bikeshare.models.workorders.WorkOrderKind",
         "WorkOrderStatusEnum": "govcenter.bikeshare.models.workorders.WorkOrderStatus",
+        "SuggestionStateEnum": "govcenter.congestion.models.suggestions.SuggestionState",
+        "OrderStateEnum": "govcenter.parking.models.orders.OrderState",
     },
 }
 
