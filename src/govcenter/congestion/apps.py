@@ -12,8 +12,10 @@ class CongestionConfig(AppConfig):
         from govcenter.core import search
         from govcenter.core.masking import register_personal_fields
 
+        from . import roles
         from .models import Suggestion
         from .services.suggestions import suggestion_document
 
+        roles.contribute()
         register_personal_fields("congestion.suggestion", {"proposer_name": "name", "proposer_phone": "phone"})
         search.register("congestion.suggestion", Suggestion, document=suggestion_document, label=_("意见建议"))
