@@ -17,5 +17,10 @@ class CongestionConfig(AppConfig):
         from .services.suggestions import suggestion_document
 
         roles.contribute()
+        from govcenter.core import seeding
+
+        from .demo import load_small_demo
+
+        seeding.register_demo("congestion", load_small_demo)  # `govcenter demo` (make run)
         register_personal_fields("congestion.suggestion", {"proposer_name": "name", "proposer_phone": "phone"})
         search.register("congestion.suggestion", Suggestion, document=suggestion_document, label=_("意见建议"))
