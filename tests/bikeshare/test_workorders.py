@@ -503,7 +503,7 @@ def test_accumulation_generation_from_the_lake_and_live_picture(w, live, setting
     LakeWriter(settings.GOVCENTER_LAKE_DIR).write("trips", trips)
     _park(live, w.op_a.code, ["s1", "s2", "s3"], target)
     _park(live, w.op_b.code, ["s4"], target)  # one bike: below the minimum
-    now = dt.datetime(2026, 11, 2, 10, 0, tzinfo=BJ)
+    now = dt.datetime(2026, 11, 2, 10, 0, 0, 517_203, tzinfo=BJ)  # a clock reading, microseconds and all
     result = wo.generate_from_violations(w.wo_center, kinds=["accumulation"], live=live, now=now)
     assert result["errors"] == [] and result["by_kind"]["accumulation"] == {"created": 1, "existing": 0}
     order = WorkOrder.objects.get(kind="accumulation")

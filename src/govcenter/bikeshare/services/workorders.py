@@ -666,7 +666,8 @@ def _from_accumulation(live, units, districts, now, tally, actor=None) -> None:
     min_bikes = int(setting("GOVCENTER_BIKESHARE_WORKORDER_ACCUMULATION_MIN_BIKES", 10))
     local = now.astimezone(BEIJING)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if now <= start:
+    end = local.replace(microsecond=0)  # the analyses take whole seconds; a clock reading has more
+    if end <= start:
         return
     stations = station_areas()
     if stations.num_rows == 0:
@@ -674,7 +675,7 @@ def _from_accumulation(live, units, districts, now, tally, actor=None) -> None:
     con = connect("duckdb", root)
     try:
         alerts = run(
-            accumulation_alerts(station_flows(con, start, now, stations=stations), threshold=threshold)
+            accumulation_alerts(station_flows(con, start, end, stations=stations), threshold=threshold)
         )
     finally:
         con.disconnect()
