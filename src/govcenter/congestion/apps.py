@@ -12,15 +12,21 @@ class CongestionConfig(AppConfig):
         from govcenter.core import search
         from govcenter.core.masking import register_personal_fields
 
-        from . import roles
+        from . import kinds, roles
+        from .api.suggestions import KIND as SUGGESTIONS
         from .models import Suggestion
         from .services.suggestions import suggestion_document
 
         roles.contribute()
+        kinds.register(SUGGESTIONS)
         from govcenter.core import seeding
 
         from .demo import load_small_demo
 
         seeding.register_demo("congestion", load_small_demo)  # `govcenter demo` (make run)
-        register_personal_fields("congestion.suggestion", {"proposer_name": "name", "proposer_phone": "phone"})
-        search.register("congestion.suggestion", Suggestion, document=suggestion_document, label=_("意见建议"))
+        register_personal_fields(
+            "congestion.suggestion", {"proposer_name": "name", "proposer_phone": "phone"}
+        )
+        search.register(
+            "congestion.suggestion", Suggestion, document=suggestion_document, label=_("意见建议")
+        )

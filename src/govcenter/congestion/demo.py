@@ -44,7 +44,13 @@ def load_small_demo() -> dict[str, int]:
             proposer_name="李女士", proposer_phone="13900139002")  # fmt: skip
         made += 2
     with acting_as(staff, channel="demo"):
-        a = new("西直门", "road", "桥区标志标线不清", "西直门桥区匝道标志被遮挡，外地车辆易走错。", channel="staff")
+        a = new(
+            "西直门",
+            "road",
+            "桥区标志标线不清",
+            "西直门桥区匝道标志被遮挡，外地车辆易走错。",
+            channel="staff",
+        )
         a = svc.suggestion_assign(actor=staff, suggestion=a, unit=unit)
         b = new("望京", "parking", "学校周边接送停车乱", "放学时段家长车辆占道停放。", channel="letter")
         svc.suggestion_assign(actor=staff, suggestion=b, unit=unit, workdays=2)

@@ -65,11 +65,13 @@ def advance(
     field: str | None = None,
     audit_fields: Iterable[str] | None = None,
     action: str | None = None,
+    logged_at=None,
     **kwargs,
 ):
     """Run ``transition`` on ``obj`` as ``actor`` (see the module docstring); returns the
     locked, saved instance. ``kwargs`` go to the transition method; ``action`` is the audit
-    action (default ``<app_label>.<model>.<transition>``)."""
+    action (default ``<app_label>.<model>.<transition>``); ``logged_at`` the time the history
+    row gives (default now — a service replaying a historical register passes the step's time)."""
     name = state_field(obj, field)
     if transition not in _transitions(obj, name):
         raise ValueError(f"{obj._meta.label} has no transition {transition!r}")
@@ -95,7 +97,10 @@ def advance(
             )
         if actor is not None and not has_transition_perm(method, actor):
             raise ServiceError(
-                _("您无权执行该操作。"), code="transition_forbidden", status=403, details={"transition": [transition]}
+                _("您无权执行该操作。"),
+                code="transition_forbidden",
+                status=403,
+                details={"transition": [transition]},
             )
         fields = list(audit_fields) if audit_fields is not None else None
         before = audit.snapshot(locked, fields)
@@ -113,6 +118,7 @@ def advance(
             unit=unit,
             unit_name=str(unit) if unit is not None else "",
             comment=comment or "",
+            **({"at": logged_at} if logged_at is not None else {}),
         )
         audit.record(
             action=action or f"{locked._meta.app_label}.{locked._meta.model_name}.{transition}",

@@ -13,38 +13,32 @@ Proposer names and phones are masked in every response.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
-from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, status
-from rest_framework.decorators import action
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from govcenter.core import deadlines, workflow
-from govcenter.core.api.base import FunctionPermission, ScopedViewSet
 from govcenter.core.masking import mask
 from govcenter.core.models import District, Unit
 
+from ..kinds import Create, Kind, Step
 from ..models import Channel, Satisfaction, Suggestion, SuggestionState, Topic
 from ..services import suggestions as services
+from .cases import CaseSerializer, InScope
 
 
-class SuggestionSerializer(serializers.ModelSerializer):
-    district = serializers.CharField(source="district.code", read_only=True, default=None)
+class SuggestionSerializer(CaseSerializer):
     proposer_name = serializers.SerializerMethodField()
     proposer_phone = serializers.SerializerMethodField()
-    warning = serializers.SerializerMethodField(help_text="none / blue (near) / yellow / red (overdue)")
-    units = serializers.SerializerMethodField()
 
     class Meta:
         model = Suggestion
         fields = [
-            "id", "number", "state", "channel", "topic", "title", "body", "district", "location", "deadline",
-            "warning", "proposer_name", "proposer_phone", "reply", "replied_at", "satisfaction", "rounds",
-            "merged_into", "units", "created_at", "closed_at",
+            *CaseSerializer.CASE_FIELDS, "channel", "topic", "proposer_name", "proposer_phone", "reply",
+            "replied_at", "satisfaction", "rounds", "merged_into",
         ]  # fmt: skip
 
     def get_proposer_name(self, obj) -> str:
@@ -52,13 +46,6 @@ class SuggestionSerializer(serializers.ModelSerializer):
 
     def get_proposer_phone(self, obj) -> str:
         return mask(obj.proposer_phone, "phone")
-
-    def get_warning(self, obj) -> str:
-        open_ = obj.state in (SuggestionState.SUBMITTED, SuggestionState.ASSIGNED)
-        return str(deadlines.warning(obj.deadline)) if open_ else "none"
-
-    def get_units(self, obj) -> list[dict]:
-        return [{"unit": u.unit_id, "role": u.role, "deadline": u.deadline} for u in obj.units.all()]
 
 
 class SuggestionSubmitSerializer(serializers.Serializer):
@@ -106,112 +93,39 @@ class SuggestionCloseSerializer(serializers.Serializer):
 
 
 class SuggestionMergeSerializer(serializers.Serializer):
-    into = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    into = InScope(queryset=Suggestion.objects.all(), help_text="the earlier suggestion this one duplicates")
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
-
-
-class TransitionLogSerializer(serializers.Serializer):
-    transition = serializers.CharField()
-    source = serializers.CharField()
-    state = serializers.CharField()
-    actor_name = serializers.CharField()
-    unit_name = serializers.CharField()
-    comment = serializers.CharField()
-    at = serializers.DateTimeField()
 
 
 class SuggestionFilter(filters.FilterSet):
     state = filters.ChoiceFilter(choices=SuggestionState.choices)
     topic = filters.ChoiceFilter(choices=Topic.choices)
     district = filters.CharFilter(field_name="district__code")
-    overdue = filters.BooleanFilter(method="filter_overdue")
 
     class Meta:
         model = Suggestion
         fields = ["state", "topic", "district"]
 
-    def filter_overdue(self, queryset, name, value):
-        open_states = [SuggestionState.SUBMITTED, SuggestionState.ASSIGNED]
-        late = Q(state__in=open_states, deadline__lt=deadlines.today())
-        return queryset.filter(late) if value else queryset.exclude(late)
 
-
-STEPS = {"assign", "answer", "rate", "close", "merge", "history"}
-
-
-class SuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ScopedViewSet):
-    queryset = Suggestion.objects.all()
-    serializer_class = SuggestionSerializer
-    filterset_class = SuggestionFilter
-    read_permissions = ("congestion.view_suggestion",)
-    write_permissions = ("congestion.add_suggestion",)
-
-    def scoped_queryset(self, queryset):
-        return queryset.select_related("district").prefetch_related("units").order_by("-created_at", "-id")
-
-    def get_permissions(self):
-        if self.action in STEPS:
-            # Viewing the suggestion is enough to ask; the transition's own permission decides.
-            return [permissions.IsAuthenticated(), _ViewPermission()]
-        return super().get_permissions()
-
-    def _done(self, suggestion) -> Response:
-        return Response(SuggestionSerializer(suggestion).data)
-
-    @extend_schema(request=SuggestionSubmitSerializer, responses={201: SuggestionSerializer})
-    def create(self, request):
-        body = SuggestionSubmitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        suggestion = services.suggestion_submit(actor=request.user, **body.validated_data)
-        return Response(SuggestionSerializer(suggestion).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=SuggestionAssignSerializer, responses=SuggestionSerializer)
-    @action(detail=True, methods=["post"])
-    def assign(self, request, pk=None):
-        body = SuggestionAssignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._done(services.suggestion_assign(actor=request.user, suggestion=self.get_object(), **body.validated_data))
-
-    @extend_schema(request=SuggestionAnswerSerializer, responses=SuggestionSerializer)
-    @action(detail=True, methods=["post"])
-    def answer(self, request, pk=None):
-        body = SuggestionAnswerSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._done(services.suggestion_answer(actor=request.user, suggestion=self.get_object(), **body.validated_data))
-
-    @extend_schema(request=SuggestionRateSerializer, responses=SuggestionSerializer)
-    @action(detail=True, methods=["post"])
-    def rate(self, request, pk=None):
-        body = SuggestionRateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._done(services.suggestion_rate(actor=request.user, suggestion=self.get_object(), **body.validated_data))
-
-    @extend_schema(request=SuggestionCloseSerializer, responses=SuggestionSerializer)
-    @action(detail=True, methods=["post"])
-    def close(self, request, pk=None):
-        body = SuggestionCloseSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._done(services.suggestion_close(actor=request.user, suggestion=self.get_object(), **body.validated_data))
-
-    @extend_schema(request=SuggestionMergeSerializer, responses=SuggestionSerializer)
-    @action(detail=True, methods=["post"])
-    def merge(self, request, pk=None):
-        body = SuggestionMergeSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        into = get_object_or_404(self.get_queryset(), pk=body.validated_data["into"])  # in scope, or 404
-        return self._done(services.suggestion_merge(
-            actor=request.user, suggestion=self.get_object(), into=into, comment=body.validated_data["comment"]
-        ))  # fmt: skip
-
-    @extend_schema(responses=TransitionLogSerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def history(self, request, pk=None):
-        return Response(TransitionLogSerializer(workflow.history(self.get_object()), many=True).data)
-
-
-class _ViewPermission(FunctionPermission):
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.has_perm("congestion.view_suggestion"))
+KIND = Kind(
+    code="suggestions",
+    model=Suggestion,
+    label=_("意见建议"),
+    serializer=SuggestionSerializer,
+    view_permission="congestion.view_suggestion",
+    filterset=SuggestionFilter,
+    create=Create(SuggestionSubmitSerializer, services.suggestion_submit, "congestion.add_suggestion"),
+    steps=(
+        Step("assign", _("交办"), SuggestionAssignSerializer, services.suggestion_assign),
+        Step("answer", _("答复"), SuggestionAnswerSerializer, services.suggestion_answer),
+        Step("rate", _("登记满意度"), SuggestionRateSerializer, services.suggestion_rate),
+        Step("close", _("办结"), SuggestionCloseSerializer, services.suggestion_close, style="secondary"),
+        Step("merge", _("合并重复"), SuggestionMergeSerializer, services.suggestion_merge, style="secondary"),
+    ),
+    open_states=(SuggestionState.SUBMITTED, SuggestionState.ASSIGNED),
+    columns=("number", "title", "topic", "state", "district", "deadline", "created_at"),
+    case_arg="suggestion",
+)
 
 
 class PublicSuggestionThrottle(AnonRateThrottle):
@@ -232,7 +146,9 @@ class PublicSuggestionView(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes = [PublicSuggestionThrottle]
 
-    @extend_schema(request=PublicSuggestionSubmitSerializer, responses={201: PublicSuggestionNumberSerializer})
+    @extend_schema(
+        request=PublicSuggestionSubmitSerializer, responses={201: PublicSuggestionNumberSerializer}
+    )
     def post(self, request):
         body = PublicSuggestionSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -1,12 +1,16 @@
-"""``/api/v1/congestion/``: the subsystems' APIs."""
+"""``/api/v1/congestion/``: one viewset per kind of case (built from its declaration), and
+the public form."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from .suggestions import PublicSuggestionView, SuggestionViewSet
+from .. import kinds
+from .cases import case_viewset
+from .suggestions import PublicSuggestionView
 
 router = SimpleRouter()
-router.register("suggestions", SuggestionViewSet, basename="congestion-suggestion")
+for kind in kinds.all_kinds():
+    router.register(kind.code, case_viewset(kind), basename=f"congestion-{kind.code}")
 
 urlpatterns = [
     path("public/suggestions", PublicSuggestionView.as_view(), name="congestion-public-suggestion"),

@@ -32,14 +32,21 @@ class CaseUnit(models.Model):
     deadline = models.DateField(_("办理期限"), null=True, blank=True)
     assigned_at = models.DateTimeField(_("交办时间"), default=timezone.now)
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("交办人")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("交办人"),
     )
 
     class Meta:
         verbose_name = _("承办单位")
         verbose_name_plural = _("承办单位")
         constraints = [
-            models.UniqueConstraint(fields=["content_type", "object_id", "unit"], name="congestion_caseunit_once")
+            models.UniqueConstraint(
+                fields=["content_type", "object_id", "unit"], name="congestion_caseunit_once"
+            )
         ]
         indexes = [models.Index(fields=["unit", "content_type"], name="congestion_caseunit_unit")]
 
@@ -70,12 +77,22 @@ class Case(FSMModelMixin, ScopedModel):
     title = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
     district = models.ForeignKey(
-        "core.District", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("所在区")
+        "core.District",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("所在区"),
     )
     location = models.JSONField(_("位置（GeoJSON，GCJ-02）"), null=True, blank=True)
     deadline = models.DateField(_("办理期限"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("登记人")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("登记人"),
     )
     created_at = models.DateTimeField(_("登记时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)

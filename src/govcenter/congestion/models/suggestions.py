@@ -64,7 +64,9 @@ def _can_change(instance, user) -> bool:
 
 
 class Suggestion(Case):
-    state = FSMField(_("状态"), default=SuggestionState.SUBMITTED, choices=SuggestionState.choices, protected=True)
+    state = FSMField(
+        _("状态"), default=SuggestionState.SUBMITTED, choices=SuggestionState.choices, protected=True
+    )
     channel = models.CharField(_("来源渠道"), max_length=12, choices=Channel.choices)
     topic = models.CharField(_("议题"), max_length=12, choices=Topic.choices)
     proposer_name = models.CharField(_("建议人"), max_length=50, blank=True)
@@ -72,12 +74,22 @@ class Suggestion(Case):
     reply = models.TextField(_("答复内容"), blank=True)
     replied_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
     replied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("答复人")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("答复人"),
     )
     satisfaction = models.CharField(_("满意度"), max_length=12, choices=Satisfaction.choices, blank=True)
     rounds = models.PositiveSmallIntegerField(_("办理轮次"), default=1)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates", verbose_name=_("合并至")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+        verbose_name=_("合并至"),
     )
 
     class Meta:
@@ -90,11 +102,15 @@ class Suggestion(Case):
         ]
         indexes = [models.Index(fields=["state", "deadline"], name="congestion_sugg_state_due")]
 
-    @transition(field=state, source=SuggestionState.SUBMITTED, target=SuggestionState.ASSIGNED, permission=_can_assign)
+    @transition(
+        field=state, source=SuggestionState.SUBMITTED, target=SuggestionState.ASSIGNED, permission=_can_assign
+    )
     def assign(self):
         pass
 
-    @transition(field=state, source=SuggestionState.ASSIGNED, target=SuggestionState.REPLIED, permission=_is_lead_unit)
+    @transition(
+        field=state, source=SuggestionState.ASSIGNED, target=SuggestionState.REPLIED, permission=_is_lead_unit
+    )
     def answer(self, *, text: str, by, at):
         self.reply, self.replied_by, self.replied_at = text, by, at
 
@@ -114,7 +130,9 @@ class Suggestion(Case):
         self.closed_at = at
         return SuggestionState.CLOSED
 
-    @transition(field=state, source=SuggestionState.REPLIED, target=SuggestionState.CLOSED, permission=_can_change)
+    @transition(
+        field=state, source=SuggestionState.REPLIED, target=SuggestionState.CLOSED, permission=_can_change
+    )
     def close(self, *, at):
         self.closed_at = at
 

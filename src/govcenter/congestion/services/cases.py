@@ -3,6 +3,8 @@ working-day deadlines and notices, and the scoped reads (ADR 0006)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import functools
 
@@ -13,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from govcenter.core import deadlines
+from govcenter.core import deadlines, workflow
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.calendar import as_local_date
 from govcenter.core.models import District, Unit, User
@@ -54,7 +56,9 @@ def check_location(location) -> tuple[dict | None, District | None]:
     if location in (None, "", {}):
         return None, None
     if not isinstance(location, dict) or location.get("type") not in ("Point", "LineString"):
-        raise refuse(_("位置须为 GeoJSON 的 Point 或 LineString（GCJ-02）。"), "invalid_location", "location", location)
+        raise refuse(
+            _("位置须为 GeoJSON 的 Point 或 LineString（GCJ-02）。"), "invalid_location", "location", location
+        )
     coords = location.get("coordinates")
     points = [coords] if location["type"] == "Point" else coords
     try:
@@ -70,8 +74,12 @@ def check_location(location) -> tuple[dict | None, District | None]:
     ):
         raise refuse(_("位置坐标无效。"), "invalid_location", "location", coords)
     lon, lat = array[:, 0], array[:, 1]
-    if not ((lon >= LON_RANGE[0]) & (lon <= LON_RANGE[1]) & (lat >= LAT_RANGE[0]) & (lat <= LAT_RANGE[1])).all():
-        raise refuse(_("位置不在北京市范围内（坐标须为 GCJ-02 经纬度）。"), "location_outside", "location", coords)
+    if not (
+        (lon >= LON_RANGE[0]) & (lon <= LON_RANGE[1]) & (lat >= LAT_RANGE[0]) & (lat <= LAT_RANGE[1])
+    ).all():
+        raise refuse(
+            _("位置不在北京市范围内（坐标须为 GCJ-02 经纬度）。"), "location_outside", "location", coords
+        )
     code = str(_district_index().lookup_codes(lon[:1], lat[:1])[0])
     coordinates = array.tolist() if location["type"] == "LineString" else array[0].tolist()
     clean = {"type": location["type"], "coordinates": coordinates, "datum": "GCJ-02"}
@@ -98,15 +106,19 @@ def unit_users(unit: Unit, perm: str):
     unit is outside their own-unit scope until the unit passes it down.)"""
     app_label, codename = perm.split(".", 1)
     holders = Q(roles__permissions__codename=codename, roles__permissions__content_type__app_label=app_label)
-    return (
-        User.objects.filter(unit=unit, is_active=True)
-        .filter(holders | Q(is_superuser=True))
-        .distinct()
-    )
+    return User.objects.filter(unit=unit, is_active=True).filter(holders | Q(is_superuser=True)).distinct()
 
 
 def assign_unit(
-    case, *, actor, unit: Unit, role: str, deadline: dt.date | None, title: str, notify_perm: str, url: str = ""
+    case,
+    *,
+    actor,
+    unit: Unit,
+    role: str,
+    deadline: dt.date | None,
+    title: str,
+    notify_perm: str,
+    url: str = "",
 ) -> CaseUnit:
     """Give ``unit`` its part in ``case`` (once per unit) and tell its people who hold
     ``notify_perm`` (in-app + SMS)."""
@@ -118,7 +130,11 @@ def assign_unit(
         content_type=ContentType.objects.get_for_model(case),
         object_id=case.pk,
         unit=unit,
-        defaults={"role": role, "deadline": deadline, "assigned_by": actor if getattr(actor, "pk", None) else None},
+        defaults={
+            "role": role,
+            "deadline": deadline,
+            "assigned_by": actor if getattr(actor, "pk", None) else None,
+        },
     )
     if not created:
         raise refuse(_("该单位已在办理此事项。"), "already_assigned", "unit", unit.pk, status=409)
@@ -134,5 +150,29 @@ def assign_unit(
     return link
 
 
+_CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("congestion_clock", default=None)
+
+
 def now() -> dt.datetime:
-    return timezone.now()
+    """The services' clock: the real time, or the moment set by :func:`clock`."""
+    return _CLOCK.get() or timezone.now()
+
+
+def advance(case, transition: str, **kwargs):
+    """``core.workflow.advance`` on the services' clock (the history row carries the
+    :func:`clock` moment when one is set)."""
+    return workflow.advance(case, transition, logged_at=_CLOCK.get(), **kwargs)
+
+
+@contextlib.contextmanager
+def clock(moment: dt.datetime):
+    """Run the services as of ``moment`` (an aware datetime): the year-long demo and imports of
+    historical registers replay each step at the time it happened, so numbers, deadlines and
+    histories read as they would have then. Never used by a request."""
+    if timezone.is_naive(moment):
+        raise ValueError("clock needs an aware datetime")
+    token = _CLOCK.set(moment)
+    try:
+        yield moment
+    finally:
+        _CLOCK.reset(token)

@@ -11,13 +11,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from govcenter.core import audit, search, workflow
+from govcenter.core import audit, search
 from govcenter.core.calendar import as_local_date
 from govcenter.core.masking import mask
 from govcenter.core.models import District, Unit
 
 from ..models import Channel, Satisfaction, Suggestion, SuggestionState, Topic, UnitRole
-from .cases import assign_unit, check_location, deadline_for, next_number, now, refuse
+from .cases import advance, assign_unit, check_location, deadline_for, next_number, now, refuse
 
 PREFIX = "JY"
 AUDIT_FIELDS = ["state", "deadline", "reply", "satisfaction", "rounds", "merged_into_id", "closed_at"]
@@ -104,7 +104,7 @@ def suggestion_assign(
         workdays = settings.GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS
     due = deadline_for(at, workdays=workdays, day=deadline)
     with transaction.atomic():
-        suggestion = workflow.advance(suggestion, "assign", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS)
+        suggestion = advance(suggestion, "assign", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS)
         Suggestion.objects.filter(pk=suggestion.pk).update(deadline=due)
         suggestion.deadline = due
         assign_unit(
@@ -123,7 +123,7 @@ def suggestion_answer(*, actor, suggestion: Suggestion, text: str) -> Suggestion
     if len(text) > MAX_BODY:
         raise refuse(_("内容过长（最多 %(n)d 字）。") % {"n": MAX_BODY}, "too_long", "text", len(text))
     with transaction.atomic():
-        suggestion = workflow.advance(
+        suggestion = advance(
             suggestion, "answer", actor=actor, audit_fields=AUDIT_FIELDS, text=text, by=actor, at=now()
         )
         search.index(suggestion)
@@ -135,7 +135,7 @@ def suggestion_rate(*, actor, suggestion: Suggestion, satisfaction: str, comment
     sends it back to the lead unit (another round, a new deadline)."""
     _choice(satisfaction, Satisfaction, "satisfaction")
     with transaction.atomic():
-        suggestion = workflow.advance(
+        suggestion = advance(
             suggestion, "rate", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS,
             satisfaction=satisfaction, at=now(),
         )  # fmt: skip
@@ -151,7 +151,7 @@ def suggestion_close(*, actor, suggestion: Suggestion, comment: str) -> Suggesti
     """Close a replied suggestion without a rating (e.g. the proposer could not be reached)."""
     if not (comment or "").strip():
         raise refuse(_("请说明办结理由。"), "required", "comment")
-    return workflow.advance(suggestion, "close", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS, at=now())
+    return advance(suggestion, "close", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS, at=now())
 
 
 def suggestion_merge(*, actor, suggestion: Suggestion, into: Suggestion, comment: str = "") -> Suggestion:
@@ -159,10 +159,21 @@ def suggestion_merge(*, actor, suggestion: Suggestion, into: Suggestion, comment
     if into.pk == suggestion.pk:
         raise refuse(_("不能合并到自身。"), "invalid_merge", "into", into.pk)
     if into.state == SuggestionState.MERGED:
-        raise refuse(_("目标建议本身已被合并，请合并到 %(n)s。") % {"n": into.merged_into.number}, "invalid_merge", "into", into.pk)
+        raise refuse(
+            _("目标建议本身已被合并，请合并到 %(n)s。") % {"n": into.merged_into.number},
+            "invalid_merge",
+            "into",
+            into.pk,
+        )
     with transaction.atomic():
-        suggestion = workflow.advance(
-            suggestion, "merge", actor=actor, comment=comment or into.number, audit_fields=AUDIT_FIELDS, into=into, at=now()
+        suggestion = advance(
+            suggestion,
+            "merge",
+            actor=actor,
+            comment=comment or into.number,
+            audit_fields=AUDIT_FIELDS,
+            into=into,
+            at=now(),
         )
         search.index(suggestion)
     return suggestion
