@@ -19,6 +19,9 @@ class CongestionConfig(AppConfig):
 
         roles.contribute()
         kinds.register(SUGGESTIONS)
+        from .navigation import register_navigation
+
+        register_navigation()
         from govcenter.core import seeding
 
         from .demo import load_small_demo
@@ -28,5 +31,9 @@ class CongestionConfig(AppConfig):
             "congestion.suggestion", {"proposer_name": "name", "proposer_phone": "phone"}
         )
         search.register(
-            "congestion.suggestion", Suggestion, document=suggestion_document, label=_("意见建议")
+            "congestion.suggestion",
+            Suggestion,
+            document=suggestion_document,
+            label=_("意见建议"),
+            attachments=True,
         )

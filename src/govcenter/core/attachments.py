@@ -6,10 +6,15 @@
   in ``GOVCENTER_ATTACHMENT_KINDS``, an empty file or one over ``GOVCENTER_ATTACHMENT_MAX_BYTES``
   is refused (:class:`~govcenter.core.api.errors.ServiceError`, 400/413, naming the field) before
   anything is stored.
-* **Where the bytes go**: a :class:`Storage`. :class:`LocalStorage` (the default, under
-  ``GOVCENTER_ATTACHMENT_DIR``) writes a temporary file, fsyncs it and renames it into place, so
-  a crash never leaves half a file under a key. Keys are the SM3 digest (content addressed:
-  identical files are stored once); SHA-256 is kept too, for verifiers without SM3.
+* **Where the bytes go**: a :class:`Storage`, the one ``GOVCENTER_ATTACHMENT_STORAGE`` names
+  (:func:`default_storage`, used by every service here unless it is handed one).
+  :class:`LocalStorage` (``local``, the default, under ``GOVCENTER_ATTACHMENT_DIR``) writes a
+  temporary file, fsyncs it and renames it into place, so a crash never leaves half a file under
+  a key. :class:`S3Storage` (``s3``: a bucket of an S3-compatible store, through boto3) sends
+  every object with ``Content-MD5`` and its SHA-256 checksum, so the store refuses bytes damaged
+  on the way; a store that cannot be reached is a 503 ``storage_unavailable``. Keys are the SM3
+  digest (content addressed: identical files are stored once; an upload of bytes already there
+  writes nothing); SHA-256 is kept too, for verifiers without SM3.
 * **Text** for the full-text search is extracted where the format allows (txt, docx paragraphs
   and tables, xlsx cells, the PDF text layer; images have none), capped at
   :data:`MAX_TEXT` characters; a file whose text cannot be read is still attached.
@@ -23,9 +28,13 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import io
+import logging
 import os
 import re
 import tempfile
@@ -43,6 +52,8 @@ from . import audit
 from .api.errors import ServiceError
 from .crypto import sm3_hasher
 from .models import Attachment
+
+logger = logging.getLogger(__name__)
 
 MAX_TEXT = 200_000
 PURGE_GRACE = dt.timedelta(days=1)
@@ -109,8 +120,144 @@ class LocalStorage:
         self._path(key).unlink(missing_ok=True)
 
 
+class S3Storage:
+    """Objects ``<prefix><key>`` in a bucket of an S3-compatible store (boto3).
+
+    Credentials come from boto3's own sources (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``
+    in the environment, …), never from settings. Every upload carries ``Content-MD5`` and
+    ``x-amz-checksum-sha256``, so the store refuses bytes damaged on the way instead of keeping
+    them; an object already under the key is left alone (content addressed). A store that cannot
+    be reached, refuses our credentials or fails is reported as
+    :class:`~govcenter.core.api.errors.ServiceError` 503 ``storage_unavailable``.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        addressing_style: str = "auto",
+        timeout: int = 10,
+        max_attempts: int = 3,
+    ):
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.lstrip("/")
+        config = Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            s3={"addressing_style": addressing_style},
+            # Only the checksums we send; reads are checked against the SM3 digest by
+            # attachment_read (a damaged object is "corrupt", not "unavailable").
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        self.client = boto3.session.Session().client(
+            "s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config
+        )
+
+    def _key(self, key: str) -> str:
+        if not _KEY_RE.match(key):
+            raise ValueError(f"bad storage key {key!r}")
+        return self.prefix + key
+
+    @contextlib.contextmanager
+    def _available(self, operation: str):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("attachment storage s3://%s: %s failed: %s", self.bucket, operation, exc)
+            reason = (
+                exc.response["Error"].get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+            )
+            raise ServiceError(
+                _("附件存储暂时不可用，请稍后重试。"),
+                code="storage_unavailable",
+                status=503,
+                details={"storage": [f"{operation}: {reason}"]},
+            ) from exc
+
+    @staticmethod
+    def _missing(exc) -> bool:
+        error = exc.response.get("Error", {})
+        return error.get("Code") in {"404", "NoSuchKey", "NotFound"}
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.exists(key):
+            return  # content addressed: the same bytes are already there
+        with self._available("put"):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentMD5=base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode(),
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+            )
+
+    def get(self, key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        with self._available("get"):
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if self._missing(exc):
+                    raise FileNotFoundError(f"s3://{self.bucket}/{self._key(key)}") from exc
+                raise
+            return response["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        with self._available("head"):
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if self._missing(exc):
+                    return False
+                raise
+        return True
+
+    def delete(self, key: str) -> None:
+        with self._available("delete"):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+
 def default_storage() -> Storage:
+    """The storage ``GOVCENTER_ATTACHMENT_STORAGE`` chooses: every service here uses it unless given one."""
+    if settings.GOVCENTER_ATTACHMENT_STORAGE == "s3":
+        return _s3_storage(
+            settings.GOVCENTER_ATTACHMENT_S3_BUCKET,
+            settings.GOVCENTER_ATTACHMENT_S3_PREFIX,
+            settings.GOVCENTER_ATTACHMENT_S3_ENDPOINT_URL,
+            settings.GOVCENTER_ATTACHMENT_S3_REGION,
+            settings.GOVCENTER_ATTACHMENT_S3_ADDRESSING_STYLE,
+            settings.GOVCENTER_ATTACHMENT_S3_TIMEOUT_SECONDS,
+            settings.GOVCENTER_ATTACHMENT_S3_MAX_ATTEMPTS,
+        )
     return LocalStorage(settings.GOVCENTER_ATTACHMENT_DIR)
+
+
+@functools.lru_cache(maxsize=4)
+def _s3_storage(bucket, prefix, endpoint_url, region, addressing_style, timeout, max_attempts) -> S3Storage:
+    # One client per configuration: building one costs milliseconds, and clients are thread-safe.
+    return S3Storage(
+        bucket,
+        prefix=prefix,
+        endpoint_url=endpoint_url,
+        region=region,
+        addressing_style=addressing_style,
+        timeout=timeout,
+        max_attempts=max_attempts,
+    )
 
 
 # -- what a file is -----------------------------------------------------------------------------

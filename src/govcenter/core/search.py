@@ -45,6 +45,7 @@ class Kind:
     document: Callable[[object], tuple[str, str]]  # obj -> (title, body)
     visible: Callable[[object], QuerySet] | None = None
     label: str = ""
+    attachments: bool = False  # the text extracted from the object's live attachments is searchable
 
     def queryset(self, user) -> QuerySet:
         if self.visible is not None:
@@ -55,13 +56,14 @@ class Kind:
 _registry: dict[str, Kind] = {}
 
 
-def register(name: str, model, *, document, visible=None, label: str = "") -> Kind:
-    """Make ``model`` searchable as ``name`` (see the module docstring)."""
+def register(name: str, model, *, document, visible=None, label: str = "", attachments: bool = False) -> Kind:
+    """Make ``model`` searchable as ``name`` (see the module docstring); with ``attachments``
+    the text of its live attachments joins the body (re-index after attaching)."""
     if not re.fullmatch(r"[a-z][a-z0-9_.]{1,59}", name):
         raise ValueError(f"bad search kind name {name!r}")
     if visible is None and not hasattr(model.objects, "restrict"):
         raise TypeError(f"{model.__name__} has no scope: give visible(user)")
-    kind = Kind(name, model, document, visible, label or str(model._meta.verbose_name))
+    kind = Kind(name, model, document, visible, label or str(model._meta.verbose_name), attachments)
     _registry[name] = kind
     return kind
 
@@ -105,9 +107,22 @@ def index(obj) -> SearchDocument:
     kind = _kind_of(obj)
     title, body = kind.document(obj)
     title = (title or "").strip()[:300]
+    if kind.attachments:
+        from django.contrib.contenttypes.models import ContentType
+
+        from .models import Attachment
+
+        texts = Attachment.objects.filter(
+            content_type=ContentType.objects.get_for_model(obj),
+            object_id=str(obj.pk),
+            deleted_at__isnull=True,
+        ).values_list("text", flat=True)
+        body = "\n".join([body or "", *texts])
     text = " ".join(tokens(f"{title}\n{body or ''}"))[:MAX_TOKENS_CHARS]
     doc, _ = SearchDocument.objects.update_or_create(
-        kind=kind.name, object_id=obj.pk, defaults={"title": title, "tokens": text, "updated_at": timezone.now()}
+        kind=kind.name,
+        object_id=obj.pk,
+        defaults={"title": title, "tokens": text, "updated_at": timezone.now()},
     )
     return doc
 
@@ -187,7 +202,9 @@ def query(user, text: str, *, kinds: Iterable[str] | None = None, limit: int = 2
     docs = SearchDocument.objects.filter(scope).filter(match)
     total = docs.count()
     if words:
-        docs = docs.annotate(rank=_fts_rank(words)).order_by(F("rank").desc(nulls_last=True), "-updated_at", "id")
+        docs = docs.annotate(rank=_fts_rank(words)).order_by(
+            F("rank").desc(nulls_last=True), "-updated_at", "id"
+        )
     else:
         docs = docs.order_by("-updated_at", "id")
     rows = docs.values_list("kind", "object_id", "title", "rank" if words else "id")[offset : offset + limit]

@@ -39,10 +39,13 @@ class CaseUnit(models.Model):
         related_name="+",
         verbose_name=_("交办人"),
     )
+    urge_count = models.PositiveSmallIntegerField(_("催办次数"), default=0)
+    urged_at = models.DateTimeField(_("最近催办时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("承办单位")
         verbose_name_plural = _("承办单位")
+        permissions = [("urge_caseunit", _("催办承办单位"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["content_type", "object_id", "unit"], name="congestion_caseunit_once"

@@ -176,3 +176,17 @@ def clock(moment: dt.datetime):
         yield moment
     finally:
         _CLOCK.reset(token)
+
+
+def case_attach(*, actor, case, uploads) -> list:
+    """Attach uploaded files to ``case`` (each checked, stored, audited by the kernel) and put
+    their text into its search document; all or none."""
+    from govcenter.core import attachments, search
+
+    uploads = list(uploads or [])
+    if not uploads:
+        raise refuse(_("请选择要上传的文件。"), "required", "files")
+    with transaction.atomic():
+        rows = [attachments.attach(case, actor=actor, name=u.name, upload=u) for u in uploads]
+        search.index(case)
+    return rows
