@@ -17,9 +17,11 @@ from govcenter.congestion.services import board as board_svc
 from govcenter.congestion.services import suggestions as svc
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.attachments import attachments_of
+from govcenter.core.comments import comments_of
+from govcenter.core.masking import REVEAL_REASONS
 from govcenter.core.models import AuditEntry, Notification, SearchDocument
 from tests.congestion.test_suggestions import POINT_DC, org, submit  # noqa: F401  (fixture)
-from tests.factories import RoleFactory
+from tests.factories import RoleFactory, UserFactory
 
 PAGES = "/congestion/"
 
@@ -150,3 +152,32 @@ def test_urging_refuses_closed_cases_and_the_dashboard_counts(org, urger):  # no
         "closed": 1,
     }
     assert board_svc.summaries(org.handler_xc)[0].total == 0
+
+
+def test_reveal_is_explicit_and_audited_and_readers_cannot_write(org):  # noqa: F811
+    s = svc.suggestion_assign(actor=org.staff, suggestion=submit(), unit=org.unit_dc)
+    revealer = RoleFactory(scope_kind="all", perms=["congestion.view_suggestion", "core.reveal_personal_data"])
+    reader = RoleFactory(scope_kind="all", perms=["congestion.view_suggestion"])
+    org.staff.roles.add(revealer)
+    staff = client_for(org.staff)
+    url = f"{PAGES}suggestions/{s.pk}/"
+    assert "13900139000" not in staff.get(url).content.decode()
+    category = REVEAL_REASONS[0][0]
+    body = staff.post(url, {"category": category, "detail": "回访建议人"}).content.decode()
+    assert "13900139000" in body
+    assert AuditEntry.objects.filter(action__contains="reveal").count() == 1
+
+    leader = UserFactory(username="cg_leader", unit=org.office, role_set=[reader])
+    page = client_for(leader).get(url).content.decode()
+    assert f'action="{url}comment/"' not in page and f'action="{url}comment/"' in staff.get(url).content.decode()
+    refused = client_for(leader).post(url + "comment/", {"body": "领导批示"})
+    assert refused.status_code == 302 and not comments_of(s).exists()
+
+
+def test_search_needs_the_kinds_permission_not_only_scope(org):  # noqa: F811
+    from govcenter.core import search
+
+    submit(title="东四路口信号灯")
+    scoped_only = UserFactory(username="cg_noperm", unit=org.office, role_set=[RoleFactory(scope_kind="all", perms=[])])
+    assert search.query(scoped_only, "信号灯")[0] == 0
+    assert search.query(org.staff, "信号灯")[0] == 1

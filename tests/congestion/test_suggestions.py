@@ -56,9 +56,9 @@ def test_the_whole_life_of_a_suggestion(org):
     assert s.district == org.dongcheng and s.location["datum"] == "GCJ-02"
     assert submit().number.endswith("-00002")
 
-    s = svc.suggestion_assign(actor=org.staff, suggestion=s, unit=org.unit_dc, workdays=15)
+    s = svc.suggestion_assign(actor=org.staff, suggestion=s, unit=org.unit_dc, workdays=10)
     assert s.state == SuggestionState.ASSIGNED
-    assert s.deadline == due_after(s.units.get().assigned_at, workdays=15)
+    assert s.deadline == due_after(s.units.get().assigned_at, workdays=10)
     notified = set(Notification.objects.filter(verb="assigned").values_list("recipient__username", flat=True))
     assert notified == {"cg_dc"}  # the unit's handlers: not its sub-unit's, not 西城's, not those without the role
     assert SmsMessage.objects.filter(phone="13800138001", template="case_notice").count() == 1
@@ -71,11 +71,19 @@ def test_the_whole_life_of_a_suggestion(org):
 
     s = svc.suggestion_rate(actor=org.staff, suggestion=s, satisfaction="unsatisfied", comment="回访：排队仍长")
     assert (s.state, s.rounds, s.satisfaction) == (SuggestionState.ASSIGNED, 2, "unsatisfied")
+    assert s.units.get().deadline == s.deadline == due_after(s.units.get().assigned_at, workdays=15)
+    returned = Notification.objects.get(verb="returned")
+    assert returned.recipient == org.handler_dc and s.title in returned.title
+    rated = AuditEntry.objects.filter(action="congestion.suggestion.rate").latest("seq")
+    assert "deadline" in rated.changes["after"]  # the new round's deadline is in the step's audit entry
+    assert AuditEntry.objects.filter(action="congestion.caseunit.renew").count() == 1
     s = svc.suggestion_answer(actor=org.handler_dc, suggestion=s, text="已增设左转待行区。")
     s = svc.suggestion_rate(actor=org.staff, suggestion=s, satisfaction="satisfied")
     assert s.state == SuggestionState.CLOSED and s.closed_at is not None
     assert [r.transition for r in workflow.history(s)] == ["assign", "answer", "rate", "answer", "rate"]
     assert AuditEntry.objects.filter(action__startswith="congestion.suggestion.").count() == 7  # 2 submits + 5 steps
+    assigned = AuditEntry.objects.get(action="congestion.suggestion.assign")
+    assert assigned.changes["after"]["deadline"] is not None and assigned.changes["before"]["deadline"] is None
 
 
 def test_only_the_lead_unit_answers_and_scope_follows_the_assignment(org):
@@ -105,9 +113,13 @@ def test_illegal_steps_and_bad_input_are_refused_and_write_nothing(org):
     with pytest.raises(ServiceError) as info:
         svc.suggestion_assign(actor=org.staff, suggestion=s, unit=org.unit_dc, deadline=dt.date(2026, 10, 3))
     assert (info.value.error_code, info.value.details["deadline"]) == ("deadline_not_workday", ["2026-10-08"])
+    with pytest.raises(ServiceError) as info:  # a far-away deadline would make every colour costly
+        svc.suggestion_assign(actor=org.staff, suggestion=s, unit=org.unit_dc, deadline=dt.date(9999, 12, 30))
+    assert info.value.error_code == "deadline_too_far"
     assert Suggestion.objects.get(pk=s.pk).state == SuggestionState.SUBMITTED and not s.units.exists()
     for kwargs, code in [
         ({"location": {"type": "Point", "coordinates": [121.47, 31.23]}}, "location_outside"),  # 上海
+        ({"location": {"type": "Point", "coordinates": [116.70, 39.52]}}, "location_outside"),  # 廊坊, in the box
         ({"location": {"type": "Polygon", "coordinates": []}}, "invalid_location"),
         ({"proposer_phone": ""}, "required"),
         ({"proposer_phone": "138-abc"}, "invalid"),

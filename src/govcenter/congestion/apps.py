@@ -36,4 +36,5 @@ class CongestionConfig(AppConfig):
             document=suggestion_document,
             label=_("意见建议"),
             attachments=True,
+            permission="congestion.view_suggestion",
         )

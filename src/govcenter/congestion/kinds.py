@@ -10,6 +10,9 @@ form), ``run(actor=, <case_arg>=case, **validated_data)`` is the service that pe
 saved case. Which steps a user sees is decided by the workflow (``core.workflow.available``): the
 transition's own ``permission`` and the case's state, never by the page.
 
+The declarations bind each subsystem's services to its input serializers, so they live beside
+the API (``api/<subsystem>.py``); this module itself holds only the registry and the case rules
+that need no web layer (open states, colours, overdue), which ``services/board.py`` uses.
 Each subsystem registers its kind from ``CongestionConfig.ready()``::
 
     register(Kind(code="suggestions", model=Suggestion, label=_("意见建议"), ...))
@@ -21,7 +24,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rest_framework import serializers
+from django.db.models import Q
 
 from govcenter.core import deadlines
 
@@ -32,7 +35,7 @@ class Step:
 
     name: str
     label: str
-    serializer: type[serializers.Serializer]
+    serializer: type
     run: Callable  # run(*, actor, <kind.case_arg>=case, **validated_data) -> case
     style: str = "primary"  # button look: primary / secondary / danger
     upload: bool = False  # the form carries files (attachments named by the step)
@@ -42,7 +45,7 @@ class Step:
 class Create:
     """How a case of the kind is registered by staff: the input and the service."""
 
-    serializer: type[serializers.Serializer]
+    serializer: type
     run: Callable  # run(*, actor, **validated_data) -> case
     permission: str  # app.codename
 
@@ -52,7 +55,7 @@ class Kind:
     code: str  # URL segment: /congestion/<code>/, /api/v1/congestion/<code>/
     model: type
     label: str
-    serializer: type[serializers.Serializer]  # how one case reads (API, detail page)
+    serializer: type  # how one case reads (API, detail page)
     view_permission: str
     filterset: type | None = None  # django-filter FilterSet over the model
     create: Create | None = None
@@ -71,6 +74,10 @@ class Kind:
 
     def is_open(self, case) -> bool:
         return case.state in self.open_states
+
+    def overdue_q(self, *, on: dt.date | None = None) -> Q:
+        """Open cases whose deadline day has passed."""
+        return Q(state__in=self.open_states, deadline__lt=on or deadlines.today())
 
     def warning(self, case, *, on: dt.date | None = None) -> deadlines.Level:
         """The case's colour on ``on`` (default today): none when closed or without a deadline."""

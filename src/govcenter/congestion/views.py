@@ -21,15 +21,15 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from govcenter.core import attachments, comments, deadlines, search, workflow
+from govcenter.core import attachments, comments, deadlines, masking, search, workflow
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import Comment
 from govcenter.core.tabular import XLSX_MIME
 from govcenter.core.views.base import ScopedListView
-from govcenter.core.views.reveal import no_store
+from govcenter.core.views.reveal import no_store, reveal_context
 
 from . import kinds as kind_registry
-from .api.cases import overdue_q, run_step
+from .api.cases import run_step
 from .models import CaseUnit
 from .services import board as board_services
 from .services import cases as case_services
@@ -176,7 +176,7 @@ class CaseListView(ScopedListView):
         qs = self.kind.model.objects.all().select_related("district").prefetch_related("units__unit")
         warning = self.request.GET.get("warning")
         if warning == "red":
-            qs = qs.filter(overdue_q(self.kind))
+            qs = qs.filter(self.kind.overdue_q())
         elif warning == "open":
             qs = qs.filter(state__in=self.kind.open_states)
         text = (self.request.GET.get("q") or "").strip()
@@ -258,6 +258,10 @@ def case_detail(request, code: str, pk: int):
         for s in kind.steps
         if s.name in available
     ]
+    personal = list(masking.personal_fields(kind.model))
+    url = request.path
+    reveal = reveal_context(request, case, fields=personal, reveal_url=url, masked_url=url) if personal else {}
+    revealed = reveal.get("revealed", {})
     data = kind.serializer(case, context={"request": request}).data
     skip = {"id", "number", "title", "body", "state", "units", "location", "warning"}
     fields = []
@@ -271,7 +275,7 @@ def case_detail(request, code: str, pk: int):
             value = display() if display and not isinstance(value, list) else value
         except Exception:  # noqa: BLE001 - a serializer-only field
             label = kind.serializer().fields[name].label or _(COMMON_LABELS.get(name, name))
-        fields.append((label, value))
+        fields.append((label, revealed.get(name, value)))
     links = list(case.units.select_related("unit").order_by("role", "unit_id"))
     context = {
         "kind": kind,
@@ -283,9 +287,12 @@ def case_detail(request, code: str, pk: int):
         "steps": steps,
         "history": _history(kind, case),
         "comments": comments.comments_of(case),
+        "can_contribute": case_services.may_contribute(user, case),
         "comment_kinds": Comment.Kind.choices,
         "files": attachments.attachments_of(case),
         "location": case.location,
+        "personal": personal,
+        **reveal,
     }
     return no_store(render(request, T + "case_detail.html", context))
 
@@ -334,19 +341,15 @@ def case_comment(request, code: str, pk: int):
     kind = _kind(code, request.user)
     case = _case(kind, request.user, pk)
     try:
-        comments.comment_add(
-            case,
+        case_services.case_comment(
             actor=request.user,
+            case=case,
             body=request.POST.get("body", ""),
             kind=request.POST.get("kind") or Comment.Kind.COMMENT,
             counterpart=request.POST.get("counterpart", ""),
         )
-    except (ServiceError, ValueError) as exc:
+    except ServiceError as exc:
         messages.error(request, _error_text(exc))
-    except Exception as exc:  # noqa: BLE001 - a Django ValidationError from the service
-        if not hasattr(exc, "messages"):
-            raise
-        messages.error(request, "; ".join(exc.messages))
     return HttpResponseRedirect(_detail_url(kind, case) + "#comments")
 
 

@@ -46,6 +46,7 @@ class Kind:
     visible: Callable[[object], QuerySet] | None = None
     label: str = ""
     attachments: bool = False  # the text extracted from the object's live attachments is searchable
+    permission: str | None = None  # the function permission needed to search the kind at all
 
     def queryset(self, user) -> QuerySet:
         if self.visible is not None:
@@ -56,14 +57,19 @@ class Kind:
 _registry: dict[str, Kind] = {}
 
 
-def register(name: str, model, *, document, visible=None, label: str = "", attachments: bool = False) -> Kind:
+def register(
+    name: str, model, *, document, visible=None, label: str = "", attachments: bool = False, permission=None
+) -> Kind:
     """Make ``model`` searchable as ``name`` (see the module docstring); with ``attachments``
-    the text of its live attachments joins the body (re-index after attaching)."""
+    the text of its live attachments joins the body (re-index after attaching). ``permission``
+    (``app.codename``): a caller without it never searches the kind, whatever their scope."""
     if not re.fullmatch(r"[a-z][a-z0-9_.]{1,59}", name):
         raise ValueError(f"bad search kind name {name!r}")
     if visible is None and not hasattr(model.objects, "restrict"):
         raise TypeError(f"{model.__name__} has no scope: give visible(user)")
-    kind = Kind(name, model, document, visible, label or str(model._meta.verbose_name), attachments)
+    kind = Kind(
+        name, model, document, visible, label or str(model._meta.verbose_name), attachments, permission
+    )
     _registry[name] = kind
     return kind
 
@@ -188,6 +194,7 @@ def query(user, text: str, *, kinds: Iterable[str] | None = None, limit: int = 2
     unknown = [n for n in names if n not in _registry]
     if unknown:
         raise ValueError(f"unknown search kinds {unknown}")
+    names = [n for n in names if _registry[n].permission is None or user.has_perm(_registry[n].permission)]
     words = tokens(text)
     if not text or not names:
         return 0, []

@@ -13,13 +13,12 @@ For a kind with code ``X`` under ``/api/v1/congestion/``:
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from govcenter.core import deadlines, workflow
+from govcenter.core import workflow
 from govcenter.core.api.base import FunctionPermission, ScopedViewSet
 
 from .. import kinds
@@ -70,11 +69,6 @@ class TransitionLogSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
-def overdue_q(kind: Kind) -> Q:
-    """Open cases of ``kind`` whose deadline day has passed."""
-    return Q(state__in=kind.open_states, deadline__lt=deadlines.today())
-
-
 class _ViewPermission(FunctionPermission):
     def has_permission(self, request, view) -> bool:
         user = request.user
@@ -115,9 +109,9 @@ def case_viewset(kind: Kind) -> type:
             queryset = queryset.select_related("district").prefetch_related("units").order_by(*kind.ordering)
             overdue = self.request.query_params.get("overdue")
             if overdue in ("1", "true", "True"):
-                queryset = queryset.filter(overdue_q(kind))
+                queryset = queryset.filter(kind.overdue_q())
             elif overdue in ("0", "false", "False"):
-                queryset = queryset.exclude(overdue_q(kind))
+                queryset = queryset.exclude(kind.overdue_q())
             return queryset
 
         def get_permissions(self):

@@ -50,7 +50,7 @@ def _can_assign(instance, user) -> bool:
 
 
 def _is_lead_unit(instance, user) -> bool:
-    """The replying user works in (a sub-unit of) a lead unit of the suggestion."""
+    """The replying user's own unit is a lead unit of the suggestion, or an ancestor of one."""
     from govcenter.core.models import Unit
 
     if not user.has_perm("congestion.reply_suggestion") or getattr(user, "unit", None) is None:
@@ -105,8 +105,8 @@ class Suggestion(Case):
     @transition(
         field=state, source=SuggestionState.SUBMITTED, target=SuggestionState.ASSIGNED, permission=_can_assign
     )
-    def assign(self):
-        pass
+    def assign(self, *, deadline):
+        self.deadline = deadline
 
     @transition(
         field=state, source=SuggestionState.ASSIGNED, target=SuggestionState.REPLIED, permission=_is_lead_unit
@@ -120,12 +120,13 @@ class Suggestion(Case):
         target=RETURN_VALUE(SuggestionState.CLOSED, SuggestionState.ASSIGNED),
         permission=_can_change,
     )
-    def rate(self, *, satisfaction: str, at):
+    def rate(self, *, satisfaction: str, at, deadline):
         """The proposer's rating (entered by staff after the return visit); 不满意 sends the
-        suggestion back to its lead unit for another round."""
+        suggestion back to its lead unit for another round, due by ``deadline``."""
         self.satisfaction = satisfaction
         if satisfaction == Satisfaction.UNSATISFIED:
             self.rounds += 1
+            self.deadline = deadline
             return SuggestionState.ASSIGNED
         self.closed_at = at
         return SuggestionState.CLOSED

@@ -21,14 +21,9 @@ from govcenter.core.models import Unit
 from .. import kinds as kind_registry
 from ..kinds import Kind
 from ..models import CaseUnit, UnitRole
-from .cases import now, refuse, unit_users
+from .cases import case_url, now, refuse, unit_users
 
 ALERT_LEVELS = (deadlines.Level.RED, deadlines.Level.YELLOW, deadlines.Level.BLUE)
-
-
-def case_url(case) -> str:
-    kind = kind_registry.for_model(type(case))
-    return reverse("congestion:case_detail", args=[kind.code, case.pk]) if kind else ""
 
 
 def open_cases(kind: Kind, user):
@@ -165,13 +160,12 @@ def summaries(user, *, year: int | None = None) -> list[KindSummary]:
             qs = qs.filter(year=year)
         labels = dict(kind.model._meta.get_field("state").choices)
         by_state = dict(qs.order_by().values_list("state").annotate(n=Count("id")))
-        open_qs = qs.filter(state__in=kind.open_states)
         out.append(
             KindSummary(
                 kind=kind,
                 total=sum(by_state.values()),
                 open=sum(n for s, n in by_state.items() if s in kind.open_states),
-                overdue=open_qs.filter(deadline__lt=today).count(),
+                overdue=qs.filter(kind.overdue_q(on=today)).count(),
                 by_state=[(s, str(labels.get(s, s)), by_state[s]) for s in labels if s in by_state],
                 by_district=[
                     (name or _("未定位"), n)

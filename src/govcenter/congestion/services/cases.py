@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-import functools
 
 import numpy as np
 from django.contrib.contenttypes.models import ContentType
@@ -15,9 +14,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from govcenter.core import deadlines, workflow
+from govcenter.core import audit, deadlines, workflow
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.calendar import as_local_date
+from govcenter.core.districts import get_index
 from govcenter.core.models import District, Unit, User
 from govcenter.core.notifications import notify
 
@@ -26,6 +26,7 @@ from ..models import CaseSequence, CaseUnit, UnitRole
 # Where a case may be: Beijing's extent (GCJ-02), with a margin.
 LON_RANGE, LAT_RANGE = (115.3, 117.6), (39.3, 41.2)
 MAX_LINE_POINTS = 500
+MAX_DEADLINE_MONTHS = 36  # no case is given more than three years
 
 
 def refuse(message: str, code: str, field: str, value="", *, status: int = 400) -> ServiceError:
@@ -43,16 +44,9 @@ def next_number(prefix: str, year: int) -> str:
     return f"{prefix}-{year}-{seq.last:05d}"
 
 
-@functools.cache
-def _district_index():
-    from govcenter.core.districts import DistrictIndex
-
-    return DistrictIndex.from_files()
-
-
 def check_location(location) -> tuple[dict | None, District | None]:
-    """A GeoJSON Point or LineString in GCJ-02 inside Beijing (ServiceError otherwise), and the
-    district of its first point (None when it falls in none)."""
+    """A GeoJSON Point or LineString in GCJ-02 with every point inside one of Beijing's districts
+    (ServiceError otherwise), and the district of its first point."""
     if location in (None, "", {}):
         return None, None
     if not isinstance(location, dict) or location.get("type") not in ("Point", "LineString"):
@@ -80,10 +74,14 @@ def check_location(location) -> tuple[dict | None, District | None]:
         raise refuse(
             _("位置不在北京市范围内（坐标须为 GCJ-02 经纬度）。"), "location_outside", "location", coords
         )
-    code = str(_district_index().lookup_codes(lon[:1], lat[:1])[0])
+    codes = get_index().lookup_codes(lon, lat)
+    if not all(codes):
+        raise refuse(
+            _("位置不在北京市范围内（坐标须为 GCJ-02 经纬度）。"), "location_outside", "location", coords
+        )
     coordinates = array.tolist() if location["type"] == "LineString" else array[0].tolist()
     clean = {"type": location["type"], "coordinates": coordinates, "datum": "GCJ-02"}
-    return clean, District.objects.filter(code=code).first()
+    return clean, District.objects.filter(code=str(codes[0])).first()
 
 
 def deadline_for(start: dt.datetime, *, workdays: int | None = None, day: dt.date | None = None) -> dt.date:
@@ -97,6 +95,13 @@ def deadline_for(start: dt.datetime, *, workdays: int | None = None, day: dt.dat
         raise refuse(str(exc), "deadline_not_workday", "deadline", exc.suggestion) from None
     if day < as_local_date(start):
         raise refuse(_("办理期限不能早于今天。"), "deadline_in_past", "deadline", day)
+    if day > deadlines.add_months(as_local_date(start), MAX_DEADLINE_MONTHS):
+        raise refuse(
+            _("办理期限不能晚于 %(n)d 个月之后。") % {"n": MAX_DEADLINE_MONTHS},
+            "deadline_too_far",
+            "deadline",
+            day,
+        )
     return day
 
 
@@ -138,16 +143,60 @@ def assign_unit(
     )
     if not created:
         raise refuse(_("该单位已在办理此事项。"), "already_assigned", "unit", unit.pk, status=409)
+    audit.record(
+        action="congestion.caseunit.assign",
+        obj=case,
+        changes={
+            "after": {"unit": unit.pk, "role": role, "deadline": deadline.isoformat() if deadline else None}
+        },
+    )
     notify(
         unit_users(unit, notify_perm),
         verb="assigned",
         title=title,
         target=case,
-        url=url,
+        url=url or case_url(case),
         sms_template="case_notice",
         sms_context={"deadline": deadline.isoformat() if deadline else _("见系统")},
     )
     return link
+
+
+def renew_units(
+    case, *, actor, role: str, deadline: dt.date, title: str, notify_perm: str, url: str = ""
+) -> int:
+    """Give the units of ``role`` in ``case`` a new deadline (a case sent back for another
+    round), audited, and tell their people (in-app + SMS); returns how many units."""
+    links = list(case.units.filter(role=role).select_related("unit"))
+    for link in links:
+        audit.record(
+            action="congestion.caseunit.renew",
+            obj=case,
+            changes={
+                "before": {
+                    "unit": link.unit_id,
+                    "deadline": link.deadline.isoformat() if link.deadline else None,
+                },
+                "after": {"unit": link.unit_id, "deadline": deadline.isoformat()},
+            },
+        )
+        link.deadline = deadline
+        link.save(update_fields=["deadline"])
+        notify(
+            unit_users(link.unit, notify_perm), verb="returned", title=title, target=case, url=url or case_url(case),
+            sms_template="case_notice", sms_context={"deadline": deadline.isoformat()},
+        )  # fmt: skip
+    return len(links)
+
+
+def case_url(case) -> str:
+    """The page of ``case`` (for notices)."""
+    from django.urls import reverse
+
+    from .. import kinds
+
+    kind = kinds.for_model(type(case))
+    return reverse("congestion:case_detail", args=[kind.code, case.pk]) if kind else ""
 
 
 _CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("congestion_clock", default=None)
@@ -178,15 +227,58 @@ def clock(moment: dt.datetime):
         _CLOCK.reset(token)
 
 
+def may_contribute(user, case) -> bool:
+    """Whether ``user`` may add comments, communication logs and files to ``case``: the Center's
+    staff who register cases of its kind, and the people of a unit handling it (or of a unit
+    above one). Readers (leaders, other units' staff) may not."""
+    from govcenter.core.models import Unit
+
+    from .. import kinds
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    kind = kinds.for_model(type(case))
+    if kind is None or not kind.model.objects.restrict(user).filter(pk=case.pk).exists():
+        return False
+    if user.is_superuser or (kind.create is not None and user.has_perm(kind.create.permission)):
+        return True
+    if getattr(user, "unit", None) is None:
+        return False
+    mine = Unit.objects.subtree_ids(user.unit)
+    return case.units.filter(unit_id__in=mine).exists()
+
+
+def _contributor(user, case) -> None:
+    if not may_contribute(user, case):
+        raise refuse(
+            _("您不是该事项的办理人员，不能添加记录或附件。"), "forbidden", "case", case.pk, status=403
+        )
+
+
+def case_comment(*, actor, case, body: str, kind: str = "comment", counterpart: str = ""):
+    """A comment or communication log (电话 / 函件 / 会议 / 走访) on ``case`` by one of its
+    contributors (:func:`may_contribute`); the kernel audits it."""
+    from govcenter.core import comments
+
+    _contributor(actor, case)
+    return comments.comment_add(case, actor=actor, body=body, kind=kind, counterpart=counterpart)
+
+
 def case_attach(*, actor, case, uploads) -> list:
-    """Attach uploaded files to ``case`` (each checked, stored, audited by the kernel) and put
-    their text into its search document; all or none."""
+    """Attach uploaded files to ``case`` (each checked, stored and audited by the kernel in its
+    own transaction: a refused file names itself, the ones before it stay) and put their text
+    into the case's search document."""
     from govcenter.core import attachments, search
 
+    _contributor(actor, case)
     uploads = list(uploads or [])
     if not uploads:
         raise refuse(_("请选择要上传的文件。"), "required", "files")
-    with transaction.atomic():
-        rows = [attachments.attach(case, actor=actor, name=u.name, upload=u) for u in uploads]
-        search.index(case)
+    rows = []
+    try:
+        for upload in uploads:
+            rows.append(attachments.attach(case, actor=actor, name=upload.name, upload=upload))
+    finally:
+        if rows:
+            search.index(case)
     return rows

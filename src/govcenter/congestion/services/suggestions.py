@@ -17,7 +17,7 @@ from govcenter.core.masking import mask
 from govcenter.core.models import District, Unit
 
 from ..models import Channel, Satisfaction, Suggestion, SuggestionState, Topic, UnitRole
-from .cases import advance, assign_unit, check_location, deadline_for, next_number, now, refuse
+from .cases import advance, assign_unit, check_location, deadline_for, next_number, now, refuse, renew_units
 
 PREFIX = "JY"
 AUDIT_FIELDS = ["state", "deadline", "reply", "satisfaction", "rounds", "merged_into_id", "closed_at"]
@@ -104,9 +104,9 @@ def suggestion_assign(
         workdays = settings.GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS
     due = deadline_for(at, workdays=workdays, day=deadline)
     with transaction.atomic():
-        suggestion = advance(suggestion, "assign", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS)
-        Suggestion.objects.filter(pk=suggestion.pk).update(deadline=due)
-        suggestion.deadline = due
+        suggestion = advance(
+            suggestion, "assign", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS, deadline=due
+        )
         assign_unit(
             suggestion, actor=actor, unit=unit, role=UnitRole.LEAD, deadline=due,
             title=_("新交办意见建议：%(t)s") % {"t": suggestion.title}, notify_perm="congestion.reply_suggestion",
@@ -134,16 +134,17 @@ def suggestion_rate(*, actor, suggestion: Suggestion, satisfaction: str, comment
     """The proposer's rating, entered after the return visit: 满意 / 基本满意 close it, 不满意
     sends it back to the lead unit (another round, a new deadline)."""
     _choice(satisfaction, Satisfaction, "satisfaction")
+    due = deadline_for(now(), workdays=settings.GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS)
     with transaction.atomic():
         suggestion = advance(
             suggestion, "rate", actor=actor, comment=comment, audit_fields=AUDIT_FIELDS,
-            satisfaction=satisfaction, at=now(),
+            satisfaction=satisfaction, at=now(), deadline=due,
         )  # fmt: skip
         if suggestion.state == SuggestionState.ASSIGNED:
-            due = deadline_for(now(), workdays=settings.GOVCENTER_CONGESTION_SUGGESTION_WORKDAYS)
-            Suggestion.objects.filter(pk=suggestion.pk).update(deadline=due)
-            suggestion.deadline = due
-            suggestion.units.filter(role=UnitRole.LEAD).update(deadline=due)
+            renew_units(
+                suggestion, actor=actor, role=UnitRole.LEAD, deadline=due,
+                title=_("意见建议退回重办：%(t)s") % {"t": suggestion.title}, notify_perm="congestion.reply_suggestion",
+            )  # fmt: skip
     return suggestion
 
 
