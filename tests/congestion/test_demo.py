@@ -27,3 +27,39 @@ def test_demo_suggestions(settings, capsys):
     before = Suggestion.objects.count()
     call_command("demo")
     assert Suggestion.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_demo_year_replays_a_year_through_the_services(settings, capsys):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from govcenter.congestion.models import CaseUnit
+    from govcenter.congestion.services import board
+    from govcenter.core import workflow
+    from govcenter.core.management.base import UsageError
+
+    settings.DEBUG = True
+    call_command("demo")
+    before = Suggestion.objects.count()
+    call_command("congestion", "demo", "--scale", "0.04", "--only", "suggestions")
+    out = capsys.readouterr().out
+    assert "suggestions: suggestions 100" in out
+    year = Suggestion.objects.exclude(title__startswith="（演示）")
+    assert year.count() == Suggestion.objects.count() - before == 100
+    today = timezone.localdate()
+    created = sorted(timezone.localdate(s.created_at) for s in year)
+    assert created[0] < today - dt.timedelta(days=60) and created[-1] <= today  # spread over the year
+    states = Counter(year.values_list("state", flat=True))
+    assert states["closed"] > 30 and states["assigned"] > 0, states
+    old = year.filter(state="closed").order_by("created_at").first()
+    history = list(workflow.history(old))
+    assert history[0].at < timezone.now() - dt.timedelta(days=1)  # history carries the replayed times
+    link = CaseUnit.objects.filter(object_id=old.pk).first()
+    assert link.unit.code.startswith("CG-") and timezone.localdate(link.assigned_at) >= timezone.localdate(old.created_at)
+    staff = User.objects.get(username="datastaff")
+    levels = Counter(row.level for line in board.board(staff) for row in line.rows)
+    assert levels, "the board shows something today"
+    with pytest.raises(UsageError):
+        call_command("congestion", "demo", "--only", "nosuch")

@@ -260,7 +260,9 @@ def case_detail(request, code: str, pk: int):
     ]
     personal = list(masking.personal_fields(kind.model))
     url = request.path
-    reveal = reveal_context(request, case, fields=personal, reveal_url=url, masked_url=url) if personal else {}
+    reveal = (
+        reveal_context(request, case, fields=personal, reveal_url=url, masked_url=url) if personal else {}
+    )
     revealed = reveal.get("revealed", {})
     data = kind.serializer(case, context={"request": request}).data
     skip = {"id", "number", "title", "body", "state", "units", "location", "warning"}

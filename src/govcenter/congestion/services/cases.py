@@ -138,6 +138,7 @@ def assign_unit(
         defaults={
             "role": role,
             "deadline": deadline,
+            "assigned_at": now(),
             "assigned_by": actor if getattr(actor, "pk", None) else None,
         },
     )

@@ -1,0 +1,1 @@
+"""Plug-in subcommands of ``govcenter congestion`` (one module each)."""
