@@ -18,6 +18,7 @@ urlpatterns = [
     path("<slug:code>/<int:pk>/files/", views.case_attach, name="case_attach"),
     path("<slug:code>/<int:pk>/files/<int:file_pk>/", views.case_file, name="case_file"),
     path("<slug:code>/new/", views.case_create, name="case_create"),
+    path("<slug:code>/import/", views.case_import, name="case_import"),
 ]
 # One named list route per kind, so each is a navigation item of its own.
 urlpatterns += [

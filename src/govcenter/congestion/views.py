@@ -33,6 +33,7 @@ from .api.cases import run_step
 from .models import CaseUnit
 from .services import board as board_services
 from .services import cases as case_services
+from .services import imports as import_services
 
 T = "congestion/"
 COMMON_LABELS = {
@@ -216,6 +217,7 @@ class CaseListView(ScopedListView):
             columns=columns,
             rows=rows,
             can_create=kind.create is not None and self.request.user.has_perm(kind.create.permission),
+            can_import=kind.code in import_services.REGISTERS,
             warning=self.request.GET.get("warning", ""),
             q=self.request.GET.get("q", ""),
         )
@@ -498,3 +500,30 @@ def comprehensive_query(request):
         "points": points,
     }
     return render(request, T + "query.html", context)
+
+
+@login_required
+def case_import(request, code: str):
+    """台账导入: the template, a dry run, the import — all or nothing, every bad cell named."""
+    kind = _kind(code, request.user)
+    if code not in import_services.REGISTERS or kind.create is None or not request.user.has_perm(kind.create.permission):
+        raise PermissionDenied
+    if request.GET.get("template"):
+        response = HttpResponse(import_services.register_template(code), content_type=XLSX_MIME)
+        response["Content-Disposition"] = f'attachment; filename="{code}-template.xlsx"'
+        return response
+    result = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("请选择要导入的文件。"))
+        else:
+            result = import_services.import_register(
+                actor=request.user, kind=code, data=upload.read(), filename=upload.name,
+                dry_run=bool(request.POST.get("dry_run")),
+            )  # fmt: skip
+            if result.ok and not result.dry_run:
+                messages.success(request, _("已导入 %(n)d 条。") % {"n": result.created})
+                return HttpResponseRedirect(reverse(f"congestion:{code}"))
+    context = {"kind": kind, "result": result.as_dict() if result else None}
+    return render(request, T + "case_import.html", context, status=400 if result and not result.ok else 200)

@@ -34,6 +34,8 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from .api.errors import ServiceError
+
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TYPES = ("str", "int", "float", "enum", "json", "date")
 
@@ -288,6 +290,11 @@ def run_row(
             outcome = handler()
     except ValidationError as exc:
         record_errors(result, rownum, exc, columns=columns, mapping=mapping, key_column=key_column)
+    except ServiceError as exc:  # a service's refusal names its field in ``details``
+        known = {c.key for c in columns}
+        fields = [f for f in exc.details if (mapping or {}).get(f, f) in known] or [key_column]
+        for name in fields:
+            result.error(rownum, (mapping or {}).get(name, name) if name in exc.details else name, str(exc.detail))
     except IntegrityError as exc:
         result.error(rownum, key_column, _("与已有数据冲突：%(e)s") % {"e": exc})
     except ObjectDoesNotExist as exc:

@@ -100,7 +100,10 @@ class Suggestion(Case):
             ("assign_suggestion", _("交办意见建议")),
             ("reply_suggestion", _("答复意见建议")),
         ]
-        indexes = [models.Index(fields=["state", "deadline"], name="congestion_sugg_state_due")]
+        indexes = [
+            models.Index(fields=["state", "deadline"], name="congestion_sugg_state_due"),
+            models.Index(fields=["-created_at", "-id"], name="congestion_sugg_created"),  # the list's order
+        ]
 
     @transition(
         field=state, source=SuggestionState.SUBMITTED, target=SuggestionState.ASSIGNED, permission=_can_assign
