@@ -338,5 +338,5 @@ def test_api_bad_date_is_400(users, raw):
     response = get(users["center"], date=raw)
     assert response.status_code == 400
     body = response.json()
-    assert set(body) == {"code", "message", "details"} and body["code"] == "invalid_date"
+    assert set(body) == {"code", "message", "details"} and body["code"] == "bad_period"
     assert "date" in body["details"]

@@ -23,7 +23,8 @@ def test_demo_suggestions(settings, capsys):
     handler, staff = User.objects.get(username="congestion"), User.objects.get(username="datastaff")
     assert Suggestion.objects.restrict(handler).count() == 4  # the ones assigned to 综合协调科
     assert Suggestion.objects.restrict(staff).count() == 7
-    assert notifications.unread_count(handler) == 4
+    suggestion_notices = notifications.inbox(handler).filter(content_type__model="suggestion")
+    assert suggestion_notices.filter(read_at__isnull=True).count() == 4
     before = Suggestion.objects.count()
     call_command("demo")
     assert Suggestion.objects.count() == before

@@ -50,13 +50,14 @@ def submit(**kw):
     return svc.suggestion_submit(**args)
 
 
-def test_the_whole_life_of_a_suggestion(org):
+def test_the_whole_life_of_a_suggestion(org, django_capture_on_commit_callbacks):
     s = submit()
     assert s.number.endswith("-00001") and s.state == SuggestionState.SUBMITTED
     assert s.district == org.dongcheng and s.location["datum"] == "GCJ-02"
     assert submit().number.endswith("-00002")
 
-    s = svc.suggestion_assign(actor=org.staff, suggestion=s, unit=org.unit_dc, workdays=10)
+    with django_capture_on_commit_callbacks(execute=True):  # the SMS leaves after the commit
+        s = svc.suggestion_assign(actor=org.staff, suggestion=s, unit=org.unit_dc, workdays=10)
     assert s.state == SuggestionState.ASSIGNED
     assert s.deadline == due_after(s.units.get().assigned_at, workdays=10)
     notified = set(Notification.objects.filter(verb="assigned").values_list("recipient__username", flat=True))

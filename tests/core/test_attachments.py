@@ -10,6 +10,7 @@ import io
 import docx
 import openpyxl
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from fpdf import FPDF
 
@@ -17,6 +18,7 @@ from govcenter.core import attachments as att
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.crypto import sm3_hex
 from govcenter.core.models import Attachment, AuditEntry
+from tests.core.test_attachments_s3 import aws_env, bucket, s3_endpoint  # noqa: F401  (fixtures)
 from tests.factories import UserFactory
 from tests.workflow_app.models import Request
 
@@ -135,3 +137,103 @@ def test_delete_keeps_the_record_and_the_purge_drops_only_unused_bytes_after_the
     assert att.attachments_purge(storage=store) == 1  # c's bytes; a's are still b's
     assert store.exists(b.storage_key) and not store.exists(c.storage_key)
     assert AuditEntry.objects.filter(action="attachment.delete").count() == 2
+
+
+def reupload_after_the_listing(case, user, store, name: str, data: bytes):
+    """Run an upload of ``data`` right after the purge's listing query: another process
+    attaching the same bytes while the purge goes through its list (the race it must survive)."""
+    state = {"done": False, "row": None}
+
+    def wrapper(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not state["done"] and "DISTINCT" in sql and "core_attachment" in sql:
+            state["done"] = True
+            state["row"] = att.attach(case, actor=user, name=name, upload=data, storage=store)
+        return result
+
+    return state, connection.execute_wrapper(wrapper)
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_the_purge_keeps_bytes_an_upload_reused_after_its_listing(case, store, backend, request):
+    if backend == "s3":
+        store = request.getfixturevalue("s3_store")
+    user = UserFactory()
+    old = att.attach(case, actor=user, name="旧.txt", upload=b"reused bytes", storage=store)
+    att.attachment_delete(old, actor=user)
+    Attachment.objects.filter(pk=old.pk).update(deleted_at=timezone.now() - dt.timedelta(days=2))
+    state, hook = reupload_after_the_listing(case, user, store, "新.txt", b"reused bytes")
+    with hook:
+        assert att.attachments_purge(storage=store) == 0
+    assert state["done"] and state["row"].storage_key == old.storage_key
+    assert store.exists(old.storage_key)
+    assert att.attachment_read(state["row"], actor=user, storage=store) == b"reused bytes"
+
+
+@pytest.fixture
+def s3_store(request):
+    from tests.core.test_attachments_s3 import REGION
+
+    endpoint, name = request.getfixturevalue("s3_endpoint"), request.getfixturevalue("bucket")
+    return att.S3Storage(name, endpoint_url=endpoint, region=REGION, addressing_style="path")
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_bytes_missing_from_the_storage_are_a_clean_error(case, store, backend, request):
+    if backend == "s3":
+        store = request.getfixturevalue("s3_store")
+    user = UserFactory()
+    row = att.attach(case, actor=user, name="丢失.txt", upload=b"soon gone", storage=store)
+    store.delete(row.storage_key)
+    with pytest.raises(ServiceError) as info:
+        att.attachment_read(row, actor=user, storage=store)
+    assert (info.value.error_code, info.value.status_code) == ("attachment_missing", 500)
+    assert info.value.details == {"attachment": [str(row.pk)]}
+    assert not AuditEntry.objects.filter(action="attachment.download").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_holds_the_blob_lock_from_storing_until_its_row_commits(tmp_path):
+    """On PostgreSQL the purge's lock is held by the upload while it stores the bytes: checked
+    from a second connection with pg_try_advisory_xact_lock (no waiting, no timing)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writing transactions")
+    import threading
+
+    from django.db import connections
+
+    case = Request.objects.create(title="锁")
+    stored, go, seen = threading.Event(), threading.Event(), {}
+
+    class PausingStorage(att.LocalStorage):
+        def put(self, key, data):
+            super().put(key, data)
+            stored.set()
+            go.wait()
+
+    def upload():
+        try:
+            att.attach(
+                case, actor=None, name="锁.txt", upload=b"locked bytes", storage=PausingStorage(tmp_path)
+            )
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=upload)
+    worker.start()
+    try:
+        stored.wait()
+        key = int.from_bytes(
+            att.sm3(b"attachment-blob|" + sm3_hex(b"locked bytes").encode())[:8], "big", signed=True
+        )
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+            seen["while_storing"] = cur.fetchone()[0]
+    finally:
+        go.set()
+        worker.join()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+        seen["after_commit"] = cur.fetchone()[0]
+    assert seen == {"while_storing": False, "after_commit": True}
+    assert Attachment.objects.filter(name="锁.txt").exists()

@@ -414,3 +414,92 @@ def test_only_calendar_managers_get_in(client, seeded):
         assert client.get(url).status_code == 403
     assert client.post(urls[3]).status_code == 403
     assert CalendarDay.objects.filter(pk=row.pk).exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Counting over any span: arithmetic + bisect, identical to walking day by day
+# ---------------------------------------------------------------------------------------
+
+
+def walk_between(a: dt.date, b: dt.date, status: dict) -> int:
+    """The reference: step one day at a time (the definition in the module docstring)."""
+    step = dt.timedelta(days=1 if b >= a else -1)
+    count, current = 0, a
+    while current != b:
+        current += step
+        count += status[current]
+    return count if b >= a else -count
+
+
+def walk_add(day: dt.date, n: int, status: dict) -> dt.date:
+    step = dt.timedelta(days=1 if n >= 0 else -1)
+    remaining = abs(n)
+    while remaining:
+        day += step
+        remaining -= status[day]
+    return day
+
+
+SPAN = st.dates(min_value=D(2024, 1, 1), max_value=D(2027, 12, 31))
+
+
+def check_against_the_walk():
+    # Each day's status asked once (is_workday is the day's definition), then walked.
+    status = {day: workcal.is_workday(day) for y in range(2022, 2030) for day in every_day(y)}
+
+    @settings(max_examples=150, deadline=None)
+    @given(SPAN, SPAN, st.integers(-300, 300))
+    def check(a, b, n):
+        assert workcal.workdays_between(a, b) == walk_between(a, b, status)
+        assert workcal.add_workdays(a, n) == walk_add(a, n, status)
+
+    check()
+    # The 调休 days themselves, as both ends: 2024 Spring Festival (Sun 2-4, Sat 2-18 worked),
+    # National Day 2025 (Sun 9-28, Sat 10-11 worked), across the holiday blocks.
+    ends = [D(2024, 2, 4), D(2024, 2, 9), D(2024, 2, 18), D(2025, 9, 28), D(2025, 10, 1), D(2025, 10, 11)]
+    for a in ends:
+        for b in ends + [D(2024, 1, 1), D(2027, 12, 31)]:
+            assert workcal.workdays_between(a, b) == walk_between(a, b, status)
+        for n in (-12, -7, -1, 1, 5, 7, 30):
+            assert workcal.add_workdays(a, n) == walk_add(a, n, status)
+
+
+def test_counting_matches_the_walk_from_the_package_alone(db):
+    assert not CalendarDay.objects.exists()
+    assert workcal.is_workday(D(2025, 10, 11)) and not workcal.is_workday(D(2025, 10, 1))
+    check_against_the_walk()
+
+
+def test_counting_matches_the_walk_with_the_table_and_admin_overrides(seeded):
+    workcal.calendar_day_save(date=D(2025, 10, 8), kind="adjusted_workday", name="应急值守")  # weekday → work
+    workcal.calendar_day_save(date=D(2025, 10, 11), kind="rest_day", name="改休")  # 调休 Saturday → off
+    workcal.calendar_day_save(date=D(2024, 3, 2), kind="workday", name="加班")  # a Saturday → work
+    workcal.calendar_day_save(date=D(2026, 5, 6), kind="holiday", name="临时休假")  # a Wednesday → off
+    # 2027: beyond the package; administrator rows only (a weekday off, a Sunday worked).
+    workcal.calendar_day_save(date=D(2027, 2, 10), kind="holiday", name="春节")
+    workcal.calendar_day_save(date=D(2027, 2, 7), kind="adjusted_workday", name="春节调休")
+    assert workcal.is_workday(D(2025, 10, 8)) and not workcal.is_workday(D(2025, 10, 11))
+    check_against_the_walk()
+
+
+def test_a_year_with_only_admin_rows_leaves_the_package_out(db):
+    # One row for 2025 takes the whole year away from the package: its 调休 Saturday is a Saturday.
+    workcal.calendar_day_save(date=D(2025, 3, 3), kind="holiday", name="测试")
+    assert not workcal.is_workday(D(2025, 10, 11)) and workcal.is_workday(D(2025, 10, 1))
+    check_against_the_walk()
+
+
+def test_far_future_spans_are_counted_without_walking(seeded):
+    # Walking this span took minutes. After 2026 there is no table row or package year: the
+    # count is the weekdays (any 7 days in a row hold 5 of them).
+    start, end = D(2026, 12, 31), D(9999, 12, 30)
+    total = workcal.workdays_between(start, end)
+    weeks, rest = divmod((end - start).days, 7)
+    assert total == weeks * 5 + sum((start + dt.timedelta(days=i)).weekday() < 5 for i in range(1, rest + 1))
+    assert workcal.workdays_between(end, D(2026, 12, 31)) == -total
+    assert workcal.add_workdays(D(2026, 12, 31), total) == end  # 9999-12-30 is a Thursday
+    assert workcal.workdays_between(D(1, 1, 1), end) > 0
+    with pytest.raises(ValueError):
+        workcal.add_workdays(end, 10)
+    with pytest.raises(ValueError):
+        workcal.add_workdays(D(1, 1, 3), -10)

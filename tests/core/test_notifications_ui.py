@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from govcenter.core import notifications
-from govcenter.core.models import Notification
+from govcenter.core.models import AuditEntry, Notification
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,10 @@ def test_the_page_and_badge_show_only_ones_own_and_opening_marks_read(client, pe
     opened = client.post(reverse("core:notification_open", args=[mine.pk]))
     assert opened.status_code == 302 and opened["Location"] == "/calendar/"
     assert Notification.objects.get(pk=mine.pk).read_at is not None
+    (entry,) = AuditEntry.objects.filter(action="notification.read")
+    assert entry.changes["ids"] == [mine.pk] and entry.user_id == me.pk
+    client.post(reverse("core:notification_open", args=[mine.pk]))  # already read: no second entry
+    assert AuditEntry.objects.filter(action="notification.read").count() == 1
     assert "badge-notification" not in client.get(reverse("core:notification_list")).content.decode()
     theirs = Notification.objects.get(recipient=other)
     assert client.post(reverse("core:notification_open", args=[theirs.pk])).status_code == 404

@@ -113,6 +113,28 @@ def test_paid_at_the_provider_is_processing_until_the_notification_is_handled(pa
     assert paying.order.state == OrderState.PAID and status(paying) == "paid"
 
 
+def test_the_list_shows_the_stored_status_and_never_asks_the_provider(paying):
+    """Only one payment's response (detail, create) asks the provider for ``processing``; the
+    list of up to 50 shows the stored status without a provider call per payment."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from govcenter.parking.models import SandboxTrade
+
+    second = stay(paying.sensor, PLATE, 6)
+    other = create(paying.client, [second.pk], key="key-00000002").json()
+    for out_trade_no in (paying.intent.out_trade_no, other["out_trade_no"]):
+        sandbox.sandbox_pay(out_trade_no)  # paid at the provider; nothing delivered yet
+    provider_table = SandboxTrade._meta.db_table
+    with CaptureQueriesContext(connection) as listed:
+        rows = paying.client.get(f"{API}/citizen/payments").json()
+    assert [(r["status"], r["display_status"]) for r in rows] == [("created", "created")] * 2
+    assert not [q["sql"] for q in listed.captured_queries if provider_table in q["sql"]]
+    with CaptureQueriesContext(connection) as detail:
+        assert status(paying) == "processing"
+    assert [q["sql"] for q in detail.captured_queries if provider_table in q["sql"]]
+
+
 def test_a_failing_first_delivery_is_retried_with_backoff_and_pays_once(paying, monkeypatch):
     calls = fail_settle(monkeypatch, times=2)
     first = APIClient().post(paying.payment["pay_url"]).json()

@@ -216,3 +216,62 @@ def test_staff_page_lists_the_counters_by_kind(org, segment):
     assert 'data-source="provider:sandbox"' in html and "import:t_mgr_dc" not in html
     assert "bad_signature" in html and ">3<" in html
     assert client_for(org.manager_dc).get(url).status_code == 403
+
+
+@pytest.mark.urls(__name__)
+def test_device_integrators_do_not_read_the_city_wide_counters(org, net, segment):
+    """The counters are unscoped and name citizens, addresses and staff: the district-scoped,
+    external device integrator role does not get them; the Center's roles do."""
+    upload(client_for(org.manager_dc), "spaces", csv_bytes(BAD_ROWS), "bad.csv")
+    citizen, client = citizen_client("13911110001", PLATE)
+    client.post(f"{API}/citizen/plates", {"plate": "京I12345"}, format="json")
+    integrator = UserFactory(
+        username="t_integrator", unit=org.unit_dc, role_set=[org.roles["device_integrator"]]
+    )
+    assert integrator.has_perm("parking.view_deviceevent")
+    assert not integrator.has_perm("parking.view_ingestrejection")
+    api = APIClient()
+    api.force_authenticate(integrator)
+    assert api.get(f"{API}/rejections/").status_code == 403
+    assert api.get(f"{API}/rejections/summary/").status_code == 403
+    from django.urls import reverse
+
+    assert client_for(integrator).get(reverse("parking:rejection_list")).status_code == 403
+    assert org.leader.has_perm("parking.view_ingestrejection")
+    staff = APIClient()
+    staff.force_authenticate(org.leader)
+    sources = {r["source"] for r in staff.get(f"{API}/rejections/").json()["results"]}
+    assert {"import:t_mgr_dc", f"citizen:{citizen.pk}"} <= sources
+
+
+def test_a_missing_or_oversize_upload_is_refused_and_counted_by_the_service(org, segment, settings):
+    """One service call refuses (before reading) and counts an upload missing or over the limit;
+    the API and the page only translate its refusal."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    settings.GOVCENTER_PARKING_IMPORT_MAX_BYTES = 200
+    with pytest.raises(import_services.ImportFileError) as missing:
+        import_services.import_upload(actor=org.manager_dc, kind="spaces", upload=None)
+    assert missing.value.code == "file_required"
+    big = SimpleUploadedFile("big.csv", csv_bytes([HEADER, *good_rows(10)]))
+    with pytest.raises(import_services.ImportFileError) as too_large:
+        import_services.import_upload(actor=org.manager_dc, kind="spaces", upload=big)
+    assert too_large.value.code == "file_too_large" and big.tell() == 0  # never read
+    assert counts("import:") == {
+        ("import:t_mgr_dc", "file_required"): 1,
+        ("import:t_mgr_dc", "file_too_large"): 1,
+    }
+    response = upload(client_for(org.manager_dc), "spaces", big.open().read(), "big.csv")
+    assert response.status_code == 413 and response.json()["details"] == {
+        "limit_bytes": 200,
+        "size_bytes": big.size,
+    }
+    assert counts("import:")[("import:t_mgr_dc", "file_too_large")] == 2
+    page = client_for(org.manager_dc).post(
+        reverse("parking:import_page", kwargs={"kind": "spaces"}),
+        {"file": SimpleUploadedFile("big.csv", big.open().read())},
+    )
+    assert page.status_code == 400
+    assert counts("import:")[("import:t_mgr_dc", "file_too_large")] == 3
+    assert not Space.objects.filter(segment=segment).exists()

@@ -16,7 +16,7 @@ from bench.bench_parking_tariff import naive_quote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govcenter.parking.tariff import Line, Rules, beijing_standard, quote
+from govcenter.parking.tariff import Line, Rules, beijing_standard, quote, zero_line
 
 SH = ZoneInfo("Asia/Shanghai")
 C1, C2, C3 = beijing_standard(1), beijing_standard(2), beijing_standard(3)
@@ -415,3 +415,20 @@ def test_multi_day_stays_equal_the_sum_of_their_days(rules, start, days, vehicle
     full_day = (56 * rules.day_later_fen * mult + 50) // 100 + (5 * rules.night_unit_fen * mult + 50) // 100
     longer = quote(rules, vehicle=vehicle, start=start, end=end + dt.timedelta(days=1)).amount_fen
     assert longer - quote(rules, vehicle=vehicle, start=start, end=end).amount_fen == full_day
+
+
+def test_zero_line_is_a_0_fen_line_in_minutes_rounded_up_with_fixed_offset():
+    start = dt.datetime(2026, 3, 2, 1, 0, 30, tzinfo=dt.UTC)  # 09:00:30 in Beijing
+    line = zero_line("permit", start, start + dt.timedelta(minutes=90, seconds=1), note="n", permit_id=7)
+    assert line == {
+        "period": "permit",
+        "from": "2026-03-02T09:00:30+08:00",
+        "to": "2026-03-02T10:30:31+08:00",
+        "units": 91,
+        "unit_fen": 0,
+        "multiplier_pct": 100,
+        "amount_fen": 0,
+        "note": "n",
+        "permit_id": 7,
+    }
+    assert list(line)[-1] == "permit_id"  # extra keys after the engine's own

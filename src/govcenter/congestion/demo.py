@@ -34,11 +34,9 @@ def subsystem_demos() -> dict:
 
     from govcenter import congestion
 
-    names = sorted(
-        info.name for info in pkgutil.iter_modules(congestion.__path__)
-        if info.name.startswith("demo_") and info.name != "demo_org"
-    )  # fmt: skip
-    return {name[5:]: importlib.import_module(f"govcenter.congestion.{name}") for name in names}
+    names = sorted(info.name for info in pkgutil.iter_modules(congestion.__path__) if info.name.startswith("demo_"))
+    modules = {name[5:]: importlib.import_module(f"govcenter.congestion.{name}") for name in names}
+    return {key: m for key, m in modules.items() if hasattr(m, "load_small") and hasattr(m, "load_year")}
 
 
 def year_loaders() -> dict:

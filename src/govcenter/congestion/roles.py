@@ -1,23 +1,76 @@
 """Function permissions the congestion app adds to the kernel's built-in roles (through
 ``core.roles.contribute_permissions`` from ``CongestionConfig.ready()``; ``govcenter seed`` writes
-them). Handling units (治堵单位人员, own-unit scope) see and answer what is assigned to them; the
-Center's staff with a city-wide scope register, assign, rate, close and merge; leaders read."""
+them). Three roles take part in every subsystem:
+
+* 治堵单位人员 (``congestion_staff``, own-unit scope): the handling units — they see what their
+  unit is assigned and take the handling steps (sign for, report, reply, review a TIA, draft news);
+* the Center's data staff (``data_staff``, city-wide): register, assign, accept, review, publish,
+  rate, close, merge, import registers, urge (催办);
+* leaders (``center_leader``): read everything, approve extensions, budget changes and news, urge.
+"""
 
 from __future__ import annotations
 
 from govcenter.core.roles import contribute_permissions
 
-SUGGESTION_VIEW = ("congestion.view_suggestion",)
-CONTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "congestion_staff": (*SUGGESTION_VIEW, "congestion.reply_suggestion"),
-    "data_staff": (
-        *SUGGESTION_VIEW,
-        "congestion.add_suggestion",
-        "congestion.assign_suggestion",
-        "congestion.change_suggestion",
+C = "congestion."
+# subsystem: (view, handling units', Center staff's, leaders')
+SUBSYSTEMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "suggestions": (
+        ("view_suggestion",),
+        ("reply_suggestion",),
+        ("add_suggestion", "assign_suggestion", "change_suggestion"),
+        (),
     ),
-    "center_leader": SUGGESTION_VIEW,
-}
+    "proposals": (
+        ("view_proposal",),
+        ("handle_proposal",),
+        ("add_proposal", "assign_proposal", "review_proposal", "change_proposal", "approve_proposal_extension"),
+        ("approve_proposal_extension",),
+    ),
+    "library": (
+        ("view_policydocument", "view_researchproject", "view_publicityitem"),
+        # keep their own documents' versions, their projects' expenses and deliverables, draft news
+        ("change_policydocument", "change_researchproject", "add_publicityitem", "change_publicityitem"),
+        (
+            "add_policydocument", "change_policydocument", "publish_policydocument", "add_researchproject",
+            "change_researchproject", "review_researchproject", "add_publicityitem", "change_publicityitem",
+            "review_publicityitem",
+        ),
+        ("approve_researchproject", "review_publicityitem"),
+    ),
+    "works": (
+        ("view_reliefwork", "view_infraproject"),
+        ("report_reliefwork", "report_infraproject"),
+        ("add_reliefwork", "change_reliefwork", "add_infraproject", "change_infraproject"),
+        (),
+    ),
+    "supervision": (
+        ("view_supervisiontask",),
+        ("report_supervisiontask",),  # progress, extension requests, completion reports
+        ("add_supervisiontask", "issue_supervisiontask", "review_supervisiontask"),
+        ("review_supervisiontask",),
+    ),
+    "tia": (
+        ("view_tiaapplication",),
+        ("review_tiaapplication",),  # the review unit reviews, holds the meeting, decides
+        ("add_tiaapplication", "accept_tiaapplication"),
+        (),
+    ),
+    "cases": ((), (), ("urge_caseunit",), ("urge_caseunit",)),
+}  # fmt: skip
+
+
+def _contributions() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {"congestion_staff": [], "data_staff": [], "center_leader": []}
+    for view, handlers, staff, leaders in SUBSYSTEMS.values():
+        out["congestion_staff"] += [*view, *handlers]
+        out["data_staff"] += [*view, *staff]
+        out["center_leader"] += [*view, *leaders]
+    return {role: tuple(dict.fromkeys(C + p for p in perms)) for role, perms in out.items()}
+
+
+CONTRIBUTIONS = _contributions()
 
 
 def contribute() -> None:

@@ -17,6 +17,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -36,16 +37,16 @@ from .services import cases as case_services
 from .services import imports as import_services
 
 T = "congestion/"
-COMMON_LABELS = {
-    "comment": "说明",
-    "text": "内容",
-    "reason": "理由",
-    "files": "附件",
-    "workdays": "办理时限（工作日）",
-    "deadline": "办理期限",
-    "unit": "单位",
-    "units": "单位",
-    "into": "合并至",
+COMMON_LABELS = {  # inputs that are not model fields
+    "comment": gettext_lazy("说明"),
+    "text": gettext_lazy("内容"),
+    "reason": gettext_lazy("理由"),
+    "files": gettext_lazy("附件"),
+    "workdays": gettext_lazy("办理时限（工作日）"),
+    "deadline": gettext_lazy("办理期限"),
+    "unit": gettext_lazy("单位"),
+    "units": gettext_lazy("单位"),
+    "into": gettext_lazy("合并至"),
 }
 
 
@@ -95,7 +96,7 @@ def field_specs(serializer, model=None) -> list[dict]:
                 label = model._meta.get_field(name).verbose_name
             except Exception:  # noqa: BLE001 - not a model field
                 label = None
-        label = label or _(COMMON_LABELS.get(name, name))
+        label = label or COMMON_LABELS.get(name, name)
         spec = {
             "name": name,
             "label": label,
@@ -278,7 +279,7 @@ def case_detail(request, code: str, pk: int):
             display = getattr(case, f"get_{name}_display", None)
             value = display() if display and not isinstance(value, list) else value
         except Exception:  # noqa: BLE001 - a serializer-only field
-            label = kind.serializer().fields[name].label or _(COMMON_LABELS.get(name, name))
+            label = kind.serializer().fields[name].label or COMMON_LABELS.get(name, name)
         fields.append((label, revealed.get(name, value)))
     links = list(case.units.select_related("unit").order_by("role", "unit_id"))
     context = {

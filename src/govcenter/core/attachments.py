@@ -18,12 +18,14 @@
 * **Text** for the full-text search is extracted where the format allows (txt, docx paragraphs
   and tables, xlsx cells, the PDF text layer; images have none), capped at
   :data:`MAX_TEXT` characters; a file whose text cannot be read is still attached.
-* :func:`attach` writes the row and its audit entry in one transaction (the bytes are stored
-  first; an orphan blob left by a failed transaction is harmless and shared by the next upload
-  of the same file). :func:`attachment_read` returns the bytes after checking their digest and
-  audits the download; :func:`attachment_delete` keeps the row (who, when);
-  :func:`attachments_purge` (the daily task ``core.attachments_purge``) removes bytes no live
-  attachment has used for a day.
+* :func:`attach` stores the bytes and writes the row and its audit entry in one transaction,
+  holding the blob's lock (:func:`_lock_blob`) from the store to the commit; an orphan blob left
+  by a failed transaction is harmless and shared by the next upload of the same file.
+  :func:`attachment_read` returns the bytes after checking their digest and audits the download
+  (bytes gone from the store: 500 ``attachment_missing``); :func:`attachment_delete` keeps the
+  row (who, when); :func:`attachments_purge` (the daily task ``core.attachments_purge``) removes
+  bytes no live attachment has used for a day — each key under the same lock, after checking
+  again that no row has taken it up meanwhile, so it never removes what an upload just reused.
 """
 
 from __future__ import annotations
@@ -44,13 +46,14 @@ from typing import BinaryIO, Protocol
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit
 from .api.errors import ServiceError
-from .crypto import sm3_hasher
+from .crypto import sm3, sm3_hex
 from .models import Attachment
 
 logger = logging.getLogger(__name__)
@@ -394,17 +397,31 @@ def check_file(name: str, data: bytes) -> str:
     return kind
 
 
+def _lock_blob(key: str) -> None:
+    """Serialise, for the rest of the transaction, what touches the blob ``key``: an upload
+    storing (or reusing) it until its row commits, and the purge checking and removing it.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the digest. SQLite:
+    transaction_mode=IMMEDIATE already serialises every transaction (BEGIN IMMEDIATE).
+    """
+    if connection.vendor == "postgresql":
+        lock = int.from_bytes(sm3(b"attachment-blob|" + key.encode())[:8], "big", signed=True)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+
+
 def attach(obj, *, actor, name: str, upload: BinaryIO | bytes, storage: Storage | None = None) -> Attachment:
     """Attach a file to ``obj`` (see the module docstring); returns the row."""
     data = _read_limited(upload)
     kind = check_file(name, data)
-    hasher = sm3_hasher()
-    hasher.update(data)
-    sm3 = hasher.finalize().hex()
+    digest = sm3_hex(data)
     storage = storage or default_storage()
-    storage.put(sm3, data)
     text = extract_text(kind, data)
     with transaction.atomic():
+        # Stored under the blob's lock and committed with the row: a purge that listed the key
+        # before this upload reused the bytes waits, then sees the live row and keeps them.
+        _lock_blob(digest)
+        storage.put(digest, data)
         row = Attachment.objects.create(
             content_type=ContentType.objects.get_for_model(obj),
             object_id=str(obj.pk),
@@ -412,16 +429,16 @@ def attach(obj, *, actor, name: str, upload: BinaryIO | bytes, storage: Storage 
             kind=kind,
             mime=KINDS[kind][0],
             size=len(data),
-            sm3=sm3,
+            sm3=digest,
             sha256=hashlib.sha256(data).hexdigest(),
-            storage_key=sm3,
+            storage_key=digest,
             text=text,
             uploaded_by=actor if getattr(actor, "pk", None) else None,
         )
         audit.record(
             action="attachment.add",
             obj=obj,
-            changes={"attachment": row.pk, "name": row.name, "size": row.size, "sm3": sm3},
+            changes={"attachment": row.pk, "name": row.name, "size": row.size, "sm3": digest},
         )
     return row
 
@@ -435,10 +452,16 @@ def attachment_read(attachment: Attachment, *, actor, storage: Storage | None = 
     """The bytes of ``attachment``, checked against its SM3 digest; the download is audited."""
     if attachment.deleted_at is not None:
         raise _refuse(_("附件已删除。"), "attachment_deleted", "attachment", attachment.pk, status=410)
-    data = (storage or default_storage()).get(attachment.storage_key)
-    hasher = sm3_hasher()
-    hasher.update(data)
-    if hasher.finalize().hex() != attachment.sm3:
+    try:
+        data = (storage or default_storage()).get(attachment.storage_key)
+    except FileNotFoundError:
+        logger.error(
+            "attachment %s: bytes %s missing from the storage", attachment.pk, attachment.storage_key
+        )
+        raise _refuse(
+            _("附件文件缺失，请联系管理员。"), "attachment_missing", "attachment", attachment.pk, status=500
+        ) from None
+    if sm3_hex(data) != attachment.sm3:
         raise _refuse(_("附件内容校验失败。"), "attachment_corrupt", "attachment", attachment.pk, status=500)
     audit.record(action="attachment.download", obj=attachment, changes={"name": attachment.name})
     return data
@@ -460,23 +483,31 @@ def attachment_delete(attachment: Attachment, *, actor) -> Attachment:
 def attachments_purge(*, grace: dt.timedelta = PURGE_GRACE, storage: Storage | None = None) -> int:
     """Remove the bytes no live attachment uses, once their last row was deleted ``grace`` ago.
 
-    The grace period keeps this from racing an upload of the same bytes (content addressing
-    shares them): such an upload has a live row within moments. Returns the blobs removed.
+    The keys are listed first, then each is checked again and removed under its blob lock
+    (:func:`_lock_blob`, which an upload holds from storing the bytes until its row commits):
+    a key some row has taken up since the listing is kept. Returns the blobs removed.
     """
     storage = storage or default_storage()
     cutoff = timezone.now() - grace
-    live = Attachment.objects.filter(deleted_at__isnull=True).values("storage_key")
-    recent = Attachment.objects.filter(deleted_at__gte=cutoff).values("storage_key")
-    keys = (
+    keys = list(
         Attachment.objects.filter(deleted_at__lt=cutoff)
-        .exclude(storage_key__in=live)
-        .exclude(storage_key__in=recent)
+        .exclude(storage_key__in=_still_used(cutoff))
         .values_list("storage_key", flat=True)
         .distinct()
     )
     removed = 0
     for key in keys:
-        if storage.exists(key):
-            storage.delete(key)
-            removed += 1
+        with transaction.atomic():
+            _lock_blob(key)
+            if _still_used(cutoff).filter(storage_key=key).exists():
+                continue  # an upload took the bytes up again since the listing: keep them
+            if storage.exists(key):
+                storage.delete(key)
+                removed += 1
     return removed
+
+
+def _still_used(cutoff: dt.datetime):
+    """The rows that keep their bytes: live ones, and those deleted after ``cutoff``."""
+    used = Attachment.objects.filter(Q(deleted_at__isnull=True) | Q(deleted_at__gte=cutoff))
+    return used.values("storage_key")

@@ -24,8 +24,10 @@ half-open interval ``(a, b]`` (backwards: minus those in ``[b, a)``), so
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+import itertools
 import logging
 import threading
 import time
@@ -236,6 +238,29 @@ class _Table:
     years: frozenset[int]  # years with any row (these never fall back to the package)
     holiday_years: frozenset[int]  # years with at least one holiday row
     holidays: frozenset[dt.date] = frozenset()  # rows of kind "holiday" (statutory holidays)
+    # The days whose status differs from the weekday rule (ordinals, sorted) and the running
+    # sum of those differences (+1 a weekend workday, -1 a weekday off): counting and stepping
+    # over any span is then arithmetic plus a bisect (see :func:`_workdays_upto`).
+    exception_ordinals: tuple[int, ...] = ()
+    exception_sums: tuple[int, ...] = ()
+
+
+def _exceptions(
+    overrides: dict[dt.date, bool], years: frozenset[int]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The table's and (for years without rows) the package's days that break the weekday rule."""
+    deltas: dict[int, int] = {}
+    for day, workday in overrides.items():
+        if workday != (day.weekday() < 5):
+            deltas[day.toordinal()] = 1 if workday else -1
+    for day in chinese_calendar.workdays:
+        if day.year not in years and day.weekday() >= 5 and day not in chinese_calendar.holidays:
+            deltas[day.toordinal()] = 1
+    for day in chinese_calendar.holidays:  # a holiday wins over a workday entry (package_status)
+        if day.year not in years and day.weekday() < 5:
+            deltas[day.toordinal()] = -1
+    ordinals = tuple(sorted(deltas))
+    return ordinals, tuple(itertools.accumulate(deltas[o] for o in ordinals))
 
 
 _lock = threading.Lock()
@@ -278,12 +303,17 @@ def _load() -> _Table:
             # Rows read inside a transaction may yet be rolled back (no hook tells us): a
             # private version makes the next check, at most a second away, reload.
             version = f"uncommitted-{uuid.uuid4().hex}"
+        overrides = {d: w for d, w, _k in rows}
+        years = frozenset(d.year for d, _w, _k in rows)
+        ordinals, sums = _exceptions(overrides, years)
         table = _Table(
             version=version,
-            overrides={d: w for d, w, _k in rows},
-            years=frozenset(d.year for d, _w, _k in rows),
+            overrides=overrides,
+            years=years,
             holiday_years=frozenset(d.year for d, _w, k in rows if k == CalendarDay.Kind.HOLIDAY),
             holidays=frozenset(d for d, _w, k in rows if k == CalendarDay.Kind.HOLIDAY),
+            exception_ordinals=ordinals,
+            exception_sums=sums,
         )
         _table, _checked_at = table, now
     return table
@@ -324,22 +354,50 @@ def is_workday(day: dt.date | dt.datetime) -> bool:
     return _status(as_local_date(day), _load())
 
 
+def _workdays_upto(ordinal: int, table: _Table) -> int:
+    """Working days from 0001-01-01 (a Monday, ordinal 1) to the day ``ordinal``, both included."""
+    weeks, rest = divmod(ordinal, 7)
+    position = bisect.bisect_right(table.exception_ordinals, ordinal)
+    return weeks * 5 + min(rest, 5) + (table.exception_sums[position - 1] if position else 0)
+
+
+_FIRST, _LAST = dt.date.min.toordinal(), dt.date.max.toordinal()
+
+
 def add_workdays(day: dt.date | dt.datetime, n: int) -> dt.date:
     """The date ``n`` working days after ``day`` (``day`` not counted; negative ``n`` goes back)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError("n must be an integer")
-    current = as_local_date(day)
+    start = as_local_date(day)
+    if n == 0:
+        return start
     table = _load()
-    step = dt.timedelta(days=1 if n >= 0 else -1)
-    remaining = abs(n)
-    try:
-        while remaining:
-            current += step
-            if _status(current, table):
-                remaining -= 1
-    except OverflowError:
-        raise ValueError("date out of range") from None
-    return current
+    origin = start.toordinal()
+    if n > 0:
+        # The first day x after ``day`` with n working days in (day, x]: a bisection.
+        wanted = _workdays_upto(origin, table) + n
+        low, high = origin + 1, _LAST
+        if _workdays_upto(high, table) < wanted:
+            raise ValueError("date out of range")
+        while low < high:
+            middle = (low + high) // 2
+            if _workdays_upto(middle, table) >= wanted:
+                high = middle
+            else:
+                low = middle + 1
+    else:
+        # The last day x before ``day`` with -n working days in [x, day).
+        wanted = _workdays_upto(origin - 1, table) + n
+        low, high = _FIRST, origin - 1
+        if high < low or _workdays_upto(low - 1, table) > wanted:
+            raise ValueError("date out of range")
+        while low < high:
+            middle = (low + high + 1) // 2
+            if _workdays_upto(middle - 1, table) <= wanted:
+                low = middle
+            else:
+                high = middle - 1
+    return dt.date.fromordinal(low)
 
 
 def next_workday(day: dt.date | dt.datetime) -> dt.date:
@@ -353,15 +411,11 @@ def workdays_between(start: dt.date | dt.datetime, end: dt.date | dt.datetime) -
     Forwards that is the days in ``(start, end]``; backwards (``end`` before ``start``) minus
     the days in ``[end, start)``, so ``workdays_between(d, add_workdays(d, n)) == n`` for any n.
     """
-    a, b = as_local_date(start), as_local_date(end)
+    a, b = as_local_date(start).toordinal(), as_local_date(end).toordinal()
     table = _load()
-    step = dt.timedelta(days=1 if b >= a else -1)
-    count = 0
-    current = a
-    while current != b:
-        current += step
-        count += _status(current, table)
-    return count if b >= a else -count
+    if b >= a:
+        return _workdays_upto(b, table) - _workdays_upto(a, table)
+    return -(_workdays_upto(a - 1, table) - _workdays_upto(b - 1, table))
 
 
 def _statutory(day: dt.date, table: _Table) -> bool:

@@ -87,11 +87,6 @@ def sm3(data: bytes) -> bytes:
     return h.finalize()
 
 
-def sm3_hasher():
-    """An incremental SM3 hash (``update(bytes)`` … ``finalize() -> 32 bytes``) for streams."""
-    return _hashes.Hash(_hashes.SM3())
-
-
 def sm3_hex(data: bytes) -> str:
     """SM3 digest of ``data`` as 64 lowercase hex digits."""
     return sm3(data).hex()

@@ -129,13 +129,13 @@ for _role, _perms in {
 }.items():
     CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
 
+# Rejection counters (services/rejections.py): city-wide and unscoped, and their sources name
+# citizens (``citizen:<id>``), addresses (``ip:<address>``) and staff (``import:<username>``):
+# Center data staff and leaders only — never the district-scoped, external device integrator.
+for _role in ("data_staff", "center_leader"):
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], "parking.view_ingestrejection")
+
 
 def contribute() -> None:
     for role_code, permissions in CONTRIBUTIONS.items():
         contribute_permissions(role_code, permissions)
-
-
-# Rejection counters (services/rejections.py): city-wide operational telemetry of every input
-# channel; Center data staff, leaders and device integrators read them.
-for _role in ("data_staff", "center_leader", "device_integrator"):
-    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], "parking.view_ingestrejection")

@@ -62,6 +62,7 @@ __all__ = [
     "beijing_standard",
     "quote",
     "round_half_up_pct",
+    "zero_line",
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -120,6 +121,23 @@ class Line(NamedTuple):
             "amount_fen": self.amount_fen,
             "note": self.note,
         }
+
+
+def zero_line(period: str, start: dt.datetime, end: dt.datetime, *, note: str, **extra) -> dict:
+    """The JSON quote line (as :meth:`Line.as_dict`) of a part of a stay that is not billed —
+    ``closed``, ``permit`` …: 0 fen, ``units`` are the minutes (rounded up); ``extra`` keys
+    (e.g. ``permit_id``) are appended."""
+    return {
+        "period": period,
+        "from": start.astimezone(_FIXED_TZ).isoformat(),
+        "to": end.astimezone(_FIXED_TZ).isoformat(),
+        "units": -(-int((end - start).total_seconds()) // 60),
+        "unit_fen": 0,
+        "multiplier_pct": 100,
+        "amount_fen": 0,
+        "note": note,
+        **extra,
+    }
 
 
 class Quote(NamedTuple):

@@ -39,6 +39,18 @@ SPECTACULAR_SETTINGS = {
         "WorkOrderStatusEnum": "govcenter.bikeshare.models.workorders.WorkOrderStatus",
         "SuggestionStateEnum": "govcenter.congestion.models.suggestions.SuggestionState",
         "OrderStateEnum": "govcenter.parking.models.orders.OrderState",
+        "ProposalStateEnum": "govcenter.congestion.models.proposals.ProposalState",
+        "ProposalReplyKindEnum": "govcenter.congestion.models.proposals.ReplyKind",
+        "PaymentIntentStatusEnum": "govcenter.parking.models.payments.PaymentStatus",
+        "WorkCategoryEnum": "govcenter.congestion.models.works.WorkCategory",
+        "RiskKindEnum": "govcenter.congestion.models.works.RiskKind",
+        "RiskLevelEnum": "govcenter.congestion.models.works.RiskLevel",
+        "PolicyCategoryEnum": "govcenter.congestion.models.library.PolicyCategory",
+        "ExpenseCategoryEnum": "govcenter.congestion.models.library.ExpenseCategory",
+        "PublicityTypeEnum": "govcenter.congestion.models.library.PublicityType",
+        "DeliverableTypeEnum": "govcenter.congestion.models.library.DeliverableType",
+        "MidtermConclusionEnum": "govcenter.congestion.models.library.MidtermConclusion",
+        "AcceptanceConclusionEnum": "govcenter.congestion.models.library.AcceptanceConclusion",
     },
 }
 

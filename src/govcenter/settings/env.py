@@ -67,3 +67,16 @@ def generated_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def env_json(name: str, default):
+    """A JSON value (object, list, number); ``default`` when unset or blank."""
+    import json
+
+    raw = env_str(name, "")
+    if not raw.strip():
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} is not valid JSON") from None

@@ -8,8 +8,8 @@ positions outside Beijing, lateness, the ingest refusal counters and the 0–100
   operator staff role needs it added to see its own page).
 * Data scope: a caller whose scope is not "all" sees only the operators its scope covers
   (an operator's staff: their own operator); another operator's code is 404, as everywhere.
-* ``date`` defaults to yesterday (Beijing); a malformed or future date is 400
-  ``{"code": "invalid_date", …}``.
+* ``date`` defaults to yesterday (Beijing); a malformed, future or too early date is 400
+  ``{"code": "bad_period", …}`` (``params.query_date``, as the other staff APIs).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import datetime as dt
 
 from django.urls import path
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
@@ -27,35 +26,12 @@ from rest_framework.views import APIView
 
 from govcenter.analytics.lake.config import lake_root
 from govcenter.core.api.base import FunctionPermission
-from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import Unit, UnitKind
 from govcenter.core.scope import scope_for
 
 from ..quality import daily_quality
 from .agency import BikeshareErrorSerializer
-from .params import FIRST_DATE
-
-
-def _day(request) -> dt.date:
-    raw = request.query_params.get("date")
-    today = timezone.localdate()
-    if raw in (None, ""):
-        return today - dt.timedelta(days=1)
-    try:
-        if len(raw) != 10:
-            raise ValueError(raw)
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ServiceError(
-            _("日期格式应为 YYYY-MM-DD。"), code="invalid_date", details={"date": [raw[:40]]}
-        ) from None
-    if day > today:
-        raise ServiceError(_("不能查询未来日期。"), code="invalid_date", details={"date": [raw]})
-    if day < FIRST_DATE:
-        raise ServiceError(
-            _("日期早于 %(first)s，没有数据。") % {"first": FIRST_DATE}, code="invalid_date", details={"date": [raw]}
-        )
-    return day
+from .params import query_date
 
 
 class QualityView(APIView):
@@ -76,7 +52,8 @@ class QualityView(APIView):
         tags=["bikeshare"],
     )
     def get(self, request):
-        day = _day(request)
+        today = timezone.localdate()
+        day = query_date(request.query_params.get("date"), "date", today - dt.timedelta(days=1), last=today)
         units = Unit.objects.restrict(request.user).filter(kind=UnitKind.OPERATOR)
         names = dict(units.values_list("code", "name_zh"))
         asked = request.query_params.get("operator") or None

@@ -21,11 +21,11 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from govcenter.core import audit, signed_requests
+from govcenter.core import rejections as counters
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.crypto import sm3, sm3_hex, sm4_decrypt, sm4_encrypt
 from govcenter.core.models import Unit, UnitKind
@@ -45,20 +45,10 @@ NONCE_CACHE_PREFIX = "bikeshare:operator-nonce"
 
 
 def rejection_count(*, source: str, reason: str, operator: Unit | None = None, n: int = 1) -> None:
-    """Add ``n`` to the counter of (source, reason): one UPDATE, or an INSERT the first time."""
-    source = source[:100]
-    updated = OperatorRejection.objects.filter(source=source, reason=reason).update(
-        count=F("count") + n, last_at=timezone.now()
+    """Add ``n`` to the counter of (source, reason) (:func:`govcenter.core.rejections.rejection_count`)."""
+    counters.rejection_count(
+        OperatorRejection, source=source, reason=reason, n=n, defaults={"operator": operator}
     )
-    if not updated:
-        with transaction.atomic():
-            row, created = OperatorRejection.objects.select_for_update().get_or_create(
-                source=source, reason=reason, defaults={"count": n, "operator": operator}
-            )
-            if not created:
-                OperatorRejection.objects.filter(pk=row.pk).update(
-                    count=F("count") + n, last_at=timezone.now()
-                )
 
 
 def operator_source(operator: Unit) -> str:

@@ -1,12 +1,15 @@
-"""``/api/v1/congestion/``: one viewset per kind of case (built from its declaration), and
-the public form."""
+"""``/api/v1/congestion/``: one viewset per kind of case (built from its declaration), the
+statistics the dashboards read, and the public endpoints (the suggestion form, published news)."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from .. import kinds
 from .cases import case_viewset
+from .library import PublicPublicityDetail, PublicPublicityList
 from .suggestions import PublicSuggestionView
+from .supervision import urlpatterns as supervision_urlpatterns
+from .works import ProjectStatisticsView
 
 router = SimpleRouter()
 for kind in kinds.all_kinds():
@@ -14,5 +17,9 @@ for kind in kinds.all_kinds():
 
 urlpatterns = [
     path("public/suggestions", PublicSuggestionView.as_view(), name="congestion-public-suggestion"),
+    path("public/publicity/", PublicPublicityList.as_view(), name="congestion-public-publicity"),
+    path("public/publicity/<int:pk>/", PublicPublicityDetail.as_view(), name="congestion-public-publicity-detail"),
+    path("projects/statistics", ProjectStatisticsView.as_view(), name="congestion-project-statistics"),
+    *supervision_urlpatterns,  # supervision-plans/ (+ {id}/import/), supervision-stats/
     path("", include(router.urls)),
 ]

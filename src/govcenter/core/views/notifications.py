@@ -11,12 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import notifications
-from ..models import Notification
 
 PAGE_SIZE = 30
 
@@ -33,10 +31,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(Notification, pk=pk, recipient=request.user)
-    if item.read_at is None:
-        item.read_at = timezone.now()
-        item.save(update_fields=["read_at"])
+    item = get_object_or_404(notifications.inbox(request.user), pk=pk)
+    notifications.mark_read(request.user, [item.pk])
     if item.url and item.url.startswith("/") and url_has_allowed_host_and_scheme(item.url, allowed_hosts=None):
         return HttpResponseRedirect(item.url)
     return redirect("core:notification_list")

@@ -99,26 +99,19 @@ class ImportView(APIView):
     def post(self, request, kind: str):
         _check_kind(kind)
         upload = request.FILES.get("file")
-        if upload is None:
-            services.rejection_count(source=services.import_source(request.user), reason="file_required")
-            raise ServiceError("Upload the file in the multipart field 'file'.", code="file_required")
-        if upload.size > services.max_bytes():
-            services.rejection_count(source=services.import_source(request.user), reason="file_too_large")
-            raise ServiceError(
-                f"The file is larger than the limit of {services.max_bytes()} bytes.",
-                code="file_too_large",
-                status=413,
-                details={"limit_bytes": services.max_bytes(), "size_bytes": upload.size},
-            )
         dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
         try:
-            result = services.import_file(
-                actor=request.user, kind=kind, data=upload.read(), filename=upload.name or "", dry_run=dry_run
-            )
+            result = services.import_upload(actor=request.user, kind=kind, upload=upload, dry_run=dry_run)
         except services.ImportFileError as exc:
             code = getattr(exc, "code", None) or "bad_file"
-            status = 413 if code == "file_too_large" else 400
-            raise ServiceError(" ".join(exc.messages), code=code, status=status) from exc
+            if code == "file_too_large":
+                raise ServiceError(
+                    " ".join(exc.messages),
+                    code=code,
+                    status=413,
+                    details={"limit_bytes": services.max_bytes(), "size_bytes": upload.size},
+                ) from exc
+            raise ServiceError(" ".join(exc.messages), code=code) from exc
         body = result.as_dict()
         if not result.ok:
             raise ServiceError(

@@ -78,13 +78,14 @@ class CitizenOrderSerializer(PublicOrderSerializer):
         fields = [*PublicOrderSerializer.Meta.fields, "plate"]
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentListSerializer(serializers.ModelSerializer):
+    """A payment in the citizen's list: ``display_status`` is the stored status (the provider is
+    asked only for one payment, by :class:`PaymentSerializer`)."""
+
     order_ids = serializers.SerializerMethodField()
     plate = serializers.SerializerMethodField()
     pay_url = serializers.SerializerMethodField()
-    display_status = serializers.SerializerMethodField(
-        help_text="status, or processing: paid at the provider, its notification not handled yet"
-    )
+    display_status = serializers.SerializerMethodField(help_text="the stored status")
 
     class Meta:
         model = PaymentIntent
@@ -110,10 +111,22 @@ class PaymentSerializer(serializers.ModelSerializer):
         return mask_plate(intent.plate) if intent.plate else ""
 
     def get_display_status(self, intent) -> str:
-        return services.payment_display_status(intent)
+        return intent.status
 
     def get_pay_url(self, intent) -> str:
         return str(intent.provider_data.get("pay_url", "")) if intent.status == "created" else ""
+
+
+class PaymentSerializer(PaymentListSerializer):
+    """One payment (detail, create): ``display_status`` asks the provider whether an unpaid
+    payment is already paid there (``processing``) — one provider call per response."""
+
+    display_status = serializers.SerializerMethodField(
+        help_text="status, or processing: paid at the provider, its notification not handled yet"
+    )
+
+    def get_display_status(self, intent) -> str:
+        return services.payment_display_status(intent)
 
 
 class OrderIdsSerializer(serializers.Serializer):
@@ -166,10 +179,11 @@ class CitizenOrdersView(CitizenView):
 
 
 class CitizenPaymentsView(CitizenView):
-    @extend_schema(responses=PaymentSerializer(many=True))
+    @extend_schema(responses=PaymentListSerializer(many=True))
     def get(self, request):
+        """The caller's latest 50 payments with their stored status (the detail asks the provider)."""
         return Response(
-            PaymentSerializer(services.citizen_payments(citizen=self.citizen)[:50], many=True).data
+            PaymentListSerializer(services.citizen_payments(citizen=self.citizen)[:50], many=True).data
         )
 
     @extend_schema(

@@ -210,7 +210,7 @@ class IngestRejection(models.Model):
     logged in), ``import:<username>`` for refused Excel/CSV imports, ``citizen:<id>`` for refusals
     in the citizen app and ``provider:<name>`` for refused payment notifications
     (services/rejections.py), so failed authentication is counted too.
-    Not scoped by district: it is operational telemetry read by O&M and integrators.
+    Not scoped by district: operational telemetry read by the Center (parking/roles.py).
     """
 
     source = models.CharField(_("来源"), max_length=100)

@@ -100,26 +100,16 @@ def device_offline_periods(*, user, device: Device) -> QuerySet[DeviceOfflinePer
 def space_version_at(space: Space | int, at: datetime) -> SpaceVersion | None:
     """The version of ``space`` valid at ``at`` (valid_from ≤ at < valid_to), or None before it existed.
 
-    Not scoped: the order engine calls it for a space it already holds.
+    Not scoped: for callers that already hold the space.
     """
     space_id = space if isinstance(space, int) else space.pk
-    return (
-        SpaceVersion.objects.filter(space_id=space_id, valid_from__lte=at)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at))
-        .order_by("-version")
-        .first()
-    )
+    return _valid_at(SpaceVersion.objects.filter(space_id=space_id), at).order_by("-version").first()
 
 
 def segment_version_at(segment: Segment | int, at: datetime) -> SegmentVersion | None:
     """The version of ``segment`` valid at ``at``, or None."""
     segment_id = segment if isinstance(segment, int) else segment.pk
-    return (
-        SegmentVersion.objects.filter(segment_id=segment_id, valid_from__lte=at)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at))
-        .order_by("-version")
-        .first()
-    )
+    return _valid_at(SegmentVersion.objects.filter(segment_id=segment_id), at).order_by("-version").first()
 
 
 def road_version_at(road: Road | int, at: datetime) -> RoadVersion | None:

@@ -445,8 +445,34 @@ def import_file(*, actor, kind: str, data: bytes, filename: str = "", dry_run: b
     code (``import_invalid`` for row errors) *after* the import's transaction has rolled back,
     so the counter outlives the rollback.
     """
+    return _counted(
+        actor, lambda: _import_file(actor=actor, kind=kind, data=data, filename=filename, dry_run=dry_run)
+    )
+
+
+def import_upload(*, actor, kind: str, upload, dry_run: bool = False) -> ImportResult:
+    """Import an uploaded file (a Django ``UploadedFile``; ``None`` when none was sent), as
+    :func:`import_file`. Refused before it is read when missing (``file_required``) or larger
+    than ``max_bytes()`` (``file_too_large``) — counted like every refused import."""
+
+    def run() -> ImportResult:
+        if upload is None:
+            raise ImportFileError(_("请上传文件。"), code="file_required")
+        if upload.size > max_bytes():
+            raise ImportFileError(
+                _("文件大小超过上限 %(mb).1f MB。") % {"mb": max_bytes() / 1024 / 1024}, code="file_too_large"
+            )
+        return _import_file(
+            actor=actor, kind=kind, data=upload.read(), filename=upload.name or "", dry_run=dry_run
+        )
+
+    return _counted(actor, run)
+
+
+def _counted(actor, run) -> ImportResult:
+    """``run()``, its refusal (a file error or row errors) counted for ``import:<username>``."""
     try:
-        result = _import_file(actor=actor, kind=kind, data=data, filename=filename, dry_run=dry_run)
+        result = run()
     except ValidationError as exc:
         rejection_count(source=import_source(actor), reason=import_error_code(exc))
         raise

@@ -30,7 +30,6 @@ Rules decided here:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -69,7 +68,6 @@ SEGMENT_CAMERA_KINDS = (DeviceKind.HIGH_VIDEO, DeviceKind.VIDEO_PILE)
 CLOSED_STATUSES = (Space.Status.TEMPORARILY_CLOSED, Space.Status.RETIRED)
 # The note of a closed part's quote line: stored with the order (data, not UI text).
 NOTE_CLOSED = "临时占用/泊位关闭期间不计费"
-_FIXED_TZ = dt.timezone(dt.timedelta(hours=8))
 
 Period = tuple[datetime, datetime | None]  # [start, end); None: still closed
 
@@ -138,20 +136,6 @@ class ClosureBook:
             if lo < hi:
                 out.append((lo, hi))
         return out
-
-
-def closure_line(start: datetime, end: datetime) -> dict:
-    """The quote line of a closed part of a stay (0 fen; ``units`` are the minutes closed)."""
-    return {
-        "period": "closed",
-        "from": start.astimezone(_FIXED_TZ).isoformat(),
-        "to": end.astimezone(_FIXED_TZ).isoformat(),
-        "units": -(-int((end - start).total_seconds()) // 60),
-        "unit_fen": 0,
-        "multiplier_pct": 100,
-        "amount_fen": 0,
-        "note": NOTE_CLOSED,
-    }
 
 
 def _aware(value: datetime, field: str) -> datetime:

@@ -44,10 +44,10 @@ from ..models import Order, OrderCorrection, OrderState, ParkingAnomaly, SpaceVe
 from ..models.tariff import area_class_plan_code
 from ..plates import validate_plate
 from ..selectors.tariffs import holidays_between
-from ..tariff import Rules, quote
+from ..tariff import Rules, quote, zero_line
 from .base import check_district_in_scope
-from .occupations import ClosureBook, closure_line
-from .permits import PermitBook, permit_line, uncovered_intervals
+from .occupations import NOTE_CLOSED, ClosureBook
+from .permits import NOTE_PERMIT, PermitBook, uncovered_intervals
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +157,11 @@ class Biller:
         """A stay partly (or wholly) not billed per stay: one 0-fen line per closed part and per
         permit-covered part (clipped to outside the closed parts), and each remaining part
         priced on its own with the engine (its own first hour and grace)."""
-        lines = [closure_line(s, e) for s, e in closed]
+        lines = [zero_line("closed", s, e, note=NOTE_CLOSED) for s, e in closed]
         spans = list(closed)
         for permit_id, start, end in covered:
             for s, e in uncovered_intervals(start, end, closed):
-                lines.append(permit_line(permit_id, s, e))
+                lines.append(zero_line("permit", s, e, note=NOTE_PERMIT, permit_id=permit_id))
                 spans.append((s, e))
         amount_fen = 0
         for start, end in uncovered_intervals(order.started_at, order.ended_at, spans):

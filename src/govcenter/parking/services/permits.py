@@ -204,22 +204,6 @@ class PermitBook:
         return parts
 
 
-def permit_line(permit_id: int, start: dt.datetime, end: dt.datetime) -> dict:
-    """The quote line of a covered part (0 fen; ``units`` are the minutes covered)."""
-    fixed = dt.timezone(dt.timedelta(hours=8))
-    return {
-        "period": "permit",
-        "from": start.astimezone(fixed).isoformat(),
-        "to": end.astimezone(fixed).isoformat(),
-        "units": -(-int((end - start).total_seconds()) // 60),
-        "unit_fen": 0,
-        "multiplier_pct": 100,
-        "amount_fen": 0,
-        "note": NOTE_PERMIT,
-        "permit_id": permit_id,
-    }
-
-
 # ------------------------------------------------------------------------------------------
 # Helpers
 # ------------------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ autocommit then.
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
+
+from govcenter.core import rejections as counters
 
 from ..models import Device, IngestRejection
 
@@ -44,23 +44,13 @@ SOURCE_KINDS = ("device", "mqtt", "serial", "ip", "import", "citizen", "provider
 
 
 def rejection_count(*, source: str, reason: str, device: Device | None = None, n: int = 1) -> None:
-    """Add ``n`` to the counter of (source, reason): one UPDATE, or an INSERT the first time.
+    """Add ``n`` to the counter of (source, reason) (:func:`govcenter.core.rejections.rejection_count`).
 
     Called in the caller's transaction for per-event rejections, and on its own for
     refusals of a whole request (authentication, batch too large) so they are kept even
     though the request fails.
     """
-    source = source[:100]
-    updated = IngestRejection.objects.filter(source=source, reason=reason).update(
-        count=F("count") + n, last_at=timezone.now()
-    )
-    if not updated:
-        with transaction.atomic():
-            row, created = IngestRejection.objects.select_for_update().get_or_create(
-                source=source, reason=reason, defaults={"count": n, "device": device}
-            )
-            if not created:
-                IngestRejection.objects.filter(pk=row.pk).update(count=F("count") + n, last_at=timezone.now())
+    counters.rejection_count(IngestRejection, source=source, reason=reason, n=n, defaults={"device": device})
 
 
 def import_source(user) -> str:

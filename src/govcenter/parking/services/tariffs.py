@@ -60,10 +60,6 @@ RULE_FIELDS = (
 AUDIT_FIELDS = ("code", "version", "area_class", "status", "valid_from", "valid_to", *RULE_FIELDS)
 
 
-def standard_code(area_class: int) -> str:
-    return area_class_plan_code(area_class)
-
-
 def _snapshot(plan: TariffPlan) -> dict:
     return audit.snapshot(plan, list(AUDIT_FIELDS))
 
@@ -101,7 +97,7 @@ def tariff_seed_beijing_standard() -> dict[str, int]:
     """
     counts = {"created": 0, "unchanged": 0}
     for area_class, prices in BEIJING_STANDARD.items():
-        code = standard_code(area_class)
+        code = area_class_plan_code(area_class)
         if TariffPlan.objects.filter(code=code).exists():
             counts["unchanged"] += 1
             continue
@@ -183,8 +179,8 @@ def tariff_plan_publish(
             details={"valid_from": [f"{valid_from.isoformat()} is before now ({now.isoformat()})"]},
         )
     if code is None:
-        code = standard_code(area_class)
-    standard_classes = {standard_code(c): c for c in AreaClass.values}
+        code = area_class_plan_code(area_class)
+    standard_classes = {area_class_plan_code(c): c for c in AreaClass.values}
     if standard_classes.get(code, area_class) != area_class:
         raise ServiceError(
             "This code is another area class's plan.",

@@ -94,25 +94,25 @@ def import_page(request, kind: str):
         data = path.read_bytes() if path.exists() else b""
         path.unlink(missing_ok=True)
         del request.session[SESSION_KEY]
-        return _run(request, context, kind, data, pending.get("filename", ""), dry_run=False)
+        return _run(request, context, kind, data=data, filename=pending.get("filename", ""), dry_run=False)
 
     form = ImportUploadForm(request.POST, request.FILES)
     context["form"] = form
     if not form.is_valid():
         return render(request, T + "page.html", context, status=400)
     upload = form.cleaned_data["file"]
-    if upload.size > services.max_bytes():
-        services.rejection_count(source=services.import_source(request.user), reason="file_too_large")
-        form.add_error("file", _("文件大小超过上限 %(mb).1f MB。") % {"mb": context["max_mb"]})
-        return render(request, T + "page.html", context, status=400)
-    return _run(request, context, kind, upload.read(), upload.name or "", dry_run=True)
+    return _run(request, context, kind, upload=upload, filename=upload.name or "", dry_run=True)
 
 
-def _run(request, context, kind, data: bytes, filename: str, *, dry_run: bool):
+def _run(request, context, kind, *, data: bytes = b"", upload=None, filename: str, dry_run: bool):
+    """Import the confirmed file's ``data``, or check the new ``upload`` (a dry run)."""
     try:
-        result = services.import_file(
-            actor=request.user, kind=kind, data=data, filename=filename, dry_run=dry_run
-        )
+        if upload is not None:
+            result = services.import_upload(actor=request.user, kind=kind, upload=upload, dry_run=dry_run)
+        else:
+            result = services.import_file(
+                actor=request.user, kind=kind, data=data, filename=filename, dry_run=dry_run
+            )
     except services.ImportFileError as exc:
         context["file_error"] = " ".join(exc.messages)
         return render(request, T + "page.html", context, status=400)
@@ -120,6 +120,9 @@ def _run(request, context, kind, data: bytes, filename: str, *, dry_run: bool):
     if not result.ok:
         return render(request, T + "page.html", context, status=400)
     if dry_run:
+        if upload is not None:  # within the size limit: kept for the confirmation
+            upload.seek(0)
+            data = upload.read()
         token = secrets.token_urlsafe(24)
         (_pending_dir() / f"{token}.bin").write_bytes(data)
         request.session[SESSION_KEY] = {"token": token, "kind": kind, "filename": filename}
