@@ -37,6 +37,7 @@ from .services import cases as case_services
 from .services import imports as import_services
 
 T = "congestion/"
+QUERY_LIMIT = 500  # rows the comprehensive query shows (the best matches of a text search)
 COMMON_LABELS = {  # inputs that are not model fields
     "comment": gettext_lazy("说明"),
     "text": gettext_lazy("内容"),
@@ -459,23 +460,33 @@ def comprehensive_query(request):
     district = request.GET.get("district", "")
     only_open = request.GET.get("open") == "1"
     year = request.GET.get("year", "")
+    hits_by_model: dict = {}
+    total = None
+    if text:  # one ranked search over every chosen kind (the best QUERY_LIMIT matches)
+        names = {name: k.model for name, k in search.kinds().items() if any(k.model is visible[c].model for c in chosen)}
+        total, hits = search.query(request.user, text, kinds=list(names), limit=QUERY_LIMIT)
+        for hit in hits:
+            hits_by_model.setdefault(names[hit.kind], []).append(hit.object_id)
     rows = []
     for code in chosen:
         kind = visible[code]
+        if text and kind.model not in hits_by_model:
+            continue
         qs = kind.model.objects.restrict(request.user).select_related("district")
         if text:
-            names = [name for name, k in search.kinds().items() if k.model is kind.model]
-            _total, hits = search.query(request.user, text, kinds=names, limit=200) if names else (0, [])
-            qs = qs.filter(pk__in=[h.object_id for h in hits])
+            qs = qs.filter(pk__in=hits_by_model[kind.model])
         if district:
             qs = qs.filter(district__code=district)
         if only_open:
             qs = qs.filter(state__in=kind.open_states)
         if year.isdigit():
             qs = qs.filter(year=int(year))
-        for case in qs.order_by(*kind.ordering)[:200]:
-            rows.append({"kind": kind, "case": case, "level": kind.warning(case)})
+        rows += [{"kind": kind, "case": case} for case in qs.order_by(*kind.ordering)[:QUERY_LIMIT]]
+    found = len(rows)
     rows.sort(key=lambda r: r["case"].created_at, reverse=True)
+    rows = rows[:QUERY_LIMIT]
+    for row in rows:  # colours only for the rows shown
+        row["level"] = row["kind"].warning(row["case"])
     points = [
         {
             "name": f"{r['case'].number} {r['case'].title}",
@@ -489,8 +500,8 @@ def comprehensive_query(request):
     from govcenter.core.models import District
 
     context = {
-        "rows": rows[:500],
-        "total": len(rows),
+        "rows": rows,
+        "total": found if total is None or district or only_open or year else total,
         "kinds": list(visible.values()),
         "chosen": chosen if request.GET.getlist("kind") else [],
         "q": text,
