@@ -32,12 +32,13 @@ from govcenter.core.views.reveal import no_store, reveal_context
 from . import kinds as kind_registry
 from .api.cases import run_step
 from .models import CaseUnit
+from .models.cases import DISTRICT_BOUNDARY
 from .services import board as board_services
 from .services import cases as case_services
 from .services import imports as import_services
 
 T = "congestion/"
-QUERY_LIMIT = 500  # rows the comprehensive query shows (the best matches of a text search)
+QUERY_LIMIT = 200  # rows the comprehensive query shows (the best matches of a text search)
 COMMON_LABELS = {  # inputs that are not model fields
     "comment": gettext_lazy("说明"),
     "text": gettext_lazy("内容"),
@@ -61,7 +62,7 @@ def _kind(code: str, user) -> kind_registry.Kind:
 
 
 def _case(kind, user, pk):
-    return get_object_or_404(kind.model.objects.restrict(user).select_related("district"), pk=pk)
+    return get_object_or_404(kind.model.objects.restrict(user).select_related("district").defer(*DISTRICT_BOUNDARY), pk=pk)
 
 
 def _detail_url(kind, case) -> str:
@@ -176,7 +177,7 @@ class CaseListView(ScopedListView):
         return self.request.user.has_perm(self.kind.view_permission)
 
     def base_queryset(self):
-        qs = self.kind.model.objects.all().select_related("district").prefetch_related("units__unit")
+        qs = self.kind.model.objects.all().select_related("district").defer(*DISTRICT_BOUNDARY).prefetch_related("units__unit")
         warning = self.request.GET.get("warning")
         if warning == "red":
             qs = qs.filter(self.kind.overdue_q())
@@ -461,10 +462,11 @@ def comprehensive_query(request):
     only_open = request.GET.get("open") == "1"
     year = request.GET.get("year", "")
     hits_by_model: dict = {}
-    total = None
+    truncated = False
     if text:  # one ranked search over every chosen kind (the best QUERY_LIMIT matches)
         names = {name: k.model for name, k in search.kinds().items() if any(k.model is visible[c].model for c in chosen)}
-        total, hits = search.query(request.user, text, kinds=list(names), limit=QUERY_LIMIT)
+        _none, hits = search.query(request.user, text, kinds=list(names), limit=QUERY_LIMIT, count=False)
+        truncated = len(hits) >= QUERY_LIMIT  # there may be more matches than are shown
         for hit in hits:
             hits_by_model.setdefault(names[hit.kind], []).append(hit.object_id)
     rows = []
@@ -472,7 +474,7 @@ def comprehensive_query(request):
         kind = visible[code]
         if text and kind.model not in hits_by_model:
             continue
-        qs = kind.model.objects.restrict(request.user).select_related("district")
+        qs = kind.model.objects.restrict(request.user).select_related("district").defer(*DISTRICT_BOUNDARY)
         if text:
             qs = qs.filter(pk__in=hits_by_model[kind.model])
         if district:
@@ -485,12 +487,13 @@ def comprehensive_query(request):
     found = len(rows)
     rows.sort(key=lambda r: r["case"].created_at, reverse=True)
     rows = rows[:QUERY_LIMIT]
-    for row in rows:  # colours only for the rows shown
+    for row in rows:  # colours and links only for the rows shown
         row["level"] = row["kind"].warning(row["case"])
+        row["url"] = _detail_url(row["kind"], row["case"])
     points = [
         {
             "name": f"{r['case'].number} {r['case'].title}",
-            "url": _detail_url(r["kind"], r["case"]),
+            "url": r["url"],
             "level": str(r["level"]),
             "geometry": r["case"].location,
         }
@@ -501,12 +504,13 @@ def comprehensive_query(request):
 
     context = {
         "rows": rows,
-        "total": found if total is None or district or only_open or year else total,
+        "total": found + 1 if truncated else found,
+        "limit": QUERY_LIMIT,
         "kinds": list(visible.values()),
         "chosen": chosen if request.GET.getlist("kind") else [],
         "q": text,
         "district": district,
-        "districts": District.objects.order_by("sort_order"),
+        "districts": District.objects.defer("geometry").order_by("sort_order"),
         "only_open": only_open,
         "year": year,
         "points": points,

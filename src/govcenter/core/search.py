@@ -187,8 +187,12 @@ def _fts_rank(words: list[str]) -> RawSQL:
     )
 
 
-def query(user, text: str, *, kinds: Iterable[str] | None = None, limit: int = 20, offset: int = 0):
-    """``(total, [Hit, …])`` for ``text`` among what ``user`` may see (see the module docstring)."""
+def query(
+    user, text: str, *, kinds: Iterable[str] | None = None, limit: int = 20, offset: int = 0, count: bool = True
+):
+    """``(total, [Hit, …])`` for ``text`` among what ``user`` may see (see the module docstring).
+    With ``count=False`` the total is not counted (None): a page that shows only the best
+    ``limit`` matches saves a second pass over every match."""
     text = (text or "").strip()[:MAX_QUERY_CHARS]
     names = list(kinds) if kinds is not None else list(_registry)
     unknown = [n for n in names if n not in _registry]
@@ -200,14 +204,17 @@ def query(user, text: str, *, kinds: Iterable[str] | None = None, limit: int = 2
         return 0, []
     scope = Q(pk__in=[])
     for name in names:
-        visible = _registry[name].queryset(user).values("pk")
-        scope |= Q(kind=name, object_id__in=visible)
+        visible = _registry[name].queryset(user)
+        if visible.query.has_filters():
+            scope |= Q(kind=name, object_id__in=visible.values("pk"))
+        else:  # a city-wide caller sees every object of the kind: no semi-join over the whole table
+            scope |= Q(kind=name)
     match = Q(title__icontains=text)
     if words:
         sql, params = _fts_match(words)
         match |= Q(id__in=RawSQL(sql, params))  # noqa: S611  (constant SQL; the words are parameters)
     docs = SearchDocument.objects.filter(scope).filter(match)
-    total = docs.count()
+    total = docs.count() if count else None
     if words:
         docs = docs.annotate(rank=_fts_rank(words)).order_by(
             F("rank").desc(nulls_last=True), "-updated_at", "id"

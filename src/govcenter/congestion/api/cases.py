@@ -23,6 +23,7 @@ from govcenter.core.api.base import FunctionPermission, ScopedViewSet
 
 from .. import kinds
 from ..kinds import Kind, Step
+from ..models.cases import DISTRICT_BOUNDARY
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -106,7 +107,7 @@ def case_viewset(kind: Kind) -> type:
         write_permissions = (kind.create.permission,) if kind.create else ()
 
         def scoped_queryset(self, queryset):
-            queryset = queryset.select_related("district").prefetch_related("units").order_by(*kind.ordering)
+            queryset = queryset.select_related("district").defer(*DISTRICT_BOUNDARY).prefetch_related("units").order_by(*kind.ordering)
             overdue = self.request.query_params.get("overdue")
             if overdue in ("1", "true", "True"):
                 queryset = queryset.filter(kind.overdue_q())

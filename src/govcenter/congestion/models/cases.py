@@ -14,6 +14,10 @@ from django_fsm import FSMModelMixin
 
 from govcenter.core.scope import ScopedModel
 
+# A district row carries its boundary (a large GeoJSON): lists that show a case's district load
+# the row without it — ``.select_related("district").defer(*DISTRICT_BOUNDARY)``.
+DISTRICT_BOUNDARY = ("district__geometry",)
+
 
 class UnitRole(models.TextChoices):
     LEAD = "lead", _("主办")

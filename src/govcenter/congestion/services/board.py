@@ -21,6 +21,7 @@ from govcenter.core.models import Unit
 from .. import kinds as kind_registry
 from ..kinds import Kind
 from ..models import CaseUnit, UnitRole
+from ..models.cases import DISTRICT_BOUNDARY
 from .cases import case_url, now, refuse, unit_users
 
 ALERT_LEVELS = (deadlines.Level.RED, deadlines.Level.YELLOW, deadlines.Level.BLUE)
@@ -31,7 +32,7 @@ def open_cases(kind: Kind, user):
     return (
         kind.model.objects.restrict(user)
         .filter(state__in=kind.open_states, deadline__isnull=False)
-        .select_related("district")
+        .select_related("district").defer(*DISTRICT_BOUNDARY)
         .prefetch_related("units__unit")
     )
 

@@ -36,6 +36,7 @@ from ..models import (
     TiaUse,
     UnitRole,
 )
+from ..models.cases import DISTRICT_BOUNDARY
 from ..models.tia import MATERIAL_LABELS, STAGE_LABELS, STAGE_OF_STATE
 from .cases import advance, assign_unit, check_location, deadline_for, next_number, now, refuse
 
@@ -455,7 +456,7 @@ def tia_statistics(user, *, year: int | None = None) -> dict:
     """Counts by state, district, use and ring area; the share over the trigger threshold;
     average working days per stage and the share of stages over their limit — over the
     applications in ``user``'s data scope (of ``year`` when given)."""
-    apps = TiaApplication.objects.restrict(user).select_related("district")
+    apps = TiaApplication.objects.restrict(user).select_related("district").defer(*DISTRICT_BOUNDARY)
     if year is not None:
         apps = apps.filter(year=year)
     apps = list(apps)
