@@ -9,19 +9,10 @@ from django.test import Client
 
 from govcenter.congestion.models import PublicityItem
 from govcenter.congestion.services import library as svc
+from tests.congestion.helpers import client_for, post
 from tests.congestion.test_library import docx_file, lib  # noqa: F401  (fixture)
 
 API = "/api/v1/congestion/"
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(c, url, data):
-    return c.post(url, data, content_type="application/json")
 
 
 def test_policy_over_the_api(lib):  # noqa: F811

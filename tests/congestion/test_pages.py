@@ -20,16 +20,11 @@ from govcenter.core.attachments import attachments_of
 from govcenter.core.comments import comments_of
 from govcenter.core.masking import REVEAL_REASONS
 from govcenter.core.models import AuditEntry, Notification, SearchDocument
+from tests.congestion.helpers import client_for
 from tests.congestion.test_suggestions import POINT_DC, org, submit  # noqa: F401  (fixture)
 from tests.factories import RoleFactory, UserFactory
 
 PAGES = "/congestion/"
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 @pytest.fixture

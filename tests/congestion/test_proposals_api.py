@@ -7,19 +7,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from govcenter.congestion.models import Proposal
+from tests.congestion.helpers import client_for, post
 from tests.congestion.test_proposals import org  # noqa: F401  (fixture)
 
 API = "/api/v1/congestion/proposals/"
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(c, url, data):
-    return c.post(url, data, content_type="application/json")
 
 
 def made(staff, n="88", **kw):

@@ -8,19 +8,10 @@ from django.core.cache import cache
 from django.test import Client
 
 from govcenter.congestion.models import Suggestion
+from tests.congestion.helpers import client_for, post
 from tests.congestion.test_suggestions import POINT_DC, org  # noqa: F401  (fixture)
 
 API = "/api/v1/congestion/"
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(c, url, data):
-    return c.post(url, data, content_type="application/json")
 
 
 @pytest.fixture(autouse=True)

@@ -4,26 +4,16 @@ their Excel import (all rows or none, each bad row named), and the dashboard's f
 from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from govcenter.congestion.models import SupervisionTask
 from govcenter.congestion.services import cases
 from govcenter.congestion.services import supervision as svc
 from govcenter.core import tabular
 from govcenter.core.models import AuditEntry
+from tests.congestion.helpers import client_for, post
 from tests.congestion.test_supervision import at, draft, org  # noqa: F401  (fixture)
 
 API = "/api/v1/congestion/"
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(c, url, data):
-    return c.post(url, data, content_type="application/json")
 
 
 def test_a_task_through_the_api_and_scope(org):  # noqa: F811

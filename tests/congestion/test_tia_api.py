@@ -10,19 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from govcenter.congestion.models import TiaApplication
+from tests.congestion.helpers import client_for, post
 from tests.congestion.test_tia import ALL, DONGSI, GUOMAO, org  # noqa: F401  (fixture)
 
 API = "/api/v1/congestion/tia/"
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(c, url, data):
-    return c.post(url, data, content_type="application/json")
 
 
 def upload(c, pk, key):

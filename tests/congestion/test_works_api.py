@@ -7,23 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from govcenter.congestion.models import InfraProject, ReliefWork
 from govcenter.core.models import Attachment
+from tests.congestion.helpers import client_for, post
 from tests.congestion.test_works import LINE_DC, PDF, POINT_DC, org, workday_after  # noqa: F401  (fixture)
 
 API = "/api/v1/congestion/"
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(c, url, data):
-    return c.post(url, data, content_type="application/json")
 
 
 def test_relief_work_over_the_api(org):  # noqa: F811
