@@ -12,8 +12,8 @@ and optionally ``visible(user)`` — the queryset the caller may see (default: t
   建国, 建国路 …) and stored as space-separated tokens: SQLite FTS5 and PostgreSQL
   ``to_tsvector('simple')`` index them as words.
 * :func:`query` cuts the query the same way and matches documents that hold **every** word
-  (AND), or whose title contains the query as typed (plates, codes, fragments jieba does not
-  cut). The scope filter is part of the same SQL as the match, so nothing outside the caller's
+  (AND), or — when the query holds Latin letters or digits (plates, codes, numbers, which jieba
+  does not cut the way they are typed) — whose title contains it as typed. The scope filter is part of the same SQL as the match, so nothing outside the caller's
   scope is ever counted or ranked. Results: best first (FTS5 ``bm25`` / PostgreSQL ``ts_rank``),
   title-only matches after them.
 """
@@ -35,6 +35,7 @@ from .models import SearchDocument
 
 MAX_TOKENS_CHARS = 400_000
 MAX_QUERY_CHARS = 100
+_ASCII_ALNUM = re.compile(r"[0-9A-Za-z]")
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -171,6 +172,15 @@ def _fts_match(words: list[str]) -> tuple[str, list]:
     return "SELECT rowid FROM core_search_fts WHERE core_search_fts MATCH %s", [expression]
 
 
+def _title_match(text: str) -> tuple[str, list]:
+    """SQL selecting the ids of documents whose title contains ``text`` (case-insensitive, as
+    typed: plates, codes), the same expression the PostgreSQL trigram index is built on."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if connection.vendor == "postgresql":
+        return "SELECT id FROM core_searchdocument WHERE UPPER(title::text) LIKE UPPER(%s)", [pattern]
+    return "SELECT id FROM core_searchdocument WHERE title LIKE %s ESCAPE '\\'", [pattern]
+
+
 def _fts_rank(words: list[str]) -> RawSQL:
     """Relevance of the current document (higher is better; NULL when it does not match)."""
     if connection.vendor == "postgresql":
@@ -209,11 +219,17 @@ def query(
             scope |= Q(kind=name, object_id__in=visible.values("pk"))
         else:  # a city-wide caller sees every object of the kind: no semi-join over the whole table
             scope |= Q(kind=name)
-    match = Q(title__icontains=text)
+    # The matching ids first — each arm can use its own index (trigram on UPPER(title), the
+    # tsvector GIN / FTS5) — then the scope over those few rows. (An OR of the two in one WHERE
+    # made PostgreSQL scan every document.)
+    arms = []
+    if _ASCII_ALNUM.search(text) or not words:  # plates, codes, numbers: as typed, in the title
+        arms.append(_title_match(text))
     if words:
-        sql, params = _fts_match(words)
-        match |= Q(id__in=RawSQL(sql, params))  # noqa: S611  (constant SQL; the words are parameters)
-    docs = SearchDocument.objects.filter(scope).filter(match)
+        arms.append(_fts_match(words))
+    sql = " UNION ".join(a for a, _p in arms)
+    params = [p for _a, arm_params in arms for p in arm_params]
+    docs = SearchDocument.objects.filter(scope).filter(id__in=RawSQL(sql, params))  # noqa: S611 (parameters)
     total = docs.count() if count else None
     if words:
         docs = docs.annotate(rank=_fts_rank(words)).order_by(
