@@ -28,6 +28,22 @@ def test_demo_suggestions(settings, capsys):
     before = Suggestion.objects.count()
     call_command("demo")
     assert Suggestion.objects.count() == before
+    # Every kind's pages render the demo cases for the Center's staff: list, detail (records as
+    # tables, never a Python repr), the board, the dashboard and the query.
+    from django.test import Client
+
+    from govcenter.congestion import kinds
+
+    client = Client()
+    client.force_login(staff)
+    for kind in kinds.all_kinds():
+        case = kind.model.objects.restrict(staff).first()
+        assert case is not None, kind.code
+        assert client.get(f"/congestion/{kind.code}/").status_code == 200
+        page = client.get(f"/congestion/{kind.code}/{case.pk}/")
+        assert page.status_code == 200 and "{'" not in page.content.decode(), kind.code
+    for url in ("/congestion/", "/congestion/board/", "/congestion/query/?q=%E8%B7%AF%E5%8F%A3"):
+        assert client.get(url).status_code == 200, url
 
 
 @pytest.mark.django_db

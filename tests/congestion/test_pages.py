@@ -176,3 +176,25 @@ def test_search_needs_the_kinds_permission_not_only_scope(org):  # noqa: F811
     scoped_only = UserFactory(username="cg_noperm", unit=org.office, role_set=[RoleFactory(scope_kind="all", perms=[])])
     assert search.query(scoped_only, "信号灯")[0] == 0
     assert search.query(org.staff, "信号灯")[0] == 1
+
+
+def test_the_citizens_suggestion_form(org, settings):  # noqa: F811
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.GOVCENTER_CONGESTION_PUBLIC_RATE = "3/hour"
+    citizen = Client()
+    form = citizen.get(PAGES + "public/suggest/")
+    assert form.status_code == 200 and 'name="proposer_phone"' in form.content.decode()
+    assert citizen.get(PAGES + "public/districts.geojson").json()["type"] == "FeatureCollection"
+    missing = citizen.post(PAGES + "public/suggest/", {"topic": "parking", "title": "胡同停车难"})
+    assert missing.status_code == 400 and not Suggestion.objects.exists()  # a phone is needed for the answer
+    made = citizen.post(PAGES + "public/suggest/", {
+        "topic": "parking", "title": "胡同停车难", "body": "夜间停车难",
+        "location": '{"type":"Point","coordinates":[116.4166,39.9288]}', "proposer_phone": "13900139000",
+    })  # fmt: skip
+    s = Suggestion.objects.get()
+    assert made.status_code == 200 and f'data-number="{s.number}"' in made.content.decode()
+    assert s.channel == "public_form" and s.created_by is None and s.district == org.dongcheng
+    assert citizen.post(PAGES + "public/suggest/", {"topic": "parking", "title": "x"}).status_code == 400  # 3rd
+    assert citizen.post(PAGES + "public/suggest/", {"topic": "parking", "title": "x"}).status_code == 429  # 4th

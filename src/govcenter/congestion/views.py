@@ -271,7 +271,7 @@ def case_detail(request, code: str, pk: int):
     revealed = reveal.get("revealed", {})
     data = kind.serializer(case, context={"request": request}).data
     skip = {"id", "number", "title", "body", "state", "units", "location", "warning"}
-    fields = []
+    fields, tables = [], []  # scalars as a list of terms; lists of records as tables
     for name, value in data.items():
         if name in skip or value in (None, "", [], {}):
             continue
@@ -282,13 +282,19 @@ def case_detail(request, code: str, pk: int):
             value = display() if display and not isinstance(value, list) else value
         except Exception:  # noqa: BLE001 - a serializer-only field
             label = kind.serializer().fields[name].label or COMMON_LABELS.get(name, name)
-        fields.append((label, revealed.get(name, value)))
+        value = revealed.get(name, value)
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            keys = list(dict.fromkeys(k for row in value for k in row))
+            tables.append({"label": label, "keys": keys, "rows": [[_cell(row.get(k)) for k in keys] for row in value]})
+            continue
+        fields.append((label, _cell(value)))
     links = list(case.units.select_related("unit").order_by("role", "unit_id"))
     context = {
         "kind": kind,
         "case": case,
         "level": kind.warning(case),
         "fields": fields,
+        "tables": tables,
         "links": links,
         "can_urge": user.has_perm("congestion.urge_caseunit") and kind.is_open(case) and case.deadline,
         "steps": steps,
@@ -302,6 +308,19 @@ def case_detail(request, code: str, pk: int):
         **reveal,
     }
     return no_store(render(request, T + "case_detail.html", context))
+
+
+def _cell(value) -> str:
+    """A serializer value as page text: lists joined, records as ``key: value`` pairs."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, list):
+        return "、".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    return str(value)
 
 
 def _history(kind, case) -> list[dict]:

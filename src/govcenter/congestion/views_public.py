@@ -60,3 +60,54 @@ def _quote(name: str) -> str:
     from urllib.parse import quote
 
     return quote(name, safe="")
+
+
+def suggest(request):
+    """网上征集: the citizens' suggestion form — topic, what and where (a point on the map), a
+    phone for the answer. Rate-limited per address together with the public API; the answer is
+    the number to quote."""
+    from django.utils.translation import gettext as _
+
+    from govcenter.core.api.errors import ServiceError
+
+    from .api.suggestions import PublicSuggestionThrottle
+    from .models import Channel, Topic
+    from .services import suggestions as suggestion_services
+
+    context = {"topics": Topic.choices, "values": request.POST, "error": "", "number": ""}
+    status = 200
+    if request.method == "POST":
+        if not PublicSuggestionThrottle().allow_request(request, None):
+            context["error"], status = _("提交过于频繁，请稍后再试。"), 429
+        else:
+            location = (request.POST.get("location") or "").strip()
+            try:
+                import json
+
+                suggestion = suggestion_services.suggestion_submit(
+                    actor=None, channel=Channel.PUBLIC_FORM, topic=request.POST.get("topic", ""),
+                    title=request.POST.get("title", ""), body=request.POST.get("body", ""),
+                    location=json.loads(location) if location else None,
+                    proposer_name=request.POST.get("proposer_name", ""),
+                    proposer_phone=(request.POST.get("proposer_phone") or "").strip(),
+                )  # fmt: skip
+            except ServiceError as exc:
+                context["error"], status = str(exc.detail), 400
+            except ValueError:
+                context["error"], status = _("位置坐标无效。"), 400
+            else:
+                context["number"] = suggestion.number
+    return render(request, "congestion/public/suggest.html", context, status=status)
+
+
+@require_GET
+def districts(request):
+    """The district boundaries (public reference data, GCJ-02) for the form's map."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import JsonResponse
+
+    from govcenter.core.views.dashboard import district_feature_collection
+
+    response = JsonResponse(district_feature_collection(AnonymousUser()), content_type="application/geo+json")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
