@@ -15,6 +15,18 @@ from .models import District, Role, Unit, UnitKind, User
 from .scope import ScopeKind
 
 ALL = _("全部")
+BIGINT_MAX = 2**63 - 1
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number within bounds (default: a positive id). django-filter's NumberFilter takes
+    any decimal — ``1.5e-83`` or ``-1.8e308`` reached the database and failed there (500); here
+    they are a 400 naming the parameter. Years: ``IntegerFilter(min_value=2000, max_value=2100)``."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, min_value: int = 1, max_value: int = BIGINT_MAX, **kwargs):
+        super().__init__(*args, min_value=min_value, max_value=max_value, **kwargs)
 
 
 def _active_filter(label=None, yes=None, no=None) -> django_filters.BooleanFilter:

@@ -16,6 +16,7 @@ from django_filters import rest_framework as filters
 from rest_framework import generics, permissions, serializers
 
 from govcenter.core import search
+from govcenter.core.filters import IntegerFilter
 from govcenter.core.masking import mask
 from govcenter.core.models import Unit
 
@@ -148,7 +149,7 @@ class PolicyFilter(filters.FilterSet):
     state = filters.ChoiceFilter(choices=PolicyState.choices)
     category = filters.ChoiceFilter(choices=PolicyCategory.choices)
     tag = filters.CharFilter(field_name="tags__name")
-    year = filters.NumberFilter(field_name="issued_on", lookup_expr="year")
+    year = IntegerFilter(field_name="issued_on", lookup_expr="year", min_value=1949, max_value=2100)
     q = filters.CharFilter(method="full_text", label="full text")
 
     class Meta:
@@ -284,7 +285,7 @@ class ResearchDeliverableSerializer(serializers.Serializer):
 
 class ResearchFilter(filters.FilterSet):
     state = filters.ChoiceFilter(choices=ProjectState.choices)
-    year = filters.NumberFilter(field_name="year")
+    year = IntegerFilter(field_name="year", min_value=2000, max_value=2100)
 
     class Meta:
         model = ResearchProject

@@ -11,6 +11,7 @@ from django_filters import rest_framework as filters
 from rest_framework import serializers
 
 from govcenter.core import deadlines
+from govcenter.core.filters import IntegerFilter
 from govcenter.core.masking import mask
 from govcenter.core.models import Unit
 
@@ -156,8 +157,8 @@ class ProposalFilter(filters.FilterSet):
     state = filters.ChoiceFilter(choices=ProposalState.choices)
     body_type = filters.ChoiceFilter(choices=BodyType.choices)
     classification = filters.ChoiceFilter(choices=Classification.choices)
-    year = filters.NumberFilter()
-    lead_unit = filters.NumberFilter(method="filter_lead_unit")
+    year = IntegerFilter(min_value=2000, max_value=2100)
+    lead_unit = IntegerFilter(method="filter_lead_unit")
 
     class Meta:
         model = Proposal

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from govcenter.core.api.base import ScopedViewSet
 from govcenter.core.api.errors import ServiceError
+from govcenter.core.filters import IntegerFilter
 from govcenter.core.models import Unit
 
 from ..kinds import Create, Kind, Step
@@ -103,9 +104,9 @@ class SupervisionSendBackSerializer(serializers.Serializer):
 
 class SupervisionTaskFilter(filters.FilterSet):
     state = filters.ChoiceFilter(choices=SupervisionState.choices)
-    plan = filters.NumberFilter(field_name="plan_id")
-    year = filters.NumberFilter(field_name="year")
-    unit = filters.NumberFilter(field_name="units__unit", distinct=True)
+    plan = IntegerFilter(field_name="plan_id")
+    year = IntegerFilter(field_name="year", min_value=2000, max_value=2100)
+    unit = IntegerFilter(field_name="units__unit", distinct=True)
 
     class Meta:
         model = SupervisionTask
