@@ -68,3 +68,17 @@ def test_api_lists_own_and_marks_read(client, people):
     assert notifications.unread_count(other) == 1
     client.logout()
     assert client.get("/api/v1/notifications/").status_code in (401, 403)
+
+
+def test_a_form_beyond_djangos_field_limit_is_a_400_not_a_500(client, people, settings):
+    """Django refuses a body over DATA_UPLOAD_MAX_NUMBER_FIELDS while DRF parses it (schemathesis found it)."""
+    me, _other = people
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    client.force_login(me)
+    body = "&".join(f"ids={i}" for i in range(11))
+    response = client.post("/api/v1/notifications/read/", body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_many_fields" and set(response.json()) == {"code", "message", "details"}
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = client.post("/api/v1/notifications/read/", {"ids": list(range(200))}, content_type="application/json")
+    assert response.status_code == 413 and response.json()["code"] == "request_too_large"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404
@@ -38,6 +38,10 @@ def exception_handler(exc, context):
             code="invalid_value",
             details={"database": str(exc).splitlines()[0][:200]},
         )
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own request limits (DATA_UPLOAD_MAX_NUMBER_FIELDS, …_MEMORY_SIZE) and
+        # malformed requests: the caller's fault, answered like any other bad request.
+        exc = _suspicious(exc)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, Http404):
@@ -57,6 +61,15 @@ def exception_handler(exc, context):
         body = {"code": code, "message": _message(exc.detail), "details": {}}
     response.data = body
     return response
+
+
+def _suspicious(exc: SuspiciousOperation) -> ServiceError:
+    logger.warning("suspicious request refused: %s", exc)
+    if isinstance(exc, RequestDataTooBig):
+        return ServiceError("The request body is too large.", code="request_too_large", status=413)
+    if isinstance(exc, TooManyFieldsSent):
+        return ServiceError("The request has too many fields.", code="too_many_fields")
+    return ServiceError("The request is malformed.", code="bad_request")
 
 
 def _message(detail) -> str:
