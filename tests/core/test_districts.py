@@ -242,16 +242,22 @@ def test_get_index_is_cached_and_rebuilt_after_load_changes_rows(django_capture_
     assert list(from_files.codes) == CODES_16
     with django_capture_on_commit_callbacks(execute=True):
         load_districts()
-    from_db = districts.get_index()
-    assert from_db is not from_files
+    from_db = districts.get_index()  # the same boundaries: rebuilt only if the text differs
+    assert list(from_db.codes) == CODES_16
     assert districts.get_index() is from_db
+    districts.invalidate_index()  # a new version (or a cache that lost it) with the same rows
+    assert districts.get_index() is from_db  # read again, not rebuilt
     with django_capture_on_commit_callbacks(execute=True):
         assert load_districts()["updated"] == 0
     assert districts.get_index() is from_db  # nothing changed: no rebuild
     with django_capture_on_commit_callbacks(execute=True):
         District.objects.filter(code="110119").update(geometry=None)
-        load_districts()
-    assert districts.get_index() is not from_db
+        load_districts()  # puts Yanqing's boundary back: the same content, the same index
+    assert list(districts.get_index().codes) == CODES_16
+    with django_capture_on_commit_callbacks(execute=True):
+        District.objects.filter(code="110119").update(geometry=None)
+        districts.invalidate_index()
+    assert "110119" not in set(districts.get_index().codes)
 
 
 @pytest.mark.django_db

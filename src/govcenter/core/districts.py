@@ -19,6 +19,7 @@ the districts whose boundary crosses (or whose interior holds) that cell.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -194,7 +195,8 @@ class DistrictIndex:
         started = time.perf_counter()
         self.codes = np.array(codes)
         self.polygons = [
-            g if isinstance(g, shapely.Geometry) else shapely.from_geojson(json.dumps(g)) for g in geometries
+            g if isinstance(g, shapely.Geometry) else shapely.from_geojson(g if isinstance(g, str) else json.dumps(g))
+            for g in geometries
         ]
         for polygon in self.polygons:
             shapely.prepare(polygon)
@@ -355,22 +357,37 @@ class DistrictIndex:
     @classmethod
     def from_files(cls, *, cell_deg: float = DEFAULT_CELL_DEG) -> DistrictIndex:
         """Built from the vendored boundary files (no database needed)."""
-        infos = [d for d in DISTRICTS if d.path is not None]
-        return cls([d.code for d in infos], [read_geometry(d.code) for d in infos], cell_deg=cell_deg)
+        codes, geometries = _file_boundaries()
+        return cls(codes, geometries, cell_deg=cell_deg)
 
     @classmethod
     def from_database(cls, *, cell_deg: float = DEFAULT_CELL_DEG) -> DistrictIndex:
         """Built from the District rows that have a geometry, in sort order."""
-        from .models import District
+        codes, geometries = _database_boundaries()
+        return cls(codes, geometries, cell_deg=cell_deg)
 
-        rows = list(
-            District.objects.exclude(geometry=None)
-            .order_by("sort_order", "code")
-            .values_list("code", "geometry")
-        )
-        if not rows:
-            raise LookupError("no District rows with geometry: run load_districts()")
-        return cls([code for code, _ in rows], [geometry for _, geometry in rows], cell_deg=cell_deg)
+
+def _file_boundaries() -> tuple[list[str], list[str]]:
+    """Codes and GeoJSON texts of the vendored boundary files."""
+    infos = [d for d in DISTRICTS if d.path is not None]
+    return [d.code for d in infos], [d.path.read_text(encoding="utf-8") for d in infos]
+
+
+def _database_boundaries() -> tuple[list[str], list[str]]:
+    """Codes and GeoJSON texts of the District rows that have a geometry, in sort order."""
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    from .models import District
+
+    rows = list(
+        District.objects.exclude(geometry=None)
+        .order_by("sort_order", "code")
+        .values_list("code", Cast("geometry", TextField()))
+    )
+    if not rows:
+        raise LookupError("no District rows with geometry: run load_districts()")
+    return [code for code, _ in rows], [text for _, text in rows]
 
 
 # ---------------------------------------------------------------------------------------
@@ -415,11 +432,26 @@ def get_index() -> DistrictIndex:
         if _cached is not None and _cached[0] == version:
             return _cached[1]
         try:
-            index = DistrictIndex.from_database()
+            codes, texts = _database_boundaries()
         except LookupError:
-            index = DistrictIndex.from_files()
+            codes, texts = _file_boundaries()
+        index = _index_for(codes, texts)
         _cached = (version, index)
         return index
+
+
+# A new version (a District edit, or a cache that lost the key) means "look again", not
+# "the boundaries changed": the boundaries are read again, and the grid is rebuilt only when
+# their content differs from the last index built (the build costs a quarter of a second).
+_built: tuple[str, DistrictIndex] | None = None
+
+
+def _index_for(codes: list[str], texts: list[str]) -> DistrictIndex:
+    global _built
+    digest = hashlib.sha256("\0".join(codes + texts).encode()).hexdigest()
+    if _built is None or _built[0] != digest:
+        _built = (digest, DistrictIndex(codes, texts))
+    return _built[1]
 
 
 def lookup(lon, lat, *, datum: str | Datum = Datum.GCJ02) -> np.ndarray:
