@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("board/", views.warning_board, name="board"),
     path("query/", views.comprehensive_query, name="query"),
+    path("statistics/", views.statistics, name="statistics"),
     path("urge/<int:link_pk>/", views.case_unit_urge, name="urge"),
     path("<slug:code>/<int:pk>/", views.case_detail, name="case_detail"),
     path("<slug:code>/<int:pk>/step/<slug:step>/", views.case_step, name="case_step"),

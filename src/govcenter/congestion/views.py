@@ -36,6 +36,7 @@ from .models.cases import DISTRICT_BOUNDARY
 from .services import board as board_services
 from .services import cases as case_services
 from .services import imports as import_services
+from .services import statistics as stat_services
 
 T = "congestion/"
 QUERY_LIMIT = 200  # rows the comprehensive query shows (the best matches of a text search)
@@ -466,6 +467,18 @@ def dashboard(request):
         "board_lines": board_services.board(request.user)[:10],
     }
     return render(request, T + "dashboard.html", context)
+
+
+@login_required
+def statistics(request):
+    """统计分析: each subsystem's figures for a year (those the caller may see, in their scope)."""
+    year = request.GET.get("year", "")
+    this_year = deadlines.today().year
+    year_int = int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else this_year
+    sections = stat_services.sections(request.user, year=year_int)
+    if not sections:
+        raise PermissionDenied
+    return render(request, T + "statistics.html", {"sections": sections, "year": year_int})
 
 
 @login_required

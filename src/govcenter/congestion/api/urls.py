@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from .. import kinds
 from .cases import case_viewset
 from .library import PublicPublicityDetail, PublicPublicityList
+from .statistics import StatisticsView
 from .suggestions import PublicSuggestionView
 from .supervision import urlpatterns as supervision_urlpatterns
 from .works import ProjectStatisticsView
@@ -20,6 +21,7 @@ urlpatterns = [
     path("public/publicity/", PublicPublicityList.as_view(), name="congestion-public-publicity"),
     path("public/publicity/<int:pk>/", PublicPublicityDetail.as_view(), name="congestion-public-publicity-detail"),
     path("projects/statistics", ProjectStatisticsView.as_view(), name="congestion-project-statistics"),
+    path("statistics", StatisticsView.as_view(), name="congestion-statistics"),
     *supervision_urlpatterns,  # supervision-plans/ (+ {id}/import/), supervision-stats/
     path("", include(router.urls)),
 ]
