@@ -20,4 +20,8 @@ def test_builtin_roles_get_the_suggestion_permissions():
     assert "congestion.assign_suggestion" not in perms("congestion_staff")
     assert {"congestion.add_suggestion", "congestion.assign_suggestion", "congestion.change_suggestion"} <= perms("data_staff")
     assert "congestion.view_suggestion" in perms("center_leader")
+    coordinator = perms("congestion_coordinator")  # the Center's staff work, without personal data
+    assert {p for p in perms("data_staff") if p.startswith("congestion.")} <= coordinator
+    assert "congestion.assign_proposal" in coordinator and "core.reveal_personal_data" not in coordinator
+    assert Role.objects.get(code="congestion_coordinator").scope_kind == "all"
     assert not any(p.startswith("congestion.") for p in perms("auditor"))

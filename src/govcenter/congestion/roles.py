@@ -1,11 +1,12 @@
 """Function permissions the congestion app adds to the kernel's built-in roles (through
 ``core.roles.contribute_permissions`` from ``CongestionConfig.ready()``; ``govcenter seed`` writes
-them). Three roles take part in every subsystem:
+them). Four roles take part in every subsystem:
 
 * 治堵单位人员 (``congestion_staff``, own-unit scope): the handling units — they see what their
   unit is assigned and take the handling steps (sign for, report, reply, review a TIA, draft news);
-* the Center's data staff (``data_staff``, city-wide): register, assign, accept, review, publish,
-  rate, close, merge, import registers, urge (催办);
+* the Center's coordinators (``congestion_coordinator``, city-wide) — and its data staff
+  (``data_staff``), who did this work before the coordinators had a role of their own: register,
+  assign, accept, review, publish, rate, close, merge, import registers, urge (催办);
 * leaders (``center_leader``): read everything, approve extensions, budget changes and news, urge.
 """
 
@@ -62,9 +63,12 @@ SUBSYSTEMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], t
 
 
 def _contributions() -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {"congestion_staff": [], "data_staff": [], "center_leader": []}
+    out: dict[str, list[str]] = {
+        "congestion_staff": [], "congestion_coordinator": [], "data_staff": [], "center_leader": []
+    }  # fmt: skip
     for view, handlers, staff, leaders in SUBSYSTEMS.values():
         out["congestion_staff"] += [*view, *handlers]
+        out["congestion_coordinator"] += [*view, *staff]
         out["data_staff"] += [*view, *staff]
         out["center_leader"] += [*view, *leaders]
     return {role: tuple(dict.fromkeys(C + p for p in perms)) for role, perms in out.items()}

@@ -144,6 +144,14 @@ BUILTIN_ROLES: tuple[RoleSpec, ...] = (
         (),
     ),
     RoleSpec(
+        "congestion_coordinator",
+        "缓堵统筹人员",
+        "Congestion-relief coordinator",
+        "登记、交办、审核、发布和催办缓堵事项（建议、提案、项目、督办任务、交通影响评价、宣传）；全市数据。",
+        ScopeKind.ALL,
+        ORG_READ,
+    ),
+    RoleSpec(
         "congestion_staff",
         "治堵单位人员",
         "Congestion-relief unit staff",

@@ -82,6 +82,7 @@ ACCOUNTS: tuple[tuple[str, str, str | tuple[str, ...], str], ...] = (
     ("meituan", "褚美", "operator_staff", "OP-MEITUAN"),
     ("inspector", "卫查", "field_inspector", "PK-110101"),
     ("congestion", "蒋协调", "congestion_staff", "BTCGC-COORD"),
+    ("cgcoord", "沈统筹", "congestion_coordinator", "BTCGC-COORD"),
     ("parkingcoord", "钱停", "congestion_staff", "BTCGC-PARKING"),
 )
 
