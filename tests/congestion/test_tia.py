@@ -358,3 +358,20 @@ def test_builtin_roles_get_the_tia_permissions(db):
     assert {"congestion.add_tiaapplication", "congestion.accept_tiaapplication"} <= perms("data_staff")
     assert "congestion.review_tiaapplication" not in perms("data_staff")
     assert "congestion.view_tiaapplication" in perms("center_leader")
+
+
+def test_the_meeting_form_takes_one_expert_per_input():
+    """The page renders ``experts`` as repeated text inputs of one name; DRF reads them as the list."""
+    from django.http import QueryDict
+
+    from govcenter.congestion.api.tia import TiaMeetingSerializer
+    from govcenter.congestion.views import field_specs
+
+    experts = next(f for f in field_specs(TiaMeetingSerializer()) if f["name"] == "experts")
+    assert experts["type"] == "strings" and experts["label"] == "评审专家"
+    form = QueryDict(mutable=True)
+    form.update({"date": "2026-11-02"})
+    form.setlist("experts", ["张工", "李工"])
+    serializer = TiaMeetingSerializer(data=form)
+    assert serializer.is_valid(), serializer.errors
+    assert serializer.validated_data["experts"] == ["张工", "李工"]

@@ -342,3 +342,34 @@ def test_statistics_in_scope(org):
     limited = svc.project_statistics(works_only, year=2026)
     assert limited["works"]["by_state"] == stats["works"]["by_state"] and limited["infra"]["by_state"] == {}
     assert limited["investment"] == {"planned_fen": 0, "done_fen": 0}
+
+
+def test_the_registration_form_takes_milestones_and_indicators_as_rows(org):
+    """The form renders a list of records as rows of inputs (name[i]field), not a JSON box."""
+    from tests.congestion.helpers import client_for
+
+    staff = client_for(org.staff)
+    page = staff.get("/congestion/works/new/").content.decode()
+    assert 'name="milestones[0]name"' in page and 'name="milestones[0]planned_on"' in page
+    assert 'name="indicators[2]better"' in page and "data-rows-template" in page and 'placeholder="JSON"' not in page
+    form = {
+        "category": "junction", "title": "东四路口节点改造", "unit": org.unit_dc.pk,
+        "deadline": workday_after(120).isoformat(), "location": '{"type":"Point","coordinates":[116.4166,39.9288]}',
+        "milestones[0]name": "方案批复", "milestones[0]planned_on": workday_after(20).isoformat(),
+        "milestones[1]name": "", "milestones[1]planned_on": "",  # an empty row is not an item
+        "milestones[3]name": "完成施工", "milestones[3]planned_on": workday_after(90).isoformat(),  # added by the button
+        "indicators[0]name": "排队长度", "indicators[0]unit": "m", "indicators[0]better": "lower",
+        "indicators[0]before_value": "320", "indicators[0]before_on": "2026-09-08",
+    }  # fmt: skip
+    half = {**form, "milestones[1]name": "开工"}  # a row without its date
+    refused = staff.post("/congestion/works/new/", half)
+    assert refused.status_code == 400 and not ReliefWork.objects.exists()
+    text = refused.content.decode()
+    assert "milestones 第2项 planned_on" in text and "{&#x27;" not in text and "{'" not in text
+    made = staff.post("/congestion/works/new/", form)
+    work = ReliefWork.objects.get()
+    assert made.status_code == 302
+    from govcenter.congestion.models import Milestone
+
+    assert sorted(Milestone.objects.filter(object_id=work.pk).values_list("name", flat=True)) == ["完成施工", "方案批复"]
+    assert list(work.indicators.values_list("name", "before_value")) == [("排队长度", Decimal("320.00"))]

@@ -40,6 +40,7 @@ from .services import statistics as stat_services
 
 T = "congestion/"
 QUERY_LIMIT = 200  # rows the comprehensive query shows (the best matches of a text search)
+ROWS_SHOWN = 3  # empty rows a list input starts with ("添加一行" adds more)
 COMMON_LABELS = {  # inputs that are not model fields
     "comment": gettext_lazy("说明"),
     "text": gettext_lazy("内容"),
@@ -75,13 +76,27 @@ def _error_text(exc) -> str:
         details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in (exc.details or {}).items())
         return f"{exc.detail}（{details}）" if details else str(exc.detail)
     if isinstance(exc, DRFValidationError):
-        detail = exc.detail
-        if isinstance(detail, dict):
-            return "; ".join(
-                f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in detail.items()
-            )
-        return " ".join(map(str, detail))
+        return "; ".join(_error_lines(exc.detail))
     return str(exc)
+
+
+def _item(n: int) -> str:
+    return _("第%(n)d项") % {"n": n}
+
+
+def _error_lines(detail, where: str = "") -> list[str]:
+    """DRF's nested error detail as lines "field: message" ("milestones 第2项 planned_on: …");
+    a list's items are counted from 1 among those submitted (empty rows are not items)."""
+    if isinstance(detail, dict):
+        return [
+            line
+            for key, value in detail.items()
+            for line in _error_lines(value, f"{where} {_item(key + 1) if isinstance(key, int) else key}".strip())
+        ]
+    if isinstance(detail, list) and any(isinstance(v, dict | list) for v in detail):
+        return [line for i, value in enumerate(detail, start=1) for line in _error_lines(value, f"{where} {_item(i)}")]
+    messages = " ".join(map(str, detail)) if isinstance(detail, list) else str(detail)
+    return [f"{where}: {messages}" if where else messages] if messages else []
 
 
 # -- forms from serializers --------------------------------------------------------------------
@@ -128,6 +143,11 @@ def field_specs(serializer, model=None) -> list[dict]:
         elif isinstance(f, serializers.IntegerField | serializers.DecimalField | serializers.FloatField):
             spec["type"] = "number"
             spec["step"] = "any" if not isinstance(f, serializers.IntegerField) else "1"
+        elif isinstance(f, serializers.ListSerializer) and isinstance(f.child, serializers.Serializer):
+            # One row of inputs per item, named ``name[i]field`` (DRF's form encoding of a list).
+            spec.update(type="rows", columns=field_specs(f.child), rows=range(ROWS_SHOWN))
+        elif isinstance(f, serializers.ListField) and isinstance(f.child, serializers.CharField):
+            spec.update(type="strings", rows=range(ROWS_SHOWN), max_length=f.child.max_length)
         elif isinstance(f, serializers.JSONField):
             spec["type"] = "location" if name == "location" else "json"
         elif isinstance(f, serializers.ListField):

@@ -109,7 +109,7 @@ class TiaReviewSerializer(serializers.Serializer):
 class TiaMeetingSerializer(serializers.Serializer):
     date = serializers.DateField()
     experts = serializers.ListField(
-        child=serializers.CharField(max_length=50), max_length=services.MAX_EXPERTS
+        child=serializers.CharField(max_length=50), max_length=services.MAX_EXPERTS, label=_("评审专家")
     )
     files = serializers.ListField(child=serializers.FileField(), required=False, help_text="minutes")
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")

@@ -68,8 +68,8 @@ class ProjectSerializer(CaseSerializer):
 
 
 class ProjectMilestoneInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    planned_on = serializers.DateField()
+    name = serializers.CharField(max_length=100, label=_("里程碑"))
+    planned_on = serializers.DateField(label=_("计划日期"))
 
 
 class ProjectMilestoneStepSerializer(serializers.Serializer):
@@ -136,17 +136,17 @@ class WorkSerializer(ProjectSerializer):
 
 
 class WorkIndicatorBeforeSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-    unit = serializers.CharField(max_length=20, help_text="km/h, m, s/veh …")
-    better = serializers.ChoiceField(choices=Better.choices)
-    before_value = serializers.DecimalField(max_digits=12, decimal_places=2)
-    before_on = serializers.DateField()
+    name = serializers.CharField(max_length=60, label=_("指标"))
+    unit = serializers.CharField(max_length=20, help_text="km/h, m, s/veh …", label=_("计量单位"))
+    better = serializers.ChoiceField(choices=Better.choices, label=_("改善方向"))
+    before_value = serializers.DecimalField(max_digits=12, decimal_places=2, label=_("实施前数值"))
+    before_on = serializers.DateField(label=_("实施前测量日期"))
 
 
 class WorkIndicatorAfterSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-    after_value = serializers.DecimalField(max_digits=12, decimal_places=2)
-    after_on = serializers.DateField()
+    name = serializers.CharField(max_length=60, label=_("指标"))
+    after_value = serializers.DecimalField(max_digits=12, decimal_places=2, label=_("实施后数值"))
+    after_on = serializers.DateField(label=_("实施后测量日期"))
 
 
 class WorkCreateSerializer(ProjectCreateSerializer):
