@@ -446,12 +446,15 @@ SPAN = st.dates(min_value=D(2024, 1, 1), max_value=D(2027, 12, 31))
 def check_against_the_walk():
     # Each day's status asked once (is_workday is the day's definition), then walked.
     status = {day: workcal.is_workday(day) for y in range(2022, 2030) for day in every_day(y)}
+    statutory = sorted(day for day in status if workcal.is_statutory_holiday(day))  # each day asked
 
     @settings(max_examples=150, deadline=None)
     @given(SPAN, SPAN, st.integers(-300, 300))
     def check(a, b, n):
         assert workcal.workdays_between(a, b) == walk_between(a, b, status)
         assert workcal.add_workdays(a, n) == walk_add(a, n, status)
+        first, last = min(a, b), max(a, b)
+        assert workcal.statutory_holidays_between(first, last) == {d for d in statutory if first <= d <= last}
 
     check()
     # The 调休 days themselves, as both ends: 2024 Spring Festival (Sun 2-4, Sat 2-18 worked),

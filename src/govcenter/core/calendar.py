@@ -25,6 +25,7 @@ half-open interval ``(a, b]`` (backwards: minus those in ``[b, a)``), so
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import functools
 import itertools
@@ -243,6 +244,7 @@ class _Table:
     # over any span is then arithmetic plus a bisect (see :func:`_workdays_upto`).
     exception_ordinals: tuple[int, ...] = ()
     exception_sums: tuple[int, ...] = ()
+    statutory: tuple[dt.date, ...] = ()  # every statutory holiday (table and package), sorted
 
 
 def _exceptions(
@@ -315,6 +317,7 @@ def _load() -> _Table:
             exception_ordinals=ordinals,
             exception_sums=sums,
         )
+        table = dataclasses.replace(table, statutory=_statutory_days(table))
         _table, _checked_at = table, now
     return table
 
@@ -449,11 +452,18 @@ def statutory_holidays_between(
     """The statutory holidays among the local dates from ``start`` to ``end``, both included
     (what a tariff plan's holiday rule applies to; weekends are not included)."""
     first, last = as_local_date(start), as_local_date(end)
-    table = _load()
-    days = (last - first).days
-    return frozenset(
-        day for day in (first + dt.timedelta(days=i) for i in range(days + 1)) if _statutory(day, table)
-    )
+    days = _load().statutory
+    return frozenset(days[bisect.bisect_left(days, first) : bisect.bisect_right(days, last)])
+
+
+def _statutory_days(table: _Table) -> tuple[dt.date, ...]:
+    """The days :func:`_statutory` answers True for, sorted (a few hundred: the table's holiday
+    rows and, for the package's years without rows, the package's holidays)."""
+    package_years = _package_year_range()
+    candidates = set(table.holidays) | {
+        d for d in chinese_calendar.holidays if d.year in package_years and d.year not in table.years
+    }
+    return tuple(sorted(d for d in candidates if _statutory(d, table)))
 
 
 def last_covered_year() -> int | None:
