@@ -198,3 +198,27 @@ def test_the_citizens_suggestion_form(org, settings):  # noqa: F811
     assert s.channel == "public_form" and s.created_by is None and s.district == org.dongcheng
     assert citizen.post(PAGES + "public/suggest/", {"topic": "parking", "title": "x"}).status_code == 400  # 3rd
     assert citizen.post(PAGES + "public/suggest/", {"topic": "parking", "title": "x"}).status_code == 429  # 4th
+
+
+@pytest.mark.django_db
+def test_every_form_input_has_a_chinese_label_not_a_field_name():
+    """DRF names an unlabelled field "Title"; every registration and step input has a real label."""
+    import re
+
+    from django.utils import translation
+
+    from govcenter.congestion import kinds
+    from govcenter.congestion.views import field_specs
+
+    unlabelled = []
+    with translation.override("zh-hans"):
+        for kind in kinds.all_kinds():
+            serializers = [("create", kind.create.serializer)] if kind.create else []
+            serializers += [(step.name, step.serializer) for step in kind.steps]
+            for where, serializer in serializers:
+                for spec in field_specs(serializer(), kind.model):
+                    for f in [spec, *spec.get("columns", [])]:
+                        label = re.sub(r"GeoJSON|GCJ-02", "", str(f["label"]))
+                        if re.search(r"[A-Za-z]{2,}", label):
+                            unlabelled.append(f"{kind.code}.{where}.{f['name']}: {f['label']}")
+    assert not unlabelled, unlabelled

@@ -51,6 +51,49 @@ COMMON_LABELS = {  # inputs that are not model fields
     "unit": gettext_lazy("单位"),
     "units": gettext_lazy("单位"),
     "into": gettext_lazy("合并至"),
+    "milestones": gettext_lazy("里程碑"),
+    "indicators": gettext_lazy("指标"),
+    "location": gettext_lazy("位置"),
+    "date": gettext_lazy("日期"),
+    "photos": gettext_lazy("照片"),
+    "actual_on": gettext_lazy("实际完成日期"),
+    "agree": gettext_lazy("同意"),
+    "amount_fen": gettext_lazy("金额（分）"),
+    "approve": gettext_lazy("批准"),
+    "category": gettext_lazy("类别"),
+    "co_units": gettext_lazy("协办单位"),
+    "comments": gettext_lazy("修改意见"),
+    "conclusion": gettext_lazy("结论"),
+    "conditions": gettext_lazy("附加条件"),
+    "countersign": gettext_lazy("会签单位"),
+    "day": gettext_lazy("日期"),
+    "description": gettext_lazy("描述"),
+    "document_date": gettext_lazy("文件日期"),
+    "document_number": gettext_lazy("文号"),
+    "experts": gettext_lazy("专家"),
+    "invested_wan": gettext_lazy("完成投资（万元）"),
+    "kind": gettext_lazy("类型"),
+    "lead": gettext_lazy("主办单位"),
+    "level": gettext_lazy("等级"),
+    "material": gettext_lazy("材料"),
+    "milestone": gettext_lazy("里程碑"),
+    "month": gettext_lazy("月份"),
+    "months": gettext_lazy("延期月数"),
+    "note": gettext_lazy("备注"),
+    "notes": gettext_lazy("审查意见"),
+    "opinion": gettext_lazy("意见"),
+    "owner": gettext_lazy("责任人"),
+    "percent": gettext_lazy("完成进度（%）"),
+    "planned_wan": gettext_lazy("计划投资（万元）"),
+    "proposer": gettext_lazy("代表委员"),
+    "proposers": gettext_lazy("代表委员"),
+    "reasons": gettext_lazy("理由"),
+    "resolution": gettext_lazy("处理结果"),
+    "responsible": gettext_lazy("责任单位"),
+    "risk": gettext_lazy("风险"),
+    "satisfaction": gettext_lazy("满意度"),
+    "spent_on": gettext_lazy("支出日期"),
+    "total_investment_wan": gettext_lazy("总投资（万元）"),
 }
 
 
@@ -108,12 +151,16 @@ def field_specs(serializer, model=None) -> list[dict]:
     for name, f in serializer.fields.items():
         if f.read_only or isinstance(f, serializers.HiddenField):
             continue
-        label = f.label
+        # DRF fills a missing label with the capitalised field name ("Title"): not a label for a
+        # Chinese page, so the model's verbose name (or a common label) is preferred to it.
+        auto = {name, name.replace("_", " "), name.replace("_", " ").capitalize()}  # names, not labels
+        label = f.label if f.label and f.label not in auto else None
         if not label and model is not None:
             try:
                 label = model._meta.get_field(name).verbose_name
             except Exception:  # noqa: BLE001 - not a model field
                 label = None
+            label = None if label is None or str(label) in auto else label
         label = label or COMMON_LABELS.get(name, name)
         spec = {
             "name": name,
