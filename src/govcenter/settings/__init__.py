@@ -11,6 +11,7 @@ from .cases import *  # noqa: F403
 from .database import *  # noqa: F403
 from .env import ConfigError
 from .logging import *  # noqa: F403
+from .ops import *  # noqa: F403
 from .parking import *  # noqa: F403
 from .security import *  # noqa: F403
 from .security import insecure_reasons

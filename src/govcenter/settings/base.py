@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "govcenter.analytics",
     "govcenter.bikeshare",
     "govcenter.congestion",
+    "govcenter.ops",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OpsConfig(AppConfig):
+    name = "govcenter.ops"
+    label = "ops"
+    verbose_name = _("运维管理")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from govcenter.core import seeding
+
+        from .services import sla_policies_seed
+
+        seeding.register("ops_sla_policies", sla_policies_seed)  # `govcenter seed`
