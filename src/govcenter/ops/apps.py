@@ -10,7 +10,11 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         from govcenter.core import seeding
+        from govcenter.core.roles import contribute_permissions
 
         from .services import sla_policies_seed
 
         seeding.register("ops_sla_policies", sla_policies_seed)  # `govcenter seed`
+        # O&M engineers open and handle incidents of their unit; the Center's leaders review them.
+        contribute_permissions("om_engineer", ["ops.view_incident", "ops.add_incident", "ops.handle_incident"])
+        contribute_permissions("center_leader", ["ops.view_incident", "ops.review_incident"])
