@@ -20,7 +20,7 @@ def register_navigation() -> None:
                 NavItem(_("缓堵工作看板"), "congestion:dashboard", any_view, icon="chart-bar"),
                 NavItem(_("预警督办"), "congestion:board", any_view, icon="alert-triangle"),
                 NavItem(_("综合查询"), "congestion:query", any_view, icon="map"),
-                NavItem(_("统计分析"), "congestion:statistics", any_view, icon="chart-pie"),
+                NavItem(_("统计分析"), "congestion:statistics", any_view, icon="chart-bar"),
                 *(
                     NavItem(kind.label, f"congestion:{kind.code}", kind.view_permission, icon="list-details")
                     for kind in kinds.all_kinds()

@@ -12,9 +12,13 @@ class OpsConfig(AppConfig):
         from govcenter.core import seeding
         from govcenter.core.roles import contribute_permissions
 
+        from .demo import load_small_demo
+        from .navigation import register_navigation
         from .services import sla_policies_seed
 
         seeding.register("ops_sla_policies", sla_policies_seed)  # `govcenter seed`
+        seeding.register_demo("ops", load_small_demo)  # `govcenter demo` (make run)
         # O&M engineers open and handle incidents of their unit; the Center's leaders review them.
         contribute_permissions("om_engineer", ["ops.view_incident", "ops.add_incident", "ops.handle_incident"])
         contribute_permissions("center_leader", ["ops.view_incident", "ops.review_incident"])
+        register_navigation()

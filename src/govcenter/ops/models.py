@@ -88,6 +88,11 @@ class IncidentState(models.TextChoices):
     CLOSED = "closed", _("已复盘关闭")
 
 
+class IncidentSource(models.TextChoices):
+    MANUAL = "manual", _("人工报告")
+    ALERT = "alert", _("监控告警")
+
+
 OPEN_STATES = (IncidentState.REPORTED, IncidentState.RESPONDING, IncidentState.PAUSED)
 
 
@@ -114,7 +119,7 @@ class Incident(ScopedModel):
     title = models.CharField(_("标题"), max_length=200)
     description = models.TextField(_("描述"), blank=True)
     severity = models.CharField(_("级别"), max_length=2, choices=Severity.choices)
-    source = models.CharField(_("来源"), max_length=10, default="manual")  # manual | alert
+    source = models.CharField(_("来源"), max_length=10, choices=IncidentSource.choices, default=IncidentSource.MANUAL)
     alert_key = models.CharField(_("告警标识"), max_length=200, blank=True)
     unit = models.ForeignKey(
         "core.Unit", on_delete=models.PROTECT, related_name="incidents", verbose_name=_("运维单位")
