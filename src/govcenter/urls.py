@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/congestion/", include("govcenter.congestion.api.urls")),
     path("congestion/public/", include("govcenter.congestion.urls_public")),
     path("congestion/", include("govcenter.congestion.urls")),
+    path("api/v1/ops/", include("govcenter.ops.api.urls")),
     path("ops/", include("govcenter.ops.urls")),
     path("api/", include("govcenter.core.api.urls")),
     path("", include("govcenter.core.ops_urls")),

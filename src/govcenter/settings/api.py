@@ -51,6 +51,9 @@ SPECTACULAR_SETTINGS = {
         "DeliverableTypeEnum": "govcenter.congestion.models.library.DeliverableType",
         "MidtermConclusionEnum": "govcenter.congestion.models.library.MidtermConclusion",
         "AcceptanceConclusionEnum": "govcenter.congestion.models.library.AcceptanceConclusion",
+        "IncidentSourceEnum": "govcenter.ops.models.IncidentSource",
+        "WorkOrderSourceEnum": "govcenter.bikeshare.models.workorders.WorkOrderSource",
+        "IncidentStateEnum": "govcenter.ops.models.IncidentState",
     },
 }
 
