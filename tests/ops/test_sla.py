@@ -78,6 +78,10 @@ def test_pauses_stop_the_clock_and_each_moves_the_deadlines(policies):
     assert result.respond_by == at("2026-11-24T11:20")  # 10 min, the 50-minute pause, 20 min
     assert result.resolve_by == at("2026-11-24T14:50")
     assert result.respond_met and result.resolve_met and result.fault_minutes == 220
+    # Responded before the pauses: the response deadline stays where it was.
+    early = evaluate(severity="S1", reported_at=at("2026-11-24T10:00"), responded_at=at("2026-11-24T10:05"),
+                     pauses=pauses, now=at("2026-11-24T12:00"))  # fmt: skip
+    assert early.respond_by == at("2026-11-24T10:30") and early.resolve_by == at("2026-11-24T14:50")
 
 
 def test_the_twelve_hour_breach_leaves_pauses_out(policies):

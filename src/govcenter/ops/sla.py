@@ -177,7 +177,9 @@ def evaluate(
     kind = day_kind or day_kind_at(reported_at)
     policy = policy_for(severity, kind)
     pauses = _clean_pauses(pauses, reported_at)
-    respond_by = shift(reported_at, policy.respond_minutes, pauses)
+    # A pause after the response does not move the response deadline (it was met or missed).
+    respond_pauses = [(b, min(e, responded_at)) for b, e in pauses if b < responded_at] if responded_at else pauses
+    respond_by = shift(reported_at, policy.respond_minutes, respond_pauses)
     if policy.resolve_by_next_workday:
         target = next_workday_start(reported_at)
         resolve_by = shift(reported_at, (target - reported_at).total_seconds() / 60, pauses)
