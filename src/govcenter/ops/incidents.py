@@ -8,6 +8,8 @@ is a step of its own: audited, in the history, with its reason.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from govcenter.core import audit, workflow
 from govcenter.core.api.errors import ServiceError
+from govcenter.core.models import Unit
 
 from . import sla
 from .models import OPEN_STATES, Incident, IncidentPause, Severity
@@ -112,15 +115,20 @@ def incident_open(
     return incident
 
 
-def _step(incident: Incident, transition: str, *, actor, when: dt.datetime, comment: str = "", **kwargs) -> Incident:
-    """One workflow step at ``when`` (not before the report, not in the future), then the clock."""
+def _step(
+    incident: Incident, transition: str, *, actor, when: dt.datetime, comment: str = "", store_clock: bool = True,
+    **kwargs,
+) -> Incident:  # fmt: skip
+    """One workflow step at ``when`` (not before the report, not in the future), then the clock
+    (``store_clock=False``: the caller stores it once its pause rows are written)."""
     if when < incident.reported_at:
         raise ServiceError(_("时间不能早于报告时间。"), code="invalid", details={"at": [when.isoformat()]})
     if when > timezone.now() + dt.timedelta(minutes=5):
         raise ServiceError(_("时间不能晚于现在。"), code="invalid", details={"at": [when.isoformat()]})
     incident = workflow.advance(incident, transition, actor=actor, comment=comment, audit_fields=AUDIT_FIELDS,
                                 action=f"ops.incident.{transition}", logged_at=when, **kwargs)  # fmt: skip
-    _store_clock(incident, when)
+    if store_clock:
+        _store_clock(incident, when)
     return incident
 
 
@@ -140,7 +148,7 @@ def incident_pause(*, actor, incident: Incident, reason: str, at: dt.datetime | 
     last = incident.pauses.order_by("-started_at").first()
     if last is not None and last.ended_at is not None and when < last.ended_at:
         raise ServiceError(_("挂起不能早于上一次恢复。"), code="invalid", details={"at": [when.isoformat()]})
-    incident = _step(incident, "pause", actor=actor, when=when, comment=reason)
+    incident = _step(incident, "pause", actor=actor, when=when, comment=reason, store_clock=False)
     IncidentPause.objects.create(incident=incident, started_at=when, reason=reason[:300])
     _store_clock(incident, when)
     return incident
@@ -153,7 +161,7 @@ def incident_resume(*, actor, incident: Incident, at: dt.datetime | None = None,
     open_pause = incident.pauses.filter(ended_at__isnull=True).first()
     if open_pause is not None and when < open_pause.started_at:
         raise ServiceError(_("恢复不能早于挂起。"), code="invalid", details={"at": [when.isoformat()]})
-    incident = _step(incident, "resume", actor=actor, when=when, comment=comment, at=when)
+    incident = _step(incident, "resume", actor=actor, when=when, comment=comment, store_clock=False, at=when)
     IncidentPause.objects.filter(incident=incident, ended_at__isnull=True).update(ended_at=when)
     _store_clock(incident, when)
     return incident
@@ -181,3 +189,42 @@ def incident_close(*, actor, incident: Incident, review: str) -> Incident:
     if not (review or "").strip():
         raise ServiceError(_("请填写复盘结论。"), code="invalid", details={"review": [_("必填")]})
     return _step(incident, "close", actor=actor, when=timezone.now(), comment=review.strip()[:500], review=review.strip())
+
+
+def incidents_from_alerts(*, actor, alerts: list[dict], severities: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Open one incident per firing alert (Alertmanager's fields: ``status``, ``labels``,
+    ``annotations``, ``startsAt``, ``fingerprint``), or find the open one of its fingerprint;
+    returns the numbers ``(opened, existing)``. The unit is the ``unit`` label (a code in the
+    actor's scope) or the actor's own unit; ``severities`` maps the ``severity`` label. Every
+    alert is checked before anything is opened: one bad alert refuses them all."""
+    units = {u.code: u for u in Unit.objects.restrict(actor)}
+    plans, errors = [], {}
+    for index, alert in enumerate(alerts):
+        if alert["status"] != "firing":
+            continue
+        labels = alert["labels"]
+        code = labels.get("unit", "").strip()
+        unit = units.get(code) if code else getattr(actor, "unit", None)
+        if unit is None:
+            reason = f"unit {code!r} is not a unit in your scope" if code else "no unit label and no unit of your own"
+            errors[str(index)] = {"labels": [reason]}
+            continue
+        annotations = alert.get("annotations") or {}
+        key = alert.get("fingerprint") or hashlib.sha256(
+            json.dumps(labels, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()[:32]
+        plans.append({
+            "title": (annotations.get("summary") or labels.get("alertname") or "alert")[:200],
+            "description": annotations.get("description", ""),
+            "severity": severities[labels["severity"].strip().lower()],
+            "unit": unit, "reported_at": alert["startsAt"], "alert_key": f"am:{key}",
+        })  # fmt: skip
+    if errors:
+        raise ServiceError(_("部分告警无法生成故障，未做任何处理。"), code="invalid", details={"alerts": errors})
+    opened, existing = [], []
+    with transaction.atomic():
+        for plan in plans:
+            known = Incident.objects.filter(alert_key=plan["alert_key"], state__in=OPEN_STATES).exists()
+            incident = incident_open(actor=actor, source="alert", **plan)
+            (existing if known else opened).append(incident.number)
+    return opened, existing

@@ -13,10 +13,6 @@ checked before anything is opened: a bad alert refuses the request (400, by inde
 
 from __future__ import annotations
 
-import hashlib
-import json
-
-from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers
@@ -25,7 +21,6 @@ from rest_framework.views import APIView
 
 from govcenter.core.api.base import ScopedViewSet
 from govcenter.core.api.errors import ServiceError
-from govcenter.core.models import Unit
 
 from .. import incidents
 from ..models import Incident
@@ -96,34 +91,7 @@ class AlertWebhookView(APIView):
             raise ServiceError(_("您无权报告故障。"), code="permission_denied", status=403)
         payload = AlertPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        units = {u.code: u for u in Unit.objects.restrict(user)}
-        plans, errors = [], {}
-        for index, alert in enumerate(payload.validated_data["alerts"]):
-            if alert["status"] != "firing":
-                continue
-            labels = alert["labels"]
-            code = labels.get("unit", "").strip()
-            unit = units.get(code) if code else getattr(user, "unit", None)
-            if unit is None or (code and code not in units):
-                errors[str(index)] = {"labels": [f"unit {code!r} is not a unit in your scope" if code else "no unit label and no unit of your own"]}
-                continue
-            annotations = alert.get("annotations") or {}
-            key = alert.get("fingerprint") or hashlib.sha256(
-                json.dumps(labels, sort_keys=True, ensure_ascii=False).encode()
-            ).hexdigest()[:32]
-            plans.append({
-                "title": (annotations.get("summary") or labels.get("alertname") or "alert")[:200],
-                "description": annotations.get("description", ""),
-                "severity": SEVERITY_LABELS[labels["severity"].strip().lower()],
-                "unit": unit, "reported_at": alert["startsAt"], "alert_key": f"am:{key}",
-            })  # fmt: skip
-        if errors:
-            raise ServiceError(_("部分告警无法生成故障，未做任何处理。"), code="invalid", details={"alerts": errors})
-        opened, existing = [], []
-        with transaction.atomic():
-            for plan in plans:
-                before = Incident.objects.filter(alert_key=plan["alert_key"], state__in=["reported", "responding", "paused"]).first()
-                incident = before or incidents.incident_open(actor=user, source="alert", **plan)
-                (existing if before else opened).append(incident.number)
-        resolved = sum(1 for a in payload.validated_data["alerts"] if a["status"] == "resolved")
+        alerts = payload.validated_data["alerts"]
+        opened, existing = incidents.incidents_from_alerts(actor=user, alerts=alerts, severities=SEVERITY_LABELS)
+        resolved = sum(1 for a in alerts if a["status"] == "resolved")
         return Response({"opened": opened, "existing": existing, "resolved_ignored": resolved})
