@@ -1,0 +1,25 @@
+"""The ops models, one module per part of the O&M contract; import from ``govcenter.ops.models``."""
+
+from .incidents import (
+    OPEN_STATES,
+    DayKind,
+    GuardPeriod,
+    Incident,
+    IncidentPause,
+    IncidentSource,
+    IncidentState,
+    Severity,
+    SlaPolicy,
+)
+
+__all__ = [
+    "DayKind",
+    "GuardPeriod",
+    "Incident",
+    "IncidentPause",
+    "IncidentSource",
+    "IncidentState",
+    "OPEN_STATES",
+    "Severity",
+    "SlaPolicy",
+]
