@@ -56,6 +56,7 @@ def test_the_list_colours_overdue_faults_and_keeps_to_the_scope(team):  # noqa: 
     fresh = svc.incident_open(actor=team["engineer"], title="新故障", severity="S4", unit=team["unit"])
     page = client_for(team["engineer"]).get("/ops/incidents/").content.decode()
     assert page.count('data-level="red"') == 1 and "旧故障" in page and "新故障" in page
+    assert '<option value="" selected>全部</option>' in page and "未知" not in page  # the yes/no filter
     overdue = client_for(team["engineer"]).get("/ops/incidents/?overdue=true").content.decode()
     assert late.number in overdue and fresh.number not in overdue
     stranger = client_for(team["stranger"])

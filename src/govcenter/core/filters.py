@@ -29,12 +29,16 @@ class IntegerFilter(django_filters.NumberFilter):
         super().__init__(*args, min_value=min_value, max_value=max_value, **kwargs)
 
 
-def _active_filter(label=None, yes=None, no=None) -> django_filters.BooleanFilter:
+def yes_no_filter(label, yes=None, no=None, **kwargs) -> django_filters.BooleanFilter:
     """A yes/no filter whose empty choice reads 全部 (Django's reads 未知)."""
-    label, yes, no = label or _("状态"), yes or _("启用"), no or _("停用")
+    yes, no = yes or _("是"), no or _("否")
     return django_filters.BooleanFilter(
-        label=label, widget=forms.Select(choices=[("", ALL), ("true", yes), ("false", no)])
+        label=label, widget=forms.Select(choices=[("", ALL), ("true", yes), ("false", no)]), **kwargs
     )
+
+
+def _active_filter(label=None, yes=None, no=None) -> django_filters.BooleanFilter:
+    return yes_no_filter(label or _("状态"), yes or _("启用"), no or _("停用"))
 
 
 def _scoped_units(request):

@@ -44,6 +44,7 @@ from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.calendar import add_workdays, as_local_date
 from govcenter.core.context import current as current_context
+from govcenter.core.filters import yes_no_filter
 from govcenter.core.models import District, Unit
 from govcenter.core.sms import sms_notify
 
@@ -680,7 +681,7 @@ class ComplaintFilterSet(django_filters.FilterSet):
     category = django_filters.ChoiceFilter(
         label=gettext_lazy("问题分类"), choices=ComplaintCategory.choices, empty_label=ALL
     )
-    overdue = django_filters.BooleanFilter(label=gettext_lazy("已超期"), method="filter_overdue")
+    overdue = yes_no_filter(gettext_lazy("已超期"), method="filter_overdue")
     number = django_filters.CharFilter(label=gettext_lazy("编号"), field_name="number", lookup_expr="iexact")
 
     class Meta:

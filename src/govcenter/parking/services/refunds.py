@@ -43,6 +43,7 @@ from django.utils.translation import gettext_lazy
 
 from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
+from govcenter.core.filters import yes_no_filter
 from govcenter.core.models import District
 from govcenter.core.scope import scope_for
 
@@ -420,7 +421,7 @@ class PaymentIntentFilterSet(_TradeNoSearch):
     status = django_filters.ChoiceFilter(
         label=gettext_lazy("状态"), choices=PaymentStatus.choices, empty_label=ALL
     )
-    flagged = django_filters.BooleanFilter(label=gettext_lazy("待核查"))
+    flagged = yes_no_filter(gettext_lazy("待核查"))
 
     class Meta:
         model = PaymentIntent
@@ -431,7 +432,7 @@ class PaymentNotificationFilterSet(_TradeNoSearch):
     outcome = django_filters.ChoiceFilter(
         label=gettext_lazy("处理结果"), choices=PaymentNotification.Outcome.choices, empty_label=ALL
     )
-    verified = django_filters.BooleanFilter(label=gettext_lazy("验签通过"))
+    verified = yes_no_filter(gettext_lazy("验签通过"))
 
     class Meta:
         model = PaymentNotification
