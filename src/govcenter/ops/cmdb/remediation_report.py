@@ -128,6 +128,7 @@ def render_pdf(plan: RemediationPlan) -> bytes:
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_creator("govcenter")
     pdf.set_title(f"{data['title']} {plan.number}")
+    pdf.set_subject(plan.number)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font(FONT, fname=str(FONT_PATH))
     pdf.add_page()
