@@ -55,8 +55,8 @@ from ..models import (
     RemediationStep,
     StepOutcome,
     Verification,
-    VulnSeverity,
     Vulnerability,
+    VulnSeverity,
     VulnState,
 )
 

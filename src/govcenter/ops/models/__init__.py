@@ -1,16 +1,5 @@
 """The ops models, one module per part of the O&M contract; import from ``govcenter.ops.models``."""
 
-from .incidents import (
-    OPEN_STATES,
-    DayKind,
-    GuardPeriod,
-    Incident,
-    IncidentPause,
-    IncidentSource,
-    IncidentState,
-    Severity,
-    SlaPolicy,
-)
 from .cmdb import (
     OPEN_VULN_STATES,
     Asset,
@@ -31,6 +20,17 @@ from .cmdb import (
     Vulnerability,
     VulnSeverity,
     VulnState,
+)
+from .incidents import (
+    OPEN_STATES,
+    DayKind,
+    GuardPeriod,
+    Incident,
+    IncidentPause,
+    IncidentSource,
+    IncidentState,
+    Severity,
+    SlaPolicy,
 )
 
 __all__ = [
