@@ -130,3 +130,22 @@ def test_small_demo_is_idempotent():
     states = sorted(Vulnerability.objects.values_list("state", flat=True))
     assert states == ["approved", "closed", "registered"]
     assert load_small_demo() == {"assets": 0} and Vulnerability.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_quarter_demo_has_every_state_and_checklists():
+    from django.core.management import call_command
+
+    from govcenter.core.management.commands.demo import build_demo
+    from govcenter.ops.cmdb.demo import load_demo
+    from govcenter.ops.models import BaselineCheck
+
+    call_command("seed", verbosity=0)
+    build_demo()
+    counts = load_demo(days=42)
+    states = set(Vulnerability.objects.values_list("state", flat=True))
+    assert {"registered", "approved", "closed"} <= states and len(states) >= 5
+    assert counts["baseline_checks"] == BaselineCheck.objects.count() == 69 * 14
+    today = dt.date.today()
+    section = report.section(today - dt.timedelta(days=42), today)
+    assert section["figures"]["vulns_fixed"] > 0 and isinstance(section["figures"]["mttr_days"], float)
