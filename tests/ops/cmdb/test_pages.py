@@ -119,9 +119,8 @@ def test_report_section_counts(inventory):
 def test_small_demo_is_idempotent():
     from django.core.management import call_command
 
-    from govcenter.ops.cmdb.demo import load_small_demo
-
     from govcenter.core.management.commands.demo import build_demo
+    from govcenter.ops.cmdb.demo import load_small_demo
 
     call_command("seed", verbosity=0)  # roles (with the permissions ops contributes), calendar, SLA policies
     build_demo()  # the demo units and accounts
