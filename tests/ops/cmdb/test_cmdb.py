@@ -148,3 +148,39 @@ def test_hardening_compliance(inventory):
     assert baseline.compliance([server])["servers"][0]["passed"] == 11
     entry = AuditEntry.objects.filter(action="ops.baseline.check").order_by("-seq").first()
     assert entry.changes["before"]["result"] == "fail" and entry.changes["after"]["result"] == "pass"
+
+
+def test_the_daily_task_and_the_cli(inventory, settings):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from govcenter.ops.cmdb.tasks import cmdb_expiry_alerts_daily
+
+    Asset.objects.filter(code="MW-TW6-003").update(licence_expires_on=dt.date.today() + dt.timedelta(days=3))
+    result = cmdb_expiry_alerts_daily.call_local()
+    assert len(result["opened"]) == 1
+    assert cmdb_expiry_alerts_daily.call_local() == {"opened": [], "existing": result["opened"]}
+    out = io.StringIO()
+    call_command("ops", "cmdb", "seed-inventory", "--unit", "OM-ZHITONG", stdout=out)
+    assert '"created": 0' in out.getvalue()
+    with pytest.raises(CommandError) as exc:
+        call_command("ops", "cmdb", "seed-inventory", "--unit", "NOPE")
+    assert exc.value.returncode == 2
+
+
+def test_builtin_roles_get_the_cmdb_permissions(db):
+    from govcenter.core.models import Role
+    from govcenter.core.roles import ensure_builtin_roles
+
+    ensure_builtin_roles()
+
+    def perms(code):
+        role = Role.objects.get(code=code)
+        return {f"{p.content_type.app_label}.{p.codename}" for p in role.permissions.select_related("content_type")}
+
+    assert {"ops.import_scan", "ops.plan_remediation", "ops.execute_remediation", "ops.add_asset"} <= perms("om_engineer")
+    assert "ops.approve_remediation" not in perms("om_engineer")
+    assert {"ops.approve_remediation", "ops.verify_remediation", "ops.view_asset"} <= perms("secadmin")
+    assert "ops.approve_remediation" in perms("center_leader") and "ops.verify_remediation" not in perms("center_leader")

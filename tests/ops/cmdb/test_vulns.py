@@ -140,6 +140,11 @@ def test_remediation_from_plan_to_close_with_a_failed_verification(inventory):
     assert Vulnerability.objects.get(pk=samba.pk).state == "planned"
     plan = RemediationPlan.objects.get(pk=plan.pk)
     assert plan.status == "failed"
+    with pytest.raises(ServiceError):  # the revised plan still needs a rollback per step
+        vulns.plan_revise(actor=eng, plan=plan, steps=[("yum update samba", "")])
+    plan = vulns.plan_revise(actor=eng, plan=plan, steps=[
+        ("yum update samba", "yum downgrade samba-4.6.2"), ("systemctl restart smb nmb", "systemctl restart smb nmb")])
+    assert plan.status == "submitted" and plan.steps.count() == 2
     vulns.plan_approve(actor=sec, plan=plan, comment="补充重启后再验证", at=at("2026-11-21T10:00"))
     vulns.plan_execute(actor=eng, plan=plan, started_at=at("2026-11-21T22:00"), finished_at=at("2026-11-21T22:20"),
                        outcomes=[{"order": 1, "outcome": "done"}, {"order": 2, "outcome": "done"}])  # fmt: skip

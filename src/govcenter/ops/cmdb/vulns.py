@@ -372,6 +372,28 @@ def plan_create(
     return plan
 
 
+@transaction.atomic
+def plan_revise(*, actor, plan: RemediationPlan, steps, risk_note: str | None = None) -> RemediationPlan:
+    """Replace the steps of a plan awaiting approval or sent back by a failed verification
+    (by someone who may plan remediation); it then awaits approval again."""
+    if actor is not None and not actor.has_perm("ops.plan_remediation"):
+        raise ServiceError(_("您无权执行该操作。"), code="transition_forbidden", status=403)
+    steps = clean_steps(steps)
+    plan = _lock_plan(plan, actor, (PlanStatus.SUBMITTED, PlanStatus.FAILED))
+    before = [(s.action, s.rollback) for s in plan.steps.all()]
+    plan.steps.all().delete()
+    RemediationStep.objects.bulk_create(
+        RemediationStep(plan=plan, order=i, action=a, rollback=r) for i, (a, r) in enumerate(steps, start=1)
+    )
+    plan.status = PlanStatus.SUBMITTED
+    if risk_note is not None:
+        plan.risk_note = risk_note.strip()
+    plan.save(update_fields=["status", "risk_note"])
+    audit.record(action="ops.remediation.revise", obj=plan,
+                 changes={"before": {"steps": before}, "after": {"steps": steps}})  # fmt: skip
+    return plan
+
+
 def _not_the_planner(plan: RemediationPlan, actor) -> None:
     if actor is not None and plan.planned_by_id is not None and plan.planned_by_id == getattr(actor, "pk", None):
         raise ServiceError(_("整改方案不能由制定人本人审批。"), code="self_approval", status=403)
