@@ -97,6 +97,21 @@ def test_plan_pages_and_report_download(client, inventory):
     assert 'data-step="approve"' in client.get(f"/ops/vulns/plans/{plan.pk}/").content.decode()
     client.post(f"/ops/vulns/plans/{plan.pk}/step/approve/", {"comment": "同意"})
     assert Vulnerability.objects.get().state == "approved"
+    client.logout()
+    login(client, eng)
+    client.post(f"/ops/vulns/plans/{plan.pk}/step/execute/", {
+        "started_at": "2026-11-20T22:10", "finished_at": "2026-11-20T22:40", "outcome_1": "done", "output_1": "ok",
+        "outcome_2": "done", "comment": "按方案实施"})  # fmt: skip
+    assert Vulnerability.objects.get().state == "executed"
+    client.logout()
+    login(client, sec)
+    client.post(f"/ops/vulns/plans/{plan.pk}/step/verify/", {"passed": "no", "method": "复扫", "comment": "仍存在"})
+    assert Vulnerability.objects.get().state == "planned"
+    client.logout()
+    login(client, eng)
+    assert 'data-step="revise"' in client.get(f"/ops/vulns/plans/{plan.pk}/").content.decode()
+    client.post(f"/ops/vulns/plans/{plan.pk}/step/revise/", {"steps": "禁用 CBC 与 MD5 MAC || 恢复 sshd_config 备份"})
+    assert list(plan.steps.values_list("action", flat=True)) == ["禁用 CBC 与 MD5 MAC"]
     docx = client.get(f"/ops/vulns/plans/{plan.pk}/report.docx")
     assert docx.status_code == 200 and docx.content[:2] == b"PK"
 

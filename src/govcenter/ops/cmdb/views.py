@@ -328,7 +328,7 @@ def plan_new(request):
     return render(request, T + "plan_form.html", {"form": form, "chosen": chosen}, status=400 if form.errors else 200)
 
 
-STEP_LABELS = {"approve": _("审批通过"), "reject": _("驳回"), "execute": _("登记实施结果"), "verify": _("登记验证结果"),
+STEP_LABELS = {"revise": _("修改整改步骤"), "approve": _("审批通过"), "reject": _("驳回"), "execute": _("登记实施结果"), "verify": _("登记验证结果"),
                "close": _("关闭")}  # fmt: skip
 
 
@@ -340,6 +340,8 @@ def _plan(request, pk) -> RemediationPlan:
 
 def _plan_actions(plan: RemediationPlan, user) -> list[str]:
     actions = []
+    if plan.status in (PlanStatus.SUBMITTED, PlanStatus.FAILED) and user.has_perm("ops.plan_remediation"):
+        actions.append("revise")
     if plan.status in (PlanStatus.SUBMITTED, PlanStatus.FAILED) and user.has_perm("ops.approve_remediation") \
             and plan.planned_by_id != user.pk:  # fmt: skip
         actions += ["approve", "reject"]
@@ -365,6 +367,7 @@ def plan_detail(request, pk, status=200):
         "actions": [(a, STEP_LABELS[a]) for a in _plan_actions(plan, request.user)],
         "outcomes": StepOutcome.choices,
         "history": [(v, workflow.history(v)) for v in findings],
+        "steps_text": "\n".join(f"{s.action} || {s.rollback}" for s in plan.steps.all()),
     }
     return render(request, T + "plan_detail.html", context, status=status)
 
@@ -386,7 +389,10 @@ def plan_step(request, pk, step):
     user, post = request.user, request.POST
     comment = post.get("comment", "")
     try:
-        if step == "approve":
+        if step == "revise":
+            steps = [tuple((line.split("||", 1) + [""])[:2]) for line in post.get("steps", "").splitlines() if line.strip()]
+            vulns.plan_revise(actor=user, plan=plan, steps=steps)
+        elif step == "approve":
             vulns.plan_approve(actor=user, plan=plan, comment=comment)
         elif step == "reject":
             vulns.plan_reject(actor=user, plan=plan, comment=comment)
