@@ -22,3 +22,24 @@ class OpsConfig(AppConfig):
         contribute_permissions("om_engineer", ["ops.view_incident", "ops.add_incident", "ops.handle_incident"])
         contribute_permissions("center_leader", ["ops.view_incident", "ops.review_incident"])
         register_navigation()
+        self._ready_cmdb(seeding, contribute_permissions)
+
+    def _ready_cmdb(self, seeding, contribute_permissions) -> None:
+        from .cmdb import tasks  # noqa: F401  (the daily expiry-alert task)
+        from .cmdb.baseline import seed_baselines
+        from .cmdb.demo import load_small_demo as cmdb_small_demo
+        from .cmdb.navigation import register_cmdb_navigation
+        from .cmdb.services import seed_inventory
+
+        seeding.register("ops_cmdb_inventory", seed_inventory)
+        seeding.register("ops_cmdb_baselines", seed_baselines)
+        seeding.register_demo("ops_cmdb", cmdb_small_demo)
+        register_cmdb_navigation()
+        view = ["ops.view_asset", "ops.view_assetrelation", "ops.view_vulnerability", "ops.view_remediationplan",
+                "ops.view_baselinecheck"]  # fmt: skip
+        # Engineers keep the register, import scans, plan and carry out the remediation; the
+        # security administrator approves and verifies; the Center's leaders view and may approve.
+        contribute_permissions("om_engineer", [*view, "ops.add_asset", "ops.change_asset", "ops.import_scan",
+                                               "ops.plan_remediation", "ops.execute_remediation", "ops.check_baseline"])  # fmt: skip
+        contribute_permissions("secadmin", [*view, "ops.approve_remediation", "ops.verify_remediation"])
+        contribute_permissions("center_leader", [*view, "ops.approve_remediation"])

@@ -35,6 +35,9 @@ SPECTACULAR_SETTINGS = {
     # One name for a choice set that several serializers use under different field names.
     "ENUM_NAME_OVERRIDES": {
         "VehicleClassEnum": "govcenter.parking.models.tariff.VehicleClass",
+        "AssetStatusEnum": "govcenter.ops.models.cmdb.AssetStatus",
+        "VulnSeverityEnum": "govcenter.ops.models.cmdb.VulnSeverity",
+        "VulnStateEnum": "govcenter.ops.models.cmdb.VulnState",
         "WorkOrderKindEnum": "govcenter.bikeshare.models.workorders.WorkOrderKind",
         "WorkOrderStatusEnum": "govcenter.bikeshare.models.workorders.WorkOrderStatus",
         "SuggestionStateEnum": "govcenter.congestion.models.suggestions.SuggestionState",

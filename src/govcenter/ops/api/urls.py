@@ -3,12 +3,16 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from ..cmdb.api import AssetViewSet, ScanImportView, VulnerabilityViewSet
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()
 router.register("incidents", IncidentViewSet, basename="ops-incident")
+router.register("assets", AssetViewSet, basename="ops-asset")
+router.register("vulns", VulnerabilityViewSet, basename="ops-vuln")
 
 urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),
+    path("vulns/import", ScanImportView.as_view(), name="ops-vulns-import"),
     path("", include(router.urls)),
 ]
