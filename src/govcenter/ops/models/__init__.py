@@ -11,6 +11,19 @@ from .incidents import (
     Severity,
     SlaPolicy,
 )
+from .monitoring import (
+    AlertCondition,
+    AlertEvent,
+    AlertEventKind,
+    AlertRule,
+    AlertState,
+    AlertStatus,
+    MaintenanceWindow,
+    MonitorTarget,
+    ProbeHourly,
+    ProbeKind,
+    ProbeResult,
+)
 
 __all__ = [
     "DayKind",
@@ -22,4 +35,16 @@ __all__ = [
     "OPEN_STATES",
     "Severity",
     "SlaPolicy",
+    # monitoring
+    "AlertCondition",
+    "AlertEvent",
+    "AlertEventKind",
+    "AlertRule",
+    "AlertState",
+    "AlertStatus",
+    "MaintenanceWindow",
+    "MonitorTarget",
+    "ProbeHourly",
+    "ProbeKind",
+    "ProbeResult",
 ]
