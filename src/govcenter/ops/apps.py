@@ -22,3 +22,9 @@ class OpsConfig(AppConfig):
         contribute_permissions("om_engineer", ["ops.view_incident", "ops.add_incident", "ops.handle_incident"])
         contribute_permissions("center_leader", ["ops.view_incident", "ops.review_incident"])
         register_navigation()
+        # Monitoring (7×24): engineers view and manage targets, rules and windows; leaders view.
+        from .monitoring.metrics import register_collector
+
+        contribute_permissions("om_engineer", ["ops.view_monitortarget", "ops.manage_monitoring"])
+        contribute_permissions("center_leader", ["ops.view_monitortarget"])
+        register_collector()  # govcenter_probe_* gauges on /metrics
