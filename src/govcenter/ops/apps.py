@@ -23,7 +23,10 @@ class OpsConfig(AppConfig):
         contribute_permissions("center_leader", ["ops.view_incident", "ops.review_incident"])
         register_navigation()
         # Monitoring (7×24): engineers view and manage targets, rules and windows; leaders view.
+        from .monitoring.demo import load_small_demo as load_monitoring_demo
         from .monitoring.metrics import register_collector
+
+        seeding.register_demo("ops_monitoring", load_monitoring_demo)  # eight targets on this machine
 
         contribute_permissions("om_engineer", ["ops.view_monitortarget", "ops.manage_monitoring"])
         contribute_permissions("center_leader", ["ops.view_monitortarget"])
