@@ -56,7 +56,7 @@ def load_small_demo() -> dict[str, int]:
     if engineer is None or unit is None:
         return {}
     now = timezone.now().replace(second=0, microsecond=0)
-    rng = random.Random(8)
+    rng = random.Random(8)  # noqa: S311 (demo data)
     with acting_as(engineer, channel="demo"), transaction.atomic():
         targets = [
             services.target_save(actor=engineer, name=f"{DEMO_MARK}{name}", kind=kind, config=config, unit=unit,
@@ -97,7 +97,7 @@ def load_demo(*, days: int = 90, now: dt.datetime | None = None) -> dict[str, in
         return {}
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     now = now - dt.timedelta(minutes=now.minute % 5)
-    rng = random.Random(90)
+    rng = random.Random(90)  # noqa: S311 (demo data)
     steps = int(dt.timedelta(days=days) / STEP)
     counts = {"monitor_targets": 0, "probe_results": 0, "alerts": 0}
     with acting_as(engineer, channel="demo"), transaction.atomic():
