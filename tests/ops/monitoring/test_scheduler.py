@@ -132,3 +132,19 @@ def test_prometheus_gauges(team, client, tcp_listener):
     assert 'govcenter_probe_up{kind="tcp",target="pg-main",unit="OM-A"} 0.0' in text
     assert 'govcenter_probe_latency_seconds{kind="tcp",target="pg-main",unit="OM-A"} 1.5' in text
     assert "govcenter_alerts_firing 0.0" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_forever_writes_results_in_batches(tcp_listener):
+    from tests.factories import UnitFactory
+
+    unit = UnitFactory(code="OM-RF")
+    target = svc.target_save(actor=svc.SYSTEM, name="loop", kind="tcp", unit=unit, interval_s=5,
+                             config={"host": "127.0.0.1", "port": tcp_listener})  # fmt: skip
+    first = sch.jitter(target.pk, 5.0)
+    import time
+
+    written = sch.run_forever(workers=2, flush_s=0.5, until=time.time() + first + 5.5)
+    rows = list(ProbeResult.objects.filter(target=target).order_by("started_at"))
+    assert written == len(rows) >= 1 and all(r.ok for r in rows)
+    assert MonitorTarget.objects.get(pk=target.pk).last_ok is True

@@ -72,6 +72,7 @@ class Scheduler:
     workers: int = 32
     probe: Callable[[str, dict, float], Outcome] = run_probe
     clock: Callable[[], float] = time.time
+    admit: Callable[[list[tuple[Job, float]]], list[tuple[Job, float]]] | None = None  # filters what is due
     jobs: dict[int, Job] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -142,6 +143,8 @@ class Scheduler:
                 refresh()
                 last_refresh = now
             due = self.due(now)
+            if due and self.admit is not None:
+                due = self.admit(due)
             if due:
                 self.submit(due, sink)
             nxt = self.next_due()
@@ -210,7 +213,7 @@ def run_forever(names: list[str] | None = None, *, workers: int = 32, flush_s: f
     """The 7×24 loop: schedule, probe, flush results every ``flush_s`` seconds. Returns the
     number of results written."""
     stop = stop or threading.Event()
-    scheduler = Scheduler(workers=workers)
+    scheduler = Scheduler(workers=workers, admit=_skip_quiet)
     scheduler.sync(load_jobs(names))
     pending: list[Run] = []
     lock = threading.Lock()
@@ -236,7 +239,6 @@ def run_forever(names: list[str] | None = None, *, workers: int = 32, flush_s: f
                 out.write(f"alerts fired {summary.fired}, resolved {summary.resolved}, incidents {list(summary.incidents)}\n")
 
     def refresh() -> None:
-        flush()
         scheduler.sync(load_jobs(names))
 
     flusher_stop = threading.Event()
@@ -248,8 +250,6 @@ def run_forever(names: list[str] | None = None, *, workers: int = 32, flush_s: f
 
     thread = threading.Thread(target=flusher, name="monitor-flush", daemon=True)
     thread.start()
-    original_due = scheduler.due
-    scheduler.due = lambda now=None: _skip_quiet(original_due(now))  # type: ignore[method-assign]
     try:
         scheduler.loop(sink, stop=stop, until=until, refresh=refresh)
     finally:
