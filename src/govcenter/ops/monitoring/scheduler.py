@@ -204,7 +204,6 @@ def run_once(names: list[str] | None = None, *, workers: int = 16) -> tuple[list
         runs = scheduler.run_due(due)
     finally:
         scheduler.close()
-    close_old_connections()
     return runs, _write(runs)
 
 
