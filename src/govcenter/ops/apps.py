@@ -43,3 +43,12 @@ class OpsConfig(AppConfig):
                                                "ops.plan_remediation", "ops.execute_remediation", "ops.check_baseline"])  # fmt: skip
         contribute_permissions("secadmin", [*view, "ops.approve_remediation", "ops.verify_remediation"])
         contribute_permissions("center_leader", [*view, "ops.approve_remediation"])
+        # Monitoring (7×24): engineers view and manage targets, rules and windows; leaders view.
+        from .monitoring.demo import load_small_demo as load_monitoring_demo
+        from .monitoring.metrics import register_collector
+
+        seeding.register_demo("ops_monitoring", load_monitoring_demo)  # eight targets on this machine
+
+        contribute_permissions("om_engineer", ["ops.view_monitortarget", "ops.manage_monitoring"])
+        contribute_permissions("center_leader", ["ops.view_monitortarget"])
+        register_collector()  # govcenter_probe_* gauges on /metrics

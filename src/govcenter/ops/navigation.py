@@ -12,6 +12,9 @@ def register_navigation() -> None:
             label=_("运维管理"),
             icon="tools",
             order=50,
-            items=(NavItem(_("故障"), "ops:incident_list", "ops.view_incident", icon="alert-triangle"),),
+            items=(
+                NavItem(_("故障"), "ops:incident_list", "ops.view_incident", icon="alert-triangle"),
+                NavItem(_("监控"), "ops:monitoring_home", "ops.view_monitortarget", icon="chart-bar"),
+            ),
         )
     )

@@ -10,4 +10,5 @@ urlpatterns = [
     path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
     path("incidents/<int:pk>/step/<slug:step>/", views.incident_step, name="incident_step"),
     path("", include("govcenter.ops.cmdb.urls")),
+    path("monitoring/", include("govcenter.ops.monitoring.urls")),
 ]

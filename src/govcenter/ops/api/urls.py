@@ -4,12 +4,15 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from ..cmdb.api import AssetViewSet, ScanImportView, VulnerabilityViewSet
+from ..monitoring.api import MaintenanceWindowViewSet, MonitorTargetViewSet
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()
 router.register("incidents", IncidentViewSet, basename="ops-incident")
 router.register("assets", AssetViewSet, basename="ops-asset")
 router.register("vulns", VulnerabilityViewSet, basename="ops-vuln")
+router.register("monitoring/targets", MonitorTargetViewSet, basename="ops-monitor-target")
+router.register("monitoring/windows", MaintenanceWindowViewSet, basename="ops-monitor-window")
 
 urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),

@@ -32,6 +32,19 @@ from .incidents import (
     Severity,
     SlaPolicy,
 )
+from .monitoring import (
+    AlertCondition,
+    AlertEvent,
+    AlertEventKind,
+    AlertRule,
+    AlertState,
+    AlertStatus,
+    MaintenanceWindow,
+    MonitorTarget,
+    ProbeHourly,
+    ProbeKind,
+    ProbeResult,
+)
 
 __all__ = [
     "DayKind",
@@ -62,4 +75,16 @@ __all__ = [
     "Vulnerability",
     "VulnSeverity",
     "VulnState",
+    # monitoring
+    "AlertCondition",
+    "AlertEvent",
+    "AlertEventKind",
+    "AlertRule",
+    "AlertState",
+    "AlertStatus",
+    "MaintenanceWindow",
+    "MonitorTarget",
+    "ProbeHourly",
+    "ProbeKind",
+    "ProbeResult",
 ]
