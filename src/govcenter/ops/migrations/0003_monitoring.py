@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0009_search_title_upper_trgm'),
-        ('ops', '0001_initial'),
+        ('ops', '0002_cmdb'),
     ]
 
     operations = [
