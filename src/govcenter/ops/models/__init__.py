@@ -11,6 +11,22 @@ from .incidents import (
     Severity,
     SlaPolicy,
 )
+from .records import (
+    ChangeKind,
+    ChangeRecord,
+    ChangeResult,
+    Contract,
+    Grade,
+    LateService,
+    PaymentMilestone,
+    QualityAssessment,
+    Report,
+    ReportKind,
+    TrainingAttendance,
+    TrainingSession,
+    WorkCategory,
+    WorkLog,
+)
 
 __all__ = [
     "DayKind",
@@ -22,4 +38,19 @@ __all__ = [
     "OPEN_STATES",
     "Severity",
     "SlaPolicy",
+    # records
+    "ChangeKind",
+    "ChangeRecord",
+    "ChangeResult",
+    "Contract",
+    "Grade",
+    "LateService",
+    "PaymentMilestone",
+    "QualityAssessment",
+    "Report",
+    "ReportKind",
+    "TrainingAttendance",
+    "TrainingSession",
+    "WorkCategory",
+    "WorkLog",
 ]
