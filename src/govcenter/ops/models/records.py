@@ -32,7 +32,8 @@ class ChangeKind(models.TextChoices):
 
 
 class ChangeResult(models.TextChoices):
-    PENDING = "", _("未执行")
+    """The result of an executed change; blank while it is not executed yet."""
+
     SUCCESS = "success", _("成功")
     ROLLED_BACK = "rolled_back", _("已回退")
     FAILED = "failed", _("失败")

@@ -117,7 +117,7 @@ def worklogs_section(start: dt.date, end: dt.date) -> dict:
          "rows": [[e["engineer__full_name"] or e["engineer__username"], e["n"]] for e in engineers]},
         {"title": _("变更与发布"), "columns": [_("编号"), _("标题"), _("类型"), _("版本"), _("计划开始"), _("结果")],
          "rows": [[c.number, c.title, str(c.get_kind_display()), c.version,
-                   f"{c.planned_start.astimezone(TZ):%Y-%m-%d %H:%M}", str(c.get_result_display())]
+                   f"{c.planned_start.astimezone(TZ):%Y-%m-%d %H:%M}", str(c.get_result_display()) if c.result else _("未执行")]
                   for c in changes]},
     ]  # fmt: skip
     return {"key": "worklogs", "title": _("工作记录与变更发布"), "summary": summary, "figures": figures, "tables": tables}

@@ -180,7 +180,7 @@ class ChangeRecordListView(ScopedListView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         context.update(can_add=user.has_perm("ops.add_changerecord"), can_approve=user.has_perm("ops.approve_changerecord"),
-                       can_execute=user.has_perm("ops.change_changerecord"), results=ChangeResult.choices[1:])  # fmt: skip
+                       can_execute=user.has_perm("ops.change_changerecord"), results=ChangeResult.choices)  # fmt: skip
         return context
 
 
