@@ -29,6 +29,7 @@ class OpsConfig(AppConfig):
         from govcenter.core import seeding
 
         from .navigation import register_records_navigation
+        from .records import admin as _records_admin  # noqa: F401  (the ledger's admin pages)
         from .records.demo import load_small_demo
         from .reports import tasks as _report_tasks  # noqa: F401  (registers the scheduled reports)
 

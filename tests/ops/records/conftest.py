@@ -17,7 +17,8 @@ ENGINEER = ["ops.view_incident", "ops.add_incident", "ops.handle_incident", "ops
             "ops.change_worklog", "ops.view_changerecord", "ops.add_changerecord", "ops.change_changerecord",
             "ops.view_trainingsession", "ops.add_trainingsession", "ops.change_trainingsession"]  # fmt: skip
 LEADER = ["ops.view_incident", "ops.view_worklog", "ops.view_changerecord", "ops.approve_changerecord",
-          "ops.view_trainingsession", "ops.view_contract", "ops.view_report", "ops.add_report"]  # fmt: skip
+          "ops.view_trainingsession", "ops.view_contract", "ops.view_report", "ops.add_report", "ops.add_contract",
+          "ops.add_qualityassessment", "ops.add_lateservice", "ops.change_paymentmilestone"]  # fmt: skip
 
 
 def at(text: str) -> dt.datetime:

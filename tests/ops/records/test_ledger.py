@@ -163,3 +163,34 @@ def test_the_ledger_page_links_every_fault_to_its_incident(team, client):
     assert f'href="/ops/incidents/{breach.pk}/"' in page and contract.number in page
     client.force_login(team["engineer"])  # no view_contract
     assert client.get("/ops/ledger/").status_code == 403
+
+
+def test_the_admin_adds_a_contract_through_the_service(team, admin_client):
+    form = {"number": "YW-ADM-1", "name": "运维服务", "contractor": team["unit"].pk, "price_fen": "1001",
+            "service_start": "2026-01-01", "service_end": "2026-12-31",
+            "conditions": "进场\n中期考核合格\n期满", "due_dates": "2026-02-01,2026-07-31,2027-01-31"}  # fmt: skip
+    response = admin_client.post("/admin/ops/contract/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    contract = Contract.objects.get(number="YW-ADM-1")
+    assert contract.bond_fen == 100 and [m.amount_fen for m in contract.milestones.all()] == [501, 400, 100]
+    assert AuditEntry.objects.filter(action="ops.contract.create", object_id=str(contract.pk)).exists()
+    assert admin_client.get(f"/admin/ops/contract/{contract.pk}/change/").status_code == 200
+    bad = admin_client.post("/admin/ops/contract/add/", {**form, "number": "YW-ADM-2", "due_dates": "2026-02-01"})
+    assert bad.status_code == 200 and not Contract.objects.filter(number="YW-ADM-2").exists()
+
+
+def test_a_milestone_is_paid_only_once_its_condition_is_met(team):
+    contract = make_contract(team)
+    first = contract.milestones.get(seq=1)
+    from govcenter.core.api.errors import ServiceError
+
+    with pytest.raises(ServiceError):
+        svc.milestone_update(actor=team["leader"], milestone=first, condition_met_on=None, paid_on=dt.date(2026, 2, 3))
+    row = svc.milestone_update(actor=team["leader"], milestone=first, condition_met_on=dt.date(2026, 1, 20),
+                               paid_on=dt.date(2026, 2, 3))  # fmt: skip
+    assert row.paid_on == dt.date(2026, 2, 3)
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        svc.contract_create(actor=team["engineer"], number="X", name="x", contractor=team["unit"], price_fen=1,
+                            service_start=dt.date(2026, 1, 1), service_end=dt.date(2026, 1, 2), milestones=[])  # fmt: skip

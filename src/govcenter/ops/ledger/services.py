@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -78,12 +79,19 @@ def yuan(fen: int) -> str:
 # ---------------------------------------------------------------------------- writes
 
 
+def _need(actor, permission: str) -> None:
+    """``actor=None`` is the system (demo loaders, seeding); a person needs the permission."""
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(_("没有权限。"))
+
+
 @transaction.atomic
 def contract_create(
     *, actor, number: str, name: str, contractor, price_fen: int, service_start: dt.date, service_end: dt.date,
     milestones: list[dict], demo: bool = False,
 ) -> Contract:  # fmt: skip
     """A contract with its three milestones (``[{"condition", "due_date"}] × 3``: 50 %, 40 %, 10 %)."""
+    _need(actor, "ops.add_contract")
     number, name = (number or "").strip(), (name or "").strip()
     errors = {}
     if not number:
@@ -120,6 +128,7 @@ def assessment_record(
     note: str = "", demo: bool = False,
 ) -> QualityAssessment:  # fmt: skip
     """A quality assessment; the grade and the shortfall flag follow from the score."""
+    _need(actor, "ops.add_qualityassessment")
     if not isinstance(score, int) or not 0 <= score <= 100:
         raise ServiceError(_("得分须为 0–100 的整数。"), code="invalid", details={"score": [str(score)]})
     if period_end < period_start:
@@ -139,6 +148,8 @@ def late_service_record(
     *, actor, contract: Contract, deliverable: str, due_date: dt.date, delivered_on: dt.date | None = None,
     note: str = "", demo: bool = False,
 ) -> LateService:  # fmt: skip
+    """A deliverable due on ``due_date``, delivered late on ``delivered_on`` (or not yet)."""
+    _need(actor, "ops.add_lateservice")
     if delivered_on is not None and delivered_on <= due_date:
         raise ServiceError(_("按期交付不是迟延。"), code="invalid", details={"delivered_on": [str(delivered_on)]})
     row = LateService.objects.create(contract=contract, deliverable=deliverable.strip()[:200], due_date=due_date,
@@ -289,3 +300,19 @@ def penalties(contract: Contract, as_of: dt.date) -> Penalties:
         grade=latest.grade if latest else None, assessment_id=latest.pk if latest else None,
         bond_returned=returned, bond_return_fen=max(bond - total, 0) if returned else 0,
     )  # fmt: skip
+
+
+@transaction.atomic
+def milestone_update(*, actor, milestone: PaymentMilestone, condition_met_on: dt.date | None,
+                     paid_on: dt.date | None) -> PaymentMilestone:  # fmt: skip
+    """Record that a milestone's condition was met and when it was paid (paid needs met)."""
+    _need(actor, "ops.change_paymentmilestone")
+    if paid_on is not None and condition_met_on is None:
+        raise ServiceError(_("付款条件未满足，不能登记支付。"), code="invalid", details={"paid_on": [str(paid_on)]})
+    row = PaymentMilestone.objects.select_for_update().get(pk=milestone.pk)
+    before = audit.snapshot(row, ["condition_met_on", "paid_on"])
+    row.condition_met_on, row.paid_on = condition_met_on, paid_on
+    row.save(update_fields=["condition_met_on", "paid_on"])
+    audit.record(action="ops.milestone.update", obj=row.contract,
+                 changes=audit.diff(before, audit.snapshot(row, ["condition_met_on", "paid_on"])))  # fmt: skip
+    return row

@@ -57,7 +57,7 @@ def _contract(unit, engineer, today: dt.date) -> Contract:
         return contract
     start = dt.date(today.year, 1, 1)
     return ledger.contract_create(
-        actor=engineer, number=CONTRACT_NO, name="交通综合治理信息系统运维服务", contractor=unit,
+        actor=None, number=CONTRACT_NO, name="交通综合治理信息系统运维服务", contractor=unit,
         price_fen=386_500_00, service_start=start, service_end=dt.date(today.year, 12, 31), demo=True,
         milestones=[{"condition": "合同签订且运维团队进场", "due_date": start + dt.timedelta(days=30)},
                     {"condition": "服务期满半年且中期考核合格", "due_date": dt.date(today.year, 7, 31)},
@@ -139,12 +139,12 @@ def load_demo(*, days: int = 90, now: dt.datetime | None = None) -> dict[str, in
             q_end = (dt.date(today.year, 3 * q, 1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
             if q_end >= today or QualityAssessment.objects.filter(contract=contract, period_start=q_start).exists():
                 continue
-            ledger.assessment_record(actor=engineer, contract=contract, period_start=q_start, period_end=q_end,
+            ledger.assessment_record(actor=None, contract=contract, period_start=q_start, period_end=q_end,
                                      score=(92, 85, 58, 88)[q - 1], assessed_on=q_end + dt.timedelta(days=10),
                                      note="季度考核（演示）", demo=True)  # fmt: skip
             counts["assessments"] += 1
         if not contract.late_services.exists():
-            ledger.late_service_record(actor=engineer, contract=contract, deliverable="第三季度巡检报告",
+            ledger.late_service_record(actor=None, contract=contract, deliverable="第三季度巡检报告",
                                        due_date=dt.date(today.year, 10, 10), delivered_on=dt.date(today.year, 10, 13),
                                        demo=True)  # fmt: skip
             counts["late_services"] += 1
