@@ -37,6 +37,7 @@ from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
 
 from ..models import Contract, Grade, Incident, LateService, PaymentMilestone, QualityAssessment
+from ..sla import TZ
 
 MILESTONE_PERCENTS = (50, 40, 10)
 
@@ -220,14 +221,17 @@ def _bond_rule() -> str:
     return _("最近一次考核为%(grades)s：扣除违约金后退还；否则不予退还") % {"grades": names}
 
 
+def _pct(bp: int) -> str:
+    """Basis points as a percentage for the basis text: 100 → "1", 250 → "2.5"."""
+    return f"{bp / 100:g}"
+
+
 def _capped(uncapped: int, cap: int) -> int:
     return min(uncapped, cap)
 
 
 def contributing_incidents(contract: Contract, as_of: dt.date):
     """The incidents the 12-hour fault line counts (see the module docstring)."""
-    from ..sla import TZ
-
     start = dt.datetime.combine(contract.service_start, dt.time.min, tzinfo=TZ)
     end = dt.datetime.combine(min(as_of, contract.service_end) + dt.timedelta(days=1), dt.time.min, tzinfo=TZ)
     return (
@@ -258,7 +262,7 @@ def penalties(contract: Contract, as_of: dt.date) -> Penalties:
     uncapped = percent_of(price, per_day * days_total)
     lines.append(PenaltyLine(
         key="late_service", title=_("迟延服务"),
-        basis=_("每迟延一日按合同价 %(rate)s%% 计，累计不超过 %(cap)s%%") % {"rate": per_day / 100, "cap": cap / 100},
+        basis=_("每迟延一日按合同价 %(rate)s%% 计，累计不超过 %(cap)s%%") % {"rate": _pct(per_day), "cap": _pct(cap)},
         count=days_total, uncapped_fen=uncapped, cap_fen=percent_of(price, cap),
         amount_fen=_capped(uncapped, percent_of(price, cap)), sources=late_rows,
     ))  # fmt: skip
@@ -270,11 +274,11 @@ def penalties(contract: Contract, as_of: dt.date) -> Penalties:
     lines.append(PenaltyLine(
         key="fault", title=_("超过12小时的运维方原因故障"),
         basis=_("运维方原因导致故障超过 %(hours)s 小时的，每次按合同价 %(rate)s%% 计，累计不超过 %(cap)s%%")
-        % {"hours": settings.GOVCENTER_OPS_BREACH_HOURS, "rate": each / 100, "cap": cap / 100},
+        % {"hours": settings.GOVCENTER_OPS_BREACH_HOURS, "rate": _pct(each), "cap": _pct(cap)},
         count=len(faults), uncapped_fen=uncapped, cap_fen=percent_of(price, cap),
         amount_fen=_capped(uncapped, percent_of(price, cap)),
         sources=[{"type": "incident", "id": i.pk, "label": i.number, "title": i.title, "severity": i.severity,
-                  "reported_at": i.reported_at.isoformat()} for i in faults],
+                  "reported_at": i.reported_at.astimezone(TZ).isoformat()} for i in faults],
     ))  # fmt: skip
 
     # Quality-assessment shortfall.
@@ -285,7 +289,7 @@ def penalties(contract: Contract, as_of: dt.date) -> Penalties:
     amount = percent_of(price, rate * len(short))
     lines.append(PenaltyLine(
         key="quality", title=_("质量考核不达标"),
-        basis=_("考核等级为不合格的，每次按合同价 %(rate)s%% 计") % {"rate": rate / 100},
+        basis=_("考核等级为不合格的，每次按合同价 %(rate)s%% 计") % {"rate": _pct(rate)},
         count=len(short), uncapped_fen=amount, cap_fen=None, amount_fen=amount,
         sources=[{"type": "assessment", "id": a.pk, "label": f"{a.period_start}–{a.period_end}", "score": a.score,
                   "grade": a.grade} for a in short],

@@ -80,7 +80,7 @@ def load_demo(*, days: int = 90, now: dt.datetime | None = None) -> dict[str, in
                 cursor = pause_end
             hours = rng.uniform(13, 30) if long_fault else rng.uniform(0.5, 7)
             resolved = min(cursor + dt.timedelta(hours=hours), now - dt.timedelta(minutes=10))
-            contractor = not (long_fault and index % 12 == 9)  # one long fault is the Center's own
+            contractor = not (long_fault and index == 9)  # one long fault is the Center's own
             incident = svc.incident_resolve(actor=engineer, incident=incident, root_cause=rng.choice(CAUSES),
                                             resolution="已处理并验证恢复。", contractor_caused=contractor,
                                             at=resolved)  # fmt: skip

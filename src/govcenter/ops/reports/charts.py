@@ -44,7 +44,7 @@ def bar(table: dict) -> bytes | None:
             ax.bar(xs, [row[col] for row in table["rows"]], width=width, color=COLOURS[k % len(COLOURS)],
                    label=str(table["columns"][col]))  # fmt: skip
         ax.set_xticks(range(n))
-        ax.set_xticklabels([str(row[0])[:8] for row in table["rows"]])
+        ax.set_xticklabels([str(row[0]).split("：")[0][:10] for row in table["rows"]])
         ax.set_title(str(table["title"]))
         ax.grid(axis="y", linewidth=0.4, alpha=0.6)
         ax.legend(loc="best", fontsize=7, frameon=False)
