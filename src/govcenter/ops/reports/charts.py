@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 from pathlib import Path
 
 FONT_PATH = Path(__file__).resolve().parents[2] / "parking" / "fonts" / "wqy-microhei-gb2312.ttf"
@@ -26,7 +27,14 @@ def numeric_columns(table: dict) -> list[int]:
 
 
 def bar(table: dict) -> bytes | None:
-    """A bar chart of a table: first column the categories, numeric columns the series."""
+    """A bar chart of a table: first column the categories, numeric columns the series (drawn
+    once per distinct table: the Word and the PDF of a report share it)."""
+    return _bar(json.dumps(table, ensure_ascii=False, sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=32)
+def _bar(table_json: str) -> bytes | None:
+    table = json.loads(table_json)
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
