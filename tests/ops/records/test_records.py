@@ -131,3 +131,42 @@ def test_the_pages_answer(team, client):
         assert client.get(url).status_code == 200, url
     client.force_login(team["auditor"])
     assert client.get("/ops/worklogs/").status_code == 403
+
+
+def test_a_log_links_an_incident_of_the_unit(team, client):
+    from govcenter.ops import incidents as inc
+
+    incident = inc.incident_open(actor=team["engineer"], title="接口故障", severity="S3", unit=team["unit"],
+                                 reported_at=timezone.now() - dt.timedelta(hours=1))  # fmt: skip
+    client.force_login(team["engineer"])
+    today = timezone.localdate().isoformat()
+    response = client.post("/ops/worklogs/new/", {"date": today, "category": "fault", "start_time": "10:00",
+                                                  "end_time": "11:00", "summary": "处理接口故障",
+                                                  "incident": incident.pk})  # fmt: skip
+    assert response.status_code == 302 and WorkLog.objects.get().incident == incident
+    page = client.get("/ops/worklogs/").content.decode()
+    assert f'href="/ops/incidents/{incident.pk}/"' in page
+    client.force_login(team["stranger"])  # another unit's incident is not offered
+    response = client.post("/ops/worklogs/new/", {"date": today, "category": "fault", "start_time": "10:00",
+                                                  "end_time": "11:00", "summary": "x", "incident": incident.pk})  # fmt: skip
+    assert response.status_code == 400 and WorkLog.objects.count() == 1
+
+
+def test_a_training_with_its_material(team, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from govcenter.core.attachments import attachments_of
+
+    client.force_login(team["engineer"])
+    material = SimpleUploadedFile("讲义.txt", "备份与恢复演练步骤".encode(), content_type="text/plain")
+    response = client.post("/ops/trainings/new/", {"unit": team["unit"].pk, "date": "2026-11-10", "topic": "备份恢复",
+                                                   "trainer": "孙维", "duration_minutes": "60",
+                                                   "attendees": [team["colleague"].pk], "material": material})  # fmt: skip
+    assert response.status_code == 302
+    session = TrainingSession.objects.get()
+    assert [a.name for a in attachments_of(session)] == ["讲义.txt"]
+    assert "讲义.txt" in client.get(f"/ops/trainings/{session.pk}/").content.decode()
+    bad = SimpleUploadedFile("x.exe", b"MZ\x00\x00binary", content_type="application/octet-stream")
+    response = client.post("/ops/trainings/new/", {"unit": team["unit"].pk, "date": "2026-11-11", "topic": "x",
+                                                   "trainer": "y", "duration_minutes": "60", "material": bad})  # fmt: skip
+    assert response.status_code == 400 and TrainingSession.objects.count() == 1  # nothing half-written

@@ -31,6 +31,7 @@ from ..models import (
     ChangeRecord,
     ChangeResult,
     Contract,
+    Incident,
     Report,
     ReportKind,
     TrainingAttendance,
@@ -116,15 +117,26 @@ class WorkLogForm(forms.Form):
     end_time = forms.TimeField(label=_("结束时间"), widget=forms.TimeInput(attrs={"type": "time"}))
     summary = forms.CharField(label=_("摘要"), max_length=200)
     details = forms.CharField(label=_("详情"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    incident = forms.ModelChoiceField(label=_("相关故障"), queryset=Incident.objects.none(), required=False)
+    change = forms.ModelChoiceField(label=_("相关变更"), queryset=ChangeRecord.objects.none(), required=False)
     reason = forms.CharField(label=_("修改原因"), required=False, max_length=300,
                              help_text=_("修改以前日期的日志时必填"))  # fmt: skip
+
+
+def _worklog_form(request, **kwargs) -> WorkLogForm:
+    """The form with the caller's incidents and changes of the last 90 days to link."""
+    form = WorkLogForm(request.POST or None, **kwargs)
+    since = timezone.now() - dt.timedelta(days=90)
+    form.fields["incident"].queryset = Incident.objects.restrict(request.user).filter(reported_at__gte=since)
+    form.fields["change"].queryset = ChangeRecord.objects.restrict(request.user).filter(planned_start__gte=since)
+    return _style(form)
 
 
 @login_required
 def worklog_new(request):
     if not request.user.has_perm("ops.add_worklog"):
         raise PermissionDenied
-    form = _style(WorkLogForm(request.POST or None, initial={"date": timezone.localdate()}))
+    form = _worklog_form(request, initial={"date": timezone.localdate()})
     del form.fields["reason"]
     if request.method == "POST" and form.is_valid():
         try:
@@ -142,8 +154,9 @@ def worklog_edit(request, pk):
     allowed, _needs_reason = services.worklog_editable(log, request.user)
     if not allowed:
         raise PermissionDenied
-    initial = {k: getattr(log, k) for k in ("date", "category", "start_time", "end_time", "summary", "details")}
-    form = _style(WorkLogForm(request.POST or None, initial=initial))
+    initial = {k: getattr(log, k) for k in ("date", "category", "start_time", "end_time", "summary", "details",
+                                            "incident", "change")}  # fmt: skip
+    form = _worklog_form(request, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         reason = data.pop("reason")
