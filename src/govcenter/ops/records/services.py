@@ -55,12 +55,9 @@ def _check_worklog(data: dict, actor) -> dict:
         raise _invalid(_("结束时间须晚于开始时间。"), end_time=clean.get("end_time"))
     if clean.get("date") is None or clean["date"] > timezone.localdate():
         raise _invalid(_("日期不能晚于今天。"), date=clean.get("date"))
-    for name, model in (("incident", None), ("change", ChangeRecord)):
+    for name in ("incident", "change"):
         obj = clean.get(name)
-        if obj is None:
-            continue
-        qs = (model or type(obj)).objects.restrict(actor).filter(pk=obj.pk)
-        if not qs.exists():
+        if obj is not None and not type(obj).objects.restrict(actor).filter(pk=obj.pk).exists():
             raise _invalid(_("关联对象不在您的数据范围内。"), **{name: obj.pk})
     return clean
 
