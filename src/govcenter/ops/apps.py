@@ -52,3 +52,26 @@ class OpsConfig(AppConfig):
         contribute_permissions("om_engineer", ["ops.view_monitortarget", "ops.manage_monitoring"])
         contribute_permissions("center_leader", ["ops.view_monitortarget"])
         register_collector()  # govcenter_probe_* gauges on /metrics
+        self._ready_records(contribute_permissions)
+
+    def _ready_records(self, contribute_permissions) -> None:
+        """Work records, training, the contract ledger and the reports (ops/records, ops/ledger, ops/reports)."""
+        from govcenter.core import seeding
+
+        from .navigation import register_records_navigation
+        from .records import admin as _records_admin  # noqa: F401  (the ledger's admin pages)
+        from .records.demo import load_small_demo
+        from .reports import tasks as _report_tasks  # noqa: F401  (registers the scheduled reports)
+
+        contribute_permissions("om_engineer", [
+            "ops.view_worklog", "ops.add_worklog", "ops.change_worklog",
+            "ops.view_changerecord", "ops.add_changerecord", "ops.change_changerecord",
+            "ops.view_trainingsession", "ops.add_trainingsession", "ops.change_trainingsession",
+        ])  # fmt: skip
+        contribute_permissions("center_leader", [
+            "ops.view_worklog", "ops.view_changerecord", "ops.approve_changerecord", "ops.view_trainingsession",
+            "ops.view_contract", "ops.view_report", "ops.add_report",
+        ])  # fmt: skip
+        contribute_permissions("auditor", ["ops.view_contract", "ops.view_report"])
+        register_records_navigation()
+        seeding.register_demo("ops_records", load_small_demo)

@@ -18,3 +18,17 @@ def register_navigation() -> None:
             ),
         )
     )
+
+
+def register_records_navigation() -> None:
+    """Work records, changes, training, the ledger and the reports (appended to 运维管理)."""
+    from govcenter.core.navigation import add_items
+
+    add_items(
+        "ops",
+        NavItem(_("工作日志"), "ops:worklog_list", "ops.view_worklog", icon="list-details"),
+        NavItem(_("变更与发布"), "ops:change_list", "ops.view_changerecord", icon="settings"),
+        NavItem(_("培训"), "ops:training_list", "ops.view_trainingsession", icon="users"),
+        NavItem(_("合同与违约金"), "ops:ledger", "ops.view_contract", icon="file-certificate"),
+        NavItem(_("运维报告"), "ops:report_list", "ops.view_report", icon="chart-bar"),
+    )

@@ -11,4 +11,5 @@ urlpatterns = [
     path("incidents/<int:pk>/step/<slug:step>/", views.incident_step, name="incident_step"),
     path("", include("govcenter.ops.cmdb.urls")),
     path("monitoring/", include("govcenter.ops.monitoring.urls")),
+    path("", include("govcenter.ops.records.urls")),  # records: worklogs, changes, trainings, ledger, reports
 ]

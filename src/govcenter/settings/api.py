@@ -57,6 +57,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentSourceEnum": "govcenter.ops.models.IncidentSource",
         "WorkOrderSourceEnum": "govcenter.bikeshare.models.workorders.WorkOrderSource",
         "IncidentStateEnum": "govcenter.ops.models.IncidentState",
+        "ChangeResultEnum": "govcenter.ops.models.ChangeResult",
+        "ScanResultEnum": "govcenter.bikeshare.models.scanchecks.ScanResult",
     },
 }
 

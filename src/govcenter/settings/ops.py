@@ -26,3 +26,47 @@ except ValueError:
     raise ConfigError("GOVCENTER_OPS_CMDB_EXPIRY_DAYS must be comma-separated whole numbers of days") from None
 if not GOVCENTER_OPS_CMDB_EXPIRY_DAYS or min(GOVCENTER_OPS_CMDB_EXPIRY_DAYS) <= 0:
     raise ConfigError("GOVCENTER_OPS_CMDB_EXPIRY_DAYS must be positive numbers of days")
+# --- records: the contract & SLA ledger and the reports (govcenter.ops.ledger / .reports) ---
+# Contract penalty and bond rates in basis points (1 % = 100) of the contract price; the
+# defaults are the O&M contract's terms, not law — change them for another contract.
+GOVCENTER_OPS_BOND_BP = env_int("GOVCENTER_OPS_BOND_BP", 1000)  # performance bond 10 %
+GOVCENTER_OPS_LATE_BP_PER_DAY = env_int("GOVCENTER_OPS_LATE_BP_PER_DAY", 100)  # late service 1 %/day
+GOVCENTER_OPS_LATE_CAP_BP = env_int("GOVCENTER_OPS_LATE_CAP_BP", 500)  # … at most 5 %
+GOVCENTER_OPS_FAULT_BP = env_int("GOVCENTER_OPS_FAULT_BP", 100)  # each contractor fault > 12 h 1 %
+GOVCENTER_OPS_FAULT_CAP_BP = env_int("GOVCENTER_OPS_FAULT_CAP_BP", 1000)  # … at most 10 %
+GOVCENTER_OPS_QUALITY_BP = env_int("GOVCENTER_OPS_QUALITY_BP", 1000)  # quality-assessment shortfall 10 %
+# Assessment score → grade: 优 ≥ first, 良 ≥ second, 合格 ≥ third, else 不合格 (a shortfall).
+GOVCENTER_OPS_GRADE_THRESHOLDS = tuple(
+    int(x) for x in env_str("GOVCENTER_OPS_GRADE_THRESHOLDS", "90,80,60").split(",")
+)
+if len(GOVCENTER_OPS_GRADE_THRESHOLDS) != 3 or list(GOVCENTER_OPS_GRADE_THRESHOLDS) != sorted(
+    GOVCENTER_OPS_GRADE_THRESHOLDS, reverse=True
+):
+    raise ConfigError("GOVCENTER_OPS_GRADE_THRESHOLDS must be three descending scores, e.g. 90,80,60")
+# The grades (excellent, good, pass, fail) of the final assessment with which the bond is
+# returned (less the penalties); with any other grade it is withheld.
+GOVCENTER_OPS_BOND_RETURN_GRADES = tuple(
+    g.strip() for g in env_str("GOVCENTER_OPS_BOND_RETURN_GRADES", "excellent,good,pass").split(",") if g.strip()
+)
+# The sections of the monthly / quarterly report, in order: dotted paths of
+# ``section(start, end) -> dict`` functions (an explicit list; an import error is an error).
+GOVCENTER_OPS_REPORT_SECTIONS = tuple(
+    s.strip()
+    for s in env_str(
+        "GOVCENTER_OPS_REPORT_SECTIONS",
+        "govcenter.ops.records.report.incidents_section,"
+        "govcenter.ops.records.report.worklogs_section,"
+        "govcenter.ops.records.report.trainings_section,"
+        "govcenter.ops.records.report.ledger_section",
+    ).split(",")
+    if s.strip()
+)
+# ``govcenter ops demo``: the areas' ``load_demo(days=…)`` loaders, called in this order.
+GOVCENTER_OPS_DEMO_LOADERS = tuple(
+    s.strip()
+    for s in env_str(
+        "GOVCENTER_OPS_DEMO_LOADERS",
+        "govcenter.ops.records.demo_incidents.load_demo,govcenter.ops.records.demo.load_demo",
+    ).split(",")
+    if s.strip()
+)

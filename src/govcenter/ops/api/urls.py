@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from ..cmdb.api import AssetViewSet, ScanImportView, VulnerabilityViewSet
 from ..monitoring.api import MaintenanceWindowViewSet, MonitorTargetViewSet
+from ..records import api as records_api
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()
@@ -13,6 +14,10 @@ router.register("assets", AssetViewSet, basename="ops-asset")
 router.register("vulns", VulnerabilityViewSet, basename="ops-vuln")
 router.register("monitoring/targets", MonitorTargetViewSet, basename="ops-monitor-target")
 router.register("monitoring/windows", MaintenanceWindowViewSet, basename="ops-monitor-window")
+# records: work logs, changes and releases, trainings (read)
+router.register("worklogs", records_api.WorkLogViewSet, basename="ops-worklog")
+router.register("changes", records_api.ChangeRecordViewSet, basename="ops-change")
+router.register("trainings", records_api.TrainingSessionViewSet, basename="ops-training")
 
 urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),

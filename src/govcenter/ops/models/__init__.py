@@ -44,6 +44,21 @@ from .monitoring import (
     ProbeHourly,
     ProbeKind,
     ProbeResult,
+from .records import (
+    ChangeKind,
+    ChangeRecord,
+    ChangeResult,
+    Contract,
+    Grade,
+    LateService,
+    PaymentMilestone,
+    QualityAssessment,
+    Report,
+    ReportKind,
+    TrainingAttendance,
+    TrainingSession,
+    WorkCategory,
+    WorkLog,
 )
 
 __all__ = [
@@ -87,4 +102,19 @@ __all__ = [
     "ProbeHourly",
     "ProbeKind",
     "ProbeResult",
+    # records
+    "ChangeKind",
+    "ChangeRecord",
+    "ChangeResult",
+    "Contract",
+    "Grade",
+    "LateService",
+    "PaymentMilestone",
+    "QualityAssessment",
+    "Report",
+    "ReportKind",
+    "TrainingAttendance",
+    "TrainingSession",
+    "WorkCategory",
+    "WorkLog",
 ]
