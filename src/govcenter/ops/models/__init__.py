@@ -44,6 +44,7 @@ from .monitoring import (
     ProbeHourly,
     ProbeKind,
     ProbeResult,
+)
 from .records import (
     ChangeKind,
     ChangeRecord,
@@ -71,7 +72,6 @@ __all__ = [
     "OPEN_STATES",
     "Severity",
     "SlaPolicy",
-    "OPEN_VULN_STATES",
     "Asset",
     "AssetClass",
     "AssetRelation",
@@ -80,6 +80,7 @@ __all__ = [
     "BaselineItem",
     "CheckResult",
     "ExecutionRecord",
+    "OPEN_VULN_STATES",
     "PlanRisk",
     "PlanStatus",
     "RelationKind",
@@ -87,10 +88,9 @@ __all__ = [
     "RemediationStep",
     "StepOutcome",
     "Verification",
-    "Vulnerability",
     "VulnSeverity",
     "VulnState",
-    # monitoring
+    "Vulnerability",
     "AlertCondition",
     "AlertEvent",
     "AlertEventKind",
@@ -102,7 +102,6 @@ __all__ = [
     "ProbeHourly",
     "ProbeKind",
     "ProbeResult",
-    # records
     "ChangeKind",
     "ChangeRecord",
     "ChangeResult",
