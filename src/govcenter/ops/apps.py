@@ -22,3 +22,15 @@ class OpsConfig(AppConfig):
         contribute_permissions("om_engineer", ["ops.view_incident", "ops.add_incident", "ops.handle_incident"])
         contribute_permissions("center_leader", ["ops.view_incident", "ops.review_incident"])
         register_navigation()
+        # Web anti-tamper and the central log audit (govcenter.ops.integrity, .logaudit): the
+        # security administrator manages the baseline, O&M engineers may run a check; the auditor
+        # and the security administrator search the logs; O&M hosts ship theirs (token).
+        from .integrity import tasks as _integrity_tasks  # noqa: F401  (periodic task)
+        from .logaudit import checks as _logaudit_checks  # noqa: F401  (system check)
+        from .logaudit import tasks as _logaudit_tasks  # noqa: F401  (periodic task)
+
+        contribute_permissions("secadmin", ["ops.view_integritybaseline", "ops.manage_integrity",
+                                            "ops.run_integrity_check", "ops.view_logrecord", "ops.export_logrecord"])
+        contribute_permissions("om_engineer", ["ops.view_integritybaseline", "ops.run_integrity_check",
+                                               "ops.ingest_logrecord"])
+        contribute_permissions("auditor", ["ops.view_logrecord", "ops.export_logrecord"])

@@ -12,6 +12,10 @@ def register_navigation() -> None:
             label=_("运维管理"),
             icon="tools",
             order=50,
-            items=(NavItem(_("故障"), "ops:incident_list", "ops.view_incident", icon="alert-triangle"),),
+            items=(
+                NavItem(_("故障"), "ops:incident_list", "ops.view_incident", icon="alert-triangle"),
+                NavItem(_("网页防篡改"), "ops:integrity", "ops.view_integritybaseline", icon="shield"),
+                NavItem(_("日志审计"), "ops:logs", "ops.view_logrecord", icon="list-details"),
+            ),
         )
     )

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from ..logaudit.api import LogIngestView
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()
@@ -10,5 +11,6 @@ router.register("incidents", IncidentViewSet, basename="ops-incident")
 
 urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),
+    path("logs", LogIngestView.as_view(), name="ops-logs"),
     path("", include(router.urls)),
 ]

@@ -11,8 +11,14 @@ from .incidents import (
     Severity,
     SlaPolicy,
 )
+from .integrity import CheckStatus, IntegrityBaseline, IntegrityCheck, LogLevel, LogRecord
 
 __all__ = [
+    "CheckStatus",
+    "IntegrityBaseline",
+    "IntegrityCheck",
+    "LogLevel",
+    "LogRecord",
     "DayKind",
     "GuardPeriod",
     "Incident",
