@@ -24,8 +24,19 @@ from . import services
 MAX_BATCH = 1000
 
 
+class OffsetDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that must carry its UTC offset: a host's local clock is not ours."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            tail = value.strip()[10:]
+            if not (tail.endswith(("Z", "z")) or "+" in tail or "-" in tail):
+                raise serializers.ValidationError("ts needs a UTC offset (Z or ±hh:mm)")
+        return super().to_internal_value(value)
+
+
 class LogLineSerializer(serializers.Serializer):
-    ts = serializers.DateTimeField()
+    ts = OffsetDateTimeField()
     level = serializers.ChoiceField(choices=LogLevel.choices)
     logger = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     message = serializers.CharField(max_length=20_000, allow_blank=False, trim_whitespace=False)
@@ -40,9 +51,6 @@ class LogLineSerializer(serializers.Serializer):
     extra = serializers.DictField(required=False, default=dict)
 
     def validate_ts(self, value: dt.datetime) -> dt.datetime:
-        raw = self.initial_data.get("ts", "") if isinstance(self.initial_data, dict) else ""
-        if isinstance(raw, str) and not (raw.endswith(("Z", "z")) or "+" in raw[10:] or "-" in raw[10:]):
-            raise serializers.ValidationError("ts needs a UTC offset (Z or ±hh:mm)")
         if value > timezone.now() + dt.timedelta(minutes=5):
             raise serializers.ValidationError("ts is in the future")
         return value

@@ -103,7 +103,7 @@ def log_search(
         kind=Value("log", output_field=char), rid=F("pk"), t=F("ts"), lv=F("level"), src=F("logger"),
         msg=Cast("message", text_field), uid=Cast("user_id", BigIntegerField()), un=F("username"), act=F("action"),
         ot=F("object_type"), oi=F("object_id"), req=F("request_id"), host=F("source_host"),
-    ).values("kind", "rid", "t", "lv", "src", "msg", "uid", "un", "act", "ot", "oi", "req", "host")  # fmt: skip
+    ).values("kind", "rid", "t", "lv", "src", "msg", "uid", "un", "act", "ot", "oi", "req", "host").order_by()  # fmt: skip
     if not sees_audit_events(user):
         return log_rows.order_by("-t", "-rid")
     audit_rows = entries.annotate(
@@ -111,7 +111,7 @@ def log_search(
         lv=Value(AUDIT_LEVEL, output_field=char), src=F("channel"), msg=Cast("object_repr", text_field),
         uid=Cast("user_id", BigIntegerField()), un=F("username"), act=F("action"), ot=F("object_type"),
         oi=F("object_id"), req=F("request_id"), host=Value("", output_field=char),
-    ).values("kind", "rid", "t", "lv", "src", "msg", "uid", "un", "act", "ot", "oi", "req", "host")  # fmt: skip
+    ).values("kind", "rid", "t", "lv", "src", "msg", "uid", "un", "act", "ot", "oi", "req", "host").order_by()  # fmt: skip
     return log_rows.union(audit_rows, all=True).order_by("-t", "-rid")
 
 
