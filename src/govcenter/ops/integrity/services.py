@@ -145,10 +145,11 @@ def _canonical(manifest: dict) -> str:
     return json.dumps(manifest, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def baseline_create(*, actor) -> IntegrityBaseline:
-    """Walk the watched directories, store a pristine copy of every file and a signed manifest
-    (audited). A release step: run it after deploying new templates or static files."""
-    roots = watched_roots()
+def baseline_create(*, actor, roots: dict[str, Path] | None = None) -> IntegrityBaseline:
+    """Walk the watched directories (or ``roots``), store a pristine copy of every file and a
+    signed manifest (audited). A release step: run it after deploying new templates or static
+    files. The newest baseline is the one checks use."""
+    roots = roots if roots is not None else watched_roots()
     if not roots:
         raise ServiceError(_("没有需要监控的目录。"), code="invalid")
     with _exclusive():

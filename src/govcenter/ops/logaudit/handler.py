@@ -169,6 +169,6 @@ class DatabaseLogHandler(logging.Handler):
             self._wake.set()
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001  (interpreter shutdown)
+            except Exception:  # noqa: BLE001, S110  (interpreter shutdown: nowhere left to report)
                 pass
         super().close()
