@@ -8,10 +8,12 @@ from collections import Counter
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..models import IntegrityBaseline, IntegrityCheck
 
-KINDS = {"modified": _("被修改"), "missing": _("被删除"), "added": _("新增文件"), "manifest": _("基线签名无效")}
+KINDS = {"modified": gettext_lazy("被修改"), "missing": gettext_lazy("被删除"), "added": gettext_lazy("新增文件"),
+         "manifest": gettext_lazy("基线签名无效")}  # fmt: skip
 
 
 def period_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:

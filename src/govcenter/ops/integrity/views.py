@@ -11,13 +11,15 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from govcenter.core.api.errors import ServiceError
 
 from . import services
 
-KIND_LABELS = {"modified": _("被修改"), "missing": _("被删除"), "added": _("新增文件"), "manifest": _("基线签名无效")}
+KIND_LABELS = {"modified": gettext_lazy("被修改"), "missing": gettext_lazy("被删除"), "added": gettext_lazy("新增文件"),
+               "manifest": gettext_lazy("基线签名无效")}  # fmt: skip
 
 
 @require_GET
