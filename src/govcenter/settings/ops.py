@@ -20,7 +20,9 @@ if GOVCENTER_OPS_BREACH_HOURS <= 0:
 
 # --- Web anti-tamper (govcenter.ops.integrity) -----------------------------------------------
 # Minutes between two periodic integrity checks of the templates and static files (0: off).
-GOVCENTER_OPS_INTEGRITY_INTERVAL = env_int("GOVCENTER_OPS_INTEGRITY_INTERVAL", 15)
+# Off by default with DEBUG: on a developer's checkout the check would restore (undo) every
+# template they edit since the last baseline.
+GOVCENTER_OPS_INTEGRITY_INTERVAL = env_int("GOVCENTER_OPS_INTEGRITY_INTERVAL", 0 if _DEBUG else 15)
 if GOVCENTER_OPS_INTEGRITY_INTERVAL < 0:
     raise ConfigError("GOVCENTER_OPS_INTEGRITY_INTERVAL must be 0 (off) or a positive number of minutes")
 # The watched directories (comma-separated); empty: every templates/ and static/ folder of the

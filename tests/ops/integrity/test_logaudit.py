@@ -103,6 +103,22 @@ def test_the_handler_never_recurses_and_drops_when_full():
     assert handler.queue.qsize() == 2 and handler.dropped == 3
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_background_thread_writes_with_its_own_connection():
+    import threading
+
+    handler = DatabaseLogHandler(logging.WARNING, interval=0.05)
+    for i in range(3):
+        handler.emit(logging.LogRecord("govcenter.x", logging.ERROR, __file__, 1, "from a request %d", (i,), None))
+    done = threading.Event()
+    for _ in range(400):  # wait for the condition (up to ~20 s on a busy machine), no timing asserted
+        if handler.written >= 3 or done.wait(0.05):
+            break
+    handler.close()
+    assert sorted(LogRecord.objects.values_list("message", flat=True)) == [f"from a request {i}" for i in range(3)]
+    assert handler._thread is not None and handler._thread.name == "govcenter-log-collector"
+
+
 @pytest.mark.django_db
 def test_the_handler_drops_a_batch_the_database_refuses(capsys):
     handler = DatabaseLogHandler(logging.WARNING, start_thread=False)

@@ -310,7 +310,8 @@ def integrity_check(*, restore: bool = True, trigger: str = "cli") -> IntegrityC
                 if not root.is_dir():
                     continue
                 for rel, full in _walk(root):
-                    if rel in known[label] or full.name.endswith(".restore"):
+                    # No exemption by name (not even our own temporary files): a name is no proof.
+                    if rel in known[label]:
                         continue
                     found, found_size = _hash_file(full)
                     hashed += found_size
