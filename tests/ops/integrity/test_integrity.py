@@ -151,6 +151,9 @@ def test_no_baseline_is_refused(site):
 
 
 def test_the_cli_baseline_and_check(site, capsys):
+    with pytest.raises(CommandError) as no_baseline:
+        call_command("ops", "integrity", "check")
+    assert no_baseline.value.returncode == 2
     call_command("ops", "integrity", "baseline")
     assert json.loads(capsys.readouterr().out)["files"] == 3
     call_command("ops", "integrity", "check")
