@@ -41,7 +41,7 @@ class LogLineSerializer(serializers.Serializer):
     logger = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     message = serializers.CharField(max_length=20_000, allow_blank=False, trim_whitespace=False)
     request_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    user_id = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+    user_id = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=2**63 - 1)
     username = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     action = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     object_type = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
