@@ -75,3 +75,17 @@ class OpsConfig(AppConfig):
         contribute_permissions("auditor", ["ops.view_contract", "ops.view_report"])
         register_records_navigation()
         seeding.register_demo("ops_records", load_small_demo)
+        # Web anti-tamper and the central log audit (govcenter.ops.integrity, .logaudit): the
+        # security administrator manages the baseline, O&M engineers may run a check; the auditor
+        # and the security administrator search the logs; O&M hosts ship theirs (token).
+        from .integrity import tasks as _integrity_tasks  # noqa: F401  (periodic task)
+        from .integrity.demo import load_small_demo as integrity_small_demo
+        from .logaudit import checks as _logaudit_checks  # noqa: F401  (system check)
+        from .logaudit import tasks as _logaudit_tasks  # noqa: F401  (periodic task)
+
+        contribute_permissions("secadmin", ["ops.view_integritybaseline", "ops.manage_integrity",
+                                            "ops.run_integrity_check", "ops.view_logrecord", "ops.export_logrecord"])
+        contribute_permissions("om_engineer", ["ops.view_integritybaseline", "ops.run_integrity_check",
+                                               "ops.ingest_logrecord"])
+        contribute_permissions("auditor", ["ops.view_logrecord", "ops.export_logrecord"])
+        seeding.register_demo("ops_integrity", integrity_small_demo)  # a baseline and one check (~1 s)

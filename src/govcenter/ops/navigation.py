@@ -15,6 +15,8 @@ def register_navigation() -> None:
             items=(
                 NavItem(_("故障"), "ops:incident_list", "ops.view_incident", icon="alert-triangle"),
                 NavItem(_("监控"), "ops:monitoring_home", "ops.view_monitortarget", icon="chart-bar"),
+                NavItem(_("网页防篡改"), "ops:integrity", "ops.view_integritybaseline", icon="shield"),
+                NavItem(_("日志审计"), "ops:logs", "ops.view_logrecord", icon="list-details"),
             ),
         )
     )

@@ -1,6 +1,8 @@
 from django.urls import include, path
 
 from . import views
+from .integrity import views as integrity_views
+from .logaudit import views as logaudit_views
 
 app_name = "ops"
 
@@ -12,4 +14,9 @@ urlpatterns = [
     path("", include("govcenter.ops.cmdb.urls")),
     path("monitoring/", include("govcenter.ops.monitoring.urls")),
     path("", include("govcenter.ops.records.urls")),  # records: worklogs, changes, trainings, ledger, reports
+    path("integrity/", integrity_views.integrity_page, name="integrity"),
+    path("integrity/baseline/", integrity_views.integrity_baseline, name="integrity_baseline"),
+    path("integrity/check/", integrity_views.integrity_run_check, name="integrity_check"),
+    path("logs/", logaudit_views.log_search_page, name="logs"),
+    path("logs/export/", logaudit_views.log_export_view, name="logs_export"),
 ]

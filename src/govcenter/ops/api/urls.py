@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from ..cmdb.api import AssetViewSet, ScanImportView, VulnerabilityViewSet
 from ..monitoring.api import MaintenanceWindowViewSet, MonitorTargetViewSet
 from ..records import api as records_api
+from ..logaudit.api import LogIngestView
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()
@@ -22,5 +23,6 @@ router.register("trainings", records_api.TrainingSessionViewSet, basename="ops-t
 urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),
     path("vulns/import", ScanImportView.as_view(), name="ops-vulns-import"),
+    path("logs", LogIngestView.as_view(), name="ops-logs"),
     path("", include(router.urls)),
 ]

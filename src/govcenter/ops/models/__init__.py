@@ -61,8 +61,14 @@ from .records import (
     WorkCategory,
     WorkLog,
 )
+from .integrity import CheckStatus, IntegrityBaseline, IntegrityCheck, LogLevel, LogRecord
 
 __all__ = [
+    "CheckStatus",
+    "IntegrityBaseline",
+    "IntegrityCheck",
+    "LogLevel",
+    "LogRecord",
     "DayKind",
     "GuardPeriod",
     "Incident",
