@@ -32,6 +32,13 @@ from .incidents import (
     Severity,
     SlaPolicy,
 )
+from .integrity import (
+    CheckStatus,
+    IntegrityBaseline,
+    IntegrityCheck,
+    LogLevel,
+    LogRecord,
+)
 from .monitoring import (
     AlertCondition,
     AlertEvent,
@@ -61,14 +68,8 @@ from .records import (
     WorkCategory,
     WorkLog,
 )
-from .integrity import CheckStatus, IntegrityBaseline, IntegrityCheck, LogLevel, LogRecord
 
 __all__ = [
-    "CheckStatus",
-    "IntegrityBaseline",
-    "IntegrityCheck",
-    "LogLevel",
-    "LogRecord",
     "DayKind",
     "GuardPeriod",
     "Incident",
@@ -97,6 +98,11 @@ __all__ = [
     "VulnSeverity",
     "VulnState",
     "Vulnerability",
+    "CheckStatus",
+    "IntegrityBaseline",
+    "IntegrityCheck",
+    "LogLevel",
+    "LogRecord",
     "AlertCondition",
     "AlertEvent",
     "AlertEventKind",

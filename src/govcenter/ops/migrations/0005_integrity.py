@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ops', '0001_initial'),
+        ('ops', '0004_records'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
