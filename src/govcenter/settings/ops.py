@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from .env import ConfigError, env_int, env_list, env_str
 from .base import DEBUG as _DEBUG
 from .env import ConfigError, env_bool, env_int, env_list, env_str
 from .logging import LOGGING as _LOGGING

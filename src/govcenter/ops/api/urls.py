@@ -4,9 +4,9 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from ..cmdb.api import AssetViewSet, ScanImportView, VulnerabilityViewSet
+from ..logaudit.api import LogIngestView
 from ..monitoring.api import MaintenanceWindowViewSet, MonitorTargetViewSet
 from ..records import api as records_api
-from ..logaudit.api import LogIngestView
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()
