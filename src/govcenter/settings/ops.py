@@ -15,3 +15,8 @@ if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", GOVCENTER_OPS_WORKDAY_START):
 GOVCENTER_OPS_BREACH_HOURS = env_int("GOVCENTER_OPS_BREACH_HOURS", 12)
 if GOVCENTER_OPS_BREACH_HOURS <= 0:
     raise ConfigError("GOVCENTER_OPS_BREACH_HOURS must be a positive number of hours")
+# Duty roster: the rest an engineer on site gets after a night shift before the next on-site
+# shift (hours).
+GOVCENTER_OPS_DUTY_REST_HOURS = env_int("GOVCENTER_OPS_DUTY_REST_HOURS", 24)
+if not 0 <= GOVCENTER_OPS_DUTY_REST_HOURS <= 72:
+    raise ConfigError("GOVCENTER_OPS_DUTY_REST_HOURS must be 0–72 hours")
