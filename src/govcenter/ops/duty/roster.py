@@ -10,7 +10,8 @@ shifts are counted apart from workday shifts so the rotation shares them out eve
 Rules, checked on every write (generation, an edit, an approved swap) — a violation is a
 ``ServiceError`` with status 409 naming the person and the shifts:
 
-* no person on two overlapping shifts (as primary or backup, any role);
+* no person on two overlapping shifts (as primary or backup, any role), nor on site for two
+  shifts back to back;
 * after a night shift an engineer on site (primary or second seat) rests
   ``GOVCENTER_OPS_DUTY_REST_HOURS`` before the next on-site shift;
 * no gaps: :func:`coverage_gaps` lists every span of a range with no engineer primary.
@@ -123,6 +124,8 @@ def _conflict(slot: _Slot, other: _Slot) -> str | None:
     for first, second in ((other, slot), (slot, other)):
         if first.night and first.onsite and second.onsite and first.end <= second.start < first.end + rest:
             return "rest"
+    if slot.onsite and other.onsite and (slot.end == other.start or other.end == slot.start):
+        return "consecutive"
     return None
 
 
@@ -130,6 +133,8 @@ def _refuse(kind: str, user, slot: _Slot, other: _Slot):
     name = getattr(user, "full_name", "") or getattr(user, "username", str(user))
     if kind == "overlap":
         message = _("%(name)s 的班次时间重叠：%(a)s 与 %(b)s。")
+    elif kind == "consecutive":
+        message = _("%(name)s 不能连续在岗值两个班次：%(a)s 与 %(b)s。")
     else:
         message = _("%(name)s 夜班后须休息 %(hours)s 小时：%(a)s 与 %(b)s。")
     raise ServiceError(
