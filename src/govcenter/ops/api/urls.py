@@ -10,5 +10,6 @@ router.register("incidents", IncidentViewSet, basename="ops-incident")
 
 urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),
+    path("duty/", include("govcenter.ops.duty.api")),
     path("", include(router.urls)),
 ]

@@ -192,6 +192,9 @@ def chain_for(incident: Incident, *, now: dt.datetime | None = None) -> list[dic
     due = {lv.level: at for lv, at in due_levels(incident, now=moment)}
     rows = []
     for level in policy.levels.all() if policy else []:
-        rows.append({"level": level, "event": events.pop(level.level, None), "due_at": due.get(level.level)})
-    rows.extend({"level": None, "event": e, "due_at": None} for e in events.values())
+        event = events.pop(level.level, None)
+        rows.append({"number": level.level, "level": level, "event": event, "target": level.get_target_display(),
+                     "due_at": event.due_at if event else due.get(level.level)})  # fmt: skip
+    rows.extend({"number": e.level, "level": None, "event": e, "target": e.get_target_display(), "due_at": e.due_at}
+                for e in events.values())  # fmt: skip
     return rows

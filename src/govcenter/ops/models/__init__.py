@@ -1,16 +1,5 @@
 """The ops models, one module per part of the O&M contract; import from ``govcenter.ops.models``."""
 
-from .incidents import (
-    OPEN_STATES,
-    DayKind,
-    GuardPeriod,
-    Incident,
-    IncidentPause,
-    IncidentSource,
-    IncidentState,
-    Severity,
-    SlaPolicy,
-)
 from .duty import (
     ChecklistPhase,
     DrillKind,
@@ -33,6 +22,17 @@ from .duty import (
     Shift,
     SwapState,
     TargetKind,
+)
+from .incidents import (
+    OPEN_STATES,
+    DayKind,
+    GuardPeriod,
+    Incident,
+    IncidentPause,
+    IncidentSource,
+    IncidentState,
+    Severity,
+    SlaPolicy,
 )
 
 __all__ = [
