@@ -24,10 +24,12 @@ class OpsConfig(AppConfig):
         register_navigation()
         # Duty roster, escalation chain, guard plans, response plans (govcenter.ops.duty).
         from .duty import tasks as _duty_tasks  # noqa: F401  (the escalation walk, every minute)
+        from .duty.demo import load_small_demo as duty_small_demo
         from .duty.navigation import register_duty_navigation
         from .duty.seed import duty_seed
 
         seeding.register("ops_duty", duty_seed)
+        seeding.register_demo("ops_duty", duty_small_demo)
         contribute_permissions("om_engineer", ["ops.view_dutyassignment", "ops.request_duty_swap", "ops.view_dutyswap",
                                                "ops.view_escalationevent", "ops.view_guardplan", "ops.add_guardplan",
                                                "ops.change_guardplan", "ops.view_responseplan", "ops.view_drillrecord",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import calendar as pycal
 import datetime as dt
 import io
-import json
 
 from django import forms
 from django.contrib import messages
@@ -140,10 +139,6 @@ def roster_export(request):
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
     response["Content-Disposition"] = f'attachment; filename="duty-{year}-{month:02d}.xlsx"'
     return response
-
-
-def _back(request, default: str) -> HttpResponseRedirect:
-    return HttpResponseRedirect(default)
 
 
 @login_required
@@ -425,4 +420,4 @@ def drill_new(request, pk):
 def drill_detail(request, pk):
     _need(request, "ops.view_drillrecord")
     drill = get_object_or_404(DrillRecord.objects.restrict(request.user).select_related("plan_version__plan"), pk=pk)
-    return render(request, T + "drill_detail.html", {"drill": drill, "steps_json": json.dumps(drill.step_results)})
+    return render(request, T + "drill_detail.html", {"drill": drill})
