@@ -23,6 +23,7 @@ class OpsConfig(AppConfig):
         contribute_permissions("center_leader", ["ops.view_incident", "ops.review_incident"])
         register_navigation()
         # Duty roster, escalation chain, guard plans, response plans (govcenter.ops.duty).
+        from .duty import admin as _duty_admin  # noqa: F401  (shifts and escalation chains in the admin)
         from .duty import tasks as _duty_tasks  # noqa: F401  (the escalation walk, every minute)
         from .duty.demo import load_small_demo as duty_small_demo
         from .duty.navigation import register_duty_navigation
