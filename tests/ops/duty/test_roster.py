@@ -95,6 +95,12 @@ def test_too_small_a_team_is_refused_with_nothing_written(crew):
         generate(crew, start=dt.date(2025, 10, 13), end=dt.date(2025, 10, 17))
     assert refused.value.status_code == 409 and refused.value.error_code == "duty_unfillable"
     assert not DutyAssignment.objects.exists()
+    crew["team"] = crew["team"][:3]  # three are enough for working days (and the rest rule)
+    assert len(generate(crew, start=dt.date(2025, 10, 13), end=dt.date(2025, 10, 17))) == 10
+    with pytest.raises(ServiceError) as engineer:
+        roster.roster_generate(actor=crew["team"][0], unit=crew["unit"], start=dt.date(2025, 10, 20),
+                               end=dt.date(2025, 10, 20), team=crew["team"])  # fmt: skip
+    assert engineer.value.status_code == 403
 
 
 def test_overlap_and_rest_violations_are_refused(crew):

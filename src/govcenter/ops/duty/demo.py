@@ -21,7 +21,16 @@ from govcenter.core.context import acting_as
 from govcenter.core.models import Unit, User
 
 from .. import services
-from ..models import DrillRecord, DutyAssignment, DutyDayKind, GuardPeriod, GuardPlan, ResponsePlan, Shift
+from ..models import (
+    DrillRecord,
+    DutyAssignment,
+    DutyDayKind,
+    GuardPeriod,
+    GuardPlan,
+    Incident,
+    ResponsePlan,
+    Shift,
+)
 from ..sla import TZ
 from . import escalation, plans, roster
 from .seed import duty_seed
@@ -39,9 +48,21 @@ def _people():
 
 
 def _fill(unit, team, leader, start: dt.date, end: dt.date) -> int:
-    """The range's roster: generated when the team allows, else day shifts only."""
-    if DutyAssignment.objects.filter(unit=unit, date__gte=start, date__lte=end).exists():
-        return 0
+    """The days of the range that have no roster yet, in runs of consecutive days."""
+    taken = set(DutyAssignment.objects.filter(unit=unit, date__gte=start, date__lte=end).values_list("date", flat=True))
+    made, run = 0, []
+    for offset in range((end - start).days + 2):
+        day = start + dt.timedelta(days=offset)
+        if day <= end and day not in taken:
+            run.append(day)
+        elif run:
+            made += _fill_run(unit, team, leader, run[0], run[-1])
+            run = []
+    return made
+
+
+def _fill_run(unit, team, leader, start: dt.date, end: dt.date) -> int:
+    """One run's roster: generated when the team allows, else day shifts only."""
     try:
         return len(roster.roster_generate(actor=None, unit=unit, start=start, end=end, team=team,
                                           leaders=[leader] if leader else []))  # fmt: skip
@@ -150,5 +171,8 @@ def load_demo(*, days: int = 90, now=None) -> dict[str, int]:
                 drills += 1
         counts["drills"] = drills
     with acting_as(None, channel="demo"):
-        counts["escalations"] = escalation.escalate(now=moment)["notified"]
+        # the history of the quarter's incidents (recorded, not notified), then the open ones now
+        recorded = sum(escalation.backfill(incident, now=moment) for incident in Incident.objects.filter(
+            unit=unit, reported_at__gte=dt.datetime.combine(start, dt.time(0), tzinfo=TZ)).prefetch_related("pauses"))  # fmt: skip
+        counts["escalations"] = recorded + escalation.escalate(now=moment)["notified"]
     return counts

@@ -184,6 +184,35 @@ def escalate(*, now: dt.datetime | None = None) -> dict[str, int]:
     return counts
 
 
+@transaction.atomic
+def backfill(incident: Incident, *, now: dt.datetime | None = None) -> int:
+    """Record (without notifying anyone) the levels that fell due during the incident's life
+    so far — for demo and imported history; a level already recorded is kept. Returns how
+    many were recorded."""
+    moment = now or timezone.now()
+    policy = EscalationPolicy.objects.filter(severity=incident.severity, active=True).first()
+    if policy is None:
+        return 0
+    pauses = _pauses(incident, moment)
+    known = set(incident.escalations.values_list("level", flat=True))
+    made = 0
+    for level in policy.levels.all():
+        due_at = sla.shift(incident.reported_at, level.after_minutes, pauses)
+        stop = incident.responded_at if level.basis == EscalationBasis.RESPOND else incident.resolved_at
+        if level.level in known or due_at > moment or (stop is not None and stop <= due_at):
+            continue
+        people = recipients(level, incident, due_at)
+        EscalationEvent.objects.create(
+            incident=incident, level=level.level, basis=level.basis, target=level.target, due_at=due_at,
+            notified_at=due_at, channel="app+sms" if level.sms and incident.severity in SMS_SEVERITIES else "app",
+            recipients=[{"id": p.pk, "name": p.full_name or p.username} for p in people],
+        )  # fmt: skip
+        made += 1
+    if made:
+        audit.record(action="ops.incident.escalate_backfill", obj=incident, changes={"levels": made})
+    return made
+
+
 def chain_for(incident: Incident, *, now: dt.datetime | None = None) -> list[dict]:
     """The incident's chain for its page: each level, when due, and whom it notified."""
     moment = now or timezone.now()

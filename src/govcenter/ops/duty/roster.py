@@ -228,7 +228,10 @@ def _no_one(label: str, what: str):
 def roster_generate(*, actor, unit, start: dt.date, end: dt.date, team: list, leaders: list = (),
                     replace: bool = False) -> list[DutyAssignment]:  # fmt: skip
     """Fill ``[start, end]`` for ``unit`` (see the module docstring); audited as one entry.
-    Existing assignments in the range are refused (409) unless ``replace``."""
+    Existing assignments in the range are refused (409) unless ``replace``. ``actor`` None: the
+    command line (the operator); a user needs ``ops.manage_duty``."""
+    if actor is not None and not actor.has_perm("ops.manage_duty"):
+        raise ServiceError(_("您无权编排值班表。"), code="permission_denied", status=403)
     if end < start:
         raise ServiceError(_("结束日期须不早于开始日期。"), code="invalid", details={"to": [end.isoformat()]})
     if (end - start).days > 366:
