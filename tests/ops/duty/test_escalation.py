@@ -120,7 +120,7 @@ def test_the_command_and_the_incident_page(desk, client):
 
 def test_backfill_records_the_history_without_notifying(desk):
     incident = open_s1(desk, 40)  # responded after 20 minutes: levels 1 (5) and 2 (15) fell due before
-    svc.incident_respond(actor=desk["primary"], incident=incident, at=desk["now"] - dt.timedelta(minutes=20))
+    incident = svc.incident_respond(actor=desk["primary"], incident=incident, at=desk["now"] - dt.timedelta(minutes=20))
     assert escalation.backfill(incident, now=desk["now"]) == 2
     assert escalation.backfill(incident, now=desk["now"]) == 0
     assert sorted(EscalationEvent.objects.values_list("level", flat=True)) == [1, 2]

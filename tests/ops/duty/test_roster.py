@@ -90,12 +90,13 @@ def test_a_gap_is_listed_and_a_second_generation_is_refused(crew):
 
 
 def test_too_small_a_team_is_refused_with_nothing_written(crew):
-    crew["team"] = crew["team"][:2]  # two engineers cannot staff a night shift and rest 24 h after it
+    everyone = crew["team"]
+    crew["team"] = everyone[:2]  # two engineers cannot staff a night shift and rest 24 h after it
     with pytest.raises(ServiceError) as refused:
         generate(crew, start=dt.date(2025, 10, 13), end=dt.date(2025, 10, 17))
     assert refused.value.status_code == 409 and refused.value.error_code == "duty_unfillable"
     assert not DutyAssignment.objects.exists()
-    crew["team"] = crew["team"][:3]  # three are enough for working days (and the rest rule)
+    crew["team"] = everyone[:3]  # three are enough for working days (and the rest rule)
     assert len(generate(crew, start=dt.date(2025, 10, 13), end=dt.date(2025, 10, 17))) == 10
     with pytest.raises(ServiceError) as engineer:
         roster.roster_generate(actor=crew["team"][0], unit=crew["unit"], start=dt.date(2025, 10, 20),
