@@ -216,3 +216,26 @@ def test_demo_loaders_are_idempotent(org):
     again = demo.load_demo(days=30)
     assert "guard_plans" not in again and "drills" not in again and again["duty_seats"] == 0
     assert User.objects.filter(unit=omz).count() == 1  # no account created
+
+
+def test_guard_plan_drafted_on_the_page_and_the_leader_sees_the_roster(org):
+    period = services.guard_period_create(name="两会保障", starts_at=at("2026-03-03T08:00"), ends_at=at("2026-03-12T20:00"))
+    eng = client_for(org["team"][0])
+    assert eng.get("/ops/duty/guard/new/").status_code == 200
+    bad = eng.post("/ops/duty/guard/new/", {"guard_period": period.pk, "event_name": ""})
+    assert bad.status_code == 400 and not GuardPlan.objects.exists()
+    made = eng.post("/ops/duty/guard/new/", {
+        "guard_period": period.pk, "event_name": "全国两会保障", "scope": "全部系统", "objectives": "零故障",
+        "organisation": "中心领导总指挥", "pre_items": "全面巡检\n备份验证", "daily_items": "日巡检", "post_items": "",
+    })  # fmt: skip
+    plan = GuardPlan.objects.get()
+    assert made.status_code == 302 and plan.items.count() == 3 and plan.created_by == org["team"][0]
+    lead = client_for(org["leader"])
+    page = lead.get(f"/ops/duty/guard/{plan.pk}/").content.decode()
+    assert 'data-step="approve"' in page  # the author is an engineer: the leader may approve
+    assert lead.post(f"/ops/duty/guard/{plan.pk}/step/approve/").status_code == 302
+    assert GuardPlan.objects.get().state == "approved"
+    item = plan.items.first()
+    eng.post(f"/ops/duty/guard/{plan.pk}/items/{item.pk}/done/", {"evidence": "巡检记录"})
+    assert plan.items.get(pk=item.pk).done
+    assert 'data-today' in lead.get("/ops/duty/").content.decode()
