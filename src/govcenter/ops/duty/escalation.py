@@ -180,6 +180,11 @@ def escalate(*, now: dt.datetime | None = None) -> dict[str, int]:
             except IntegrityError:  # another worker notified it a moment ago
                 counts["already"] += 1
                 continue
+            except Exception:  # one bad recipient (a malformed phone …) must not stop the walk
+                logger.exception("escalation of %s level %s failed; retried on the next walk", incident.number,
+                                 level.level)  # fmt: skip
+                counts["failed"] = counts.get("failed", 0) + 1
+                continue
             counts["notified"] += 1
     return counts
 

@@ -432,9 +432,8 @@ def swap_decide(*, actor, swap: DutySwap, approve: bool, comment: str = "") -> D
         raise ServiceError(_("不能审批本人参与的换班。"), code="transition_forbidden", status=403)
     before = audit.snapshot(swap, ["state", "decided_by", "decided_at"])
     if approve:
-        locked = list(DutyAssignment.objects.select_for_update().filter(
-            pk__in=[swap.assignment_id, swap.counter_assignment_id or 0]))  # fmt: skip
-        del locked
+        # lock both seats, then re-read them and check the rules as they stand now
+        list(DutyAssignment.objects.select_for_update().filter(pk__in=[swap.assignment_id, swap.counter_assignment_id or 0]))
         for row in _swapped(swap.assignment, swap.counter_assignment, swap.requester, swap.counterpart):
             old = audit.snapshot(DutyAssignment.objects.get(pk=row.pk), AUDIT_FIELDS)
             row.save(update_fields=["primary", "backup"])
