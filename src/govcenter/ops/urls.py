@@ -19,4 +19,5 @@ urlpatterns = [
     path("integrity/check/", integrity_views.integrity_run_check, name="integrity_check"),
     path("logs/", logaudit_views.log_search_page, name="logs"),
     path("logs/export/", logaudit_views.log_export_view, name="logs_export"),
+    path("duty/", include("govcenter.ops.duty.urls")),
 ]

@@ -26,6 +26,7 @@ from govcenter.core.models import Unit
 from govcenter.core.views.base import ScopedListView
 
 from . import incidents
+from .duty import escalation
 from .models import OPEN_STATES, Incident, IncidentState, Severity
 
 T = "ops/"
@@ -154,6 +155,7 @@ def incident_detail(request, pk, forms_with_errors=None, status=200):
         "history": [(row, STEP_LABELS.get(row.transition, row.transition)) for row in workflow.history(incident)],
         "steps": steps,
     }
+    context["escalation"] = escalation.chain_for(incident) if request.user.has_perm("ops.view_escalationevent") else []
     return render(request, T + "incident_detail.html", context, status=status)
 
 

@@ -116,3 +116,8 @@ if GOVCENTER_OPS_LOG_COLLECT:
     }
     _LOGGING["root"]["handlers"].append("central")
     _LOGGING["loggers"]["huey"]["handlers"].append("central")
+# Duty roster: the rest an engineer on site gets after a night shift before the next on-site
+# shift (hours).
+GOVCENTER_OPS_DUTY_REST_HOURS = env_int("GOVCENTER_OPS_DUTY_REST_HOURS", 24)
+if not 0 <= GOVCENTER_OPS_DUTY_REST_HOURS <= 72:
+    raise ConfigError("GOVCENTER_OPS_DUTY_REST_HOURS must be 0–72 hours")

@@ -24,5 +24,6 @@ urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),
     path("vulns/import", ScanImportView.as_view(), name="ops-vulns-import"),
     path("logs", LogIngestView.as_view(), name="ops-logs"),
+    path("duty/", include("govcenter.ops.duty.api")),
     path("", include(router.urls)),
 ]
