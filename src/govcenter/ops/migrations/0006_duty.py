@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0009_search_title_upper_trgm'),
-        ('ops', '0001_initial'),
+        ('ops', '0005_integrity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
