@@ -157,6 +157,14 @@ def test_newest_wins_and_a_late_old_report_is_ignored(make_store, index):
     assert store.get("nope") is None
 
 
+def test_newest_ms_is_the_newest_report_over_every_operator(make_store):
+    store = make_store()
+    assert store.newest_ms() is None
+    store.update(_merge(_one(device="a", ts=5_000), _one(device="b", ts=9_000, operator="qingju", vid="QJ1")))
+    store.update(_one(device="a", ts=7_000))
+    assert store.newest_ms() == 9_000
+
+
 def test_equal_timestamps_resolve_the_same_in_any_order(make_store):
     a, b = _one(ts=5_000, state="available"), _one(ts=5_000, state="non_operational", lon=116.41)
     one, two, both = make_store(), make_store(), make_store()

@@ -9,14 +9,16 @@ class BikeshareConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from govcenter.core import seeding
+        from govcenter.core import freshness, seeding
 
         from . import roles
         from .demo_scale import load_small_demo
+        from .live import newest_report
         from .navigation import register_navigation
 
         roles.contribute()
         register_navigation()
+        freshness.register("bikeshare_ingest", newest_report)  # the O&M monitor's freshness probe
         from .services.assessment import load_demo_assessment, seed_default_indicator_set
         from .services.workorders import load_demo_workorders
 

@@ -53,6 +53,7 @@ Beijing midnight, for stores nobody is consuming into.
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import hashlib
 import json
 import math
@@ -421,6 +422,10 @@ class LiveState(abc.ABC):
         """The bike's newest record, or None."""
 
     @abc.abstractmethod
+    def newest_ms(self) -> int | None:
+        """The newest report's timestamp (epoch ms) over all bikes, or None when empty."""
+
+    @abc.abstractmethod
     def total(self, operator: str | None = None) -> int:
         """How many bikes the store knows (of one operator)."""
 
@@ -656,6 +661,9 @@ class SqliteLiveState(LiveState):
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    def newest_ms(self) -> int | None:
+        return self._conn().execute("SELECT MAX(timestamp_ms) FROM live").fetchone()[0]
 
     def _write(self, rows: _Rows) -> int:
         params = zip(
@@ -997,6 +1005,14 @@ class RedisLiveState(LiveState):
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
+    def newest_ms(self) -> int | None:
+        newest = None
+        for operator in self.redis.smembers(self._k("ops")):
+            top = self.redis.zrevrange(self._k("ts", operator), 0, 0, withscores=True)
+            if top and (newest is None or top[0][1] > newest):
+                newest = int(top[0][1])
+        return newest
+
     def _write(self, rows: _Rows) -> int:
         applied = 0
         for start in range(0, len(rows), REDIS_CHUNK_ROWS):
@@ -1171,6 +1187,17 @@ class RedisLiveState(LiveState):
 # ---------------------------------------------------------------------------------------
 # Choosing the adapter
 # ---------------------------------------------------------------------------------------
+
+
+def newest_report() -> dt.datetime | None:
+    """The newest report in the configured live state (the stream consumer writes every
+    ingested telemetry/event batch there): the ``bikeshare_ingest`` freshness source."""
+    store = open_live_state()
+    try:
+        newest = store.newest_ms()
+    finally:
+        store.close()
+    return None if newest is None else dt.datetime.fromtimestamp(newest / 1000, tz=dt.UTC)
 
 
 def open_live_state(url: str | None = None, *, fences=None, districts=None) -> LiveState:

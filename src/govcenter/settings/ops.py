@@ -56,8 +56,13 @@ GOVCENTER_OPS_REPORT_SECTIONS = tuple(
     s.strip()
     for s in env_str(
         "GOVCENTER_OPS_REPORT_SECTIONS",
+        "govcenter.ops.monitoring.report.section,"
         "govcenter.ops.records.report.incidents_section,"
+        "govcenter.ops.duty.report.section,"
         "govcenter.ops.records.report.worklogs_section,"
+        "govcenter.ops.cmdb.report.section,"
+        "govcenter.ops.integrity.report.section,"
+        "govcenter.ops.logaudit.report.section,"
         "govcenter.ops.records.report.trainings_section,"
         "govcenter.ops.records.report.ledger_section",
     ).split(",")
@@ -68,7 +73,12 @@ GOVCENTER_OPS_DEMO_LOADERS = tuple(
     s.strip()
     for s in env_str(
         "GOVCENTER_OPS_DEMO_LOADERS",
-        "govcenter.ops.records.demo_incidents.load_demo,govcenter.ops.records.demo.load_demo",
+        "govcenter.ops.cmdb.demo.load_demo,"
+        "govcenter.ops.monitoring.demo.load_demo,"
+        "govcenter.ops.records.demo_incidents.load_demo,"
+        "govcenter.ops.duty.demo.load_demo,"
+        "govcenter.ops.records.demo.load_demo,"
+        "govcenter.ops.integrity.demo.load_demo",
     ).split(",")
     if s.strip()
 )

@@ -12,8 +12,8 @@ import threading
 import pytest
 from django.utils import timezone
 
+from govcenter.core import freshness
 from govcenter.core.api.errors import ServiceError
-from govcenter.ops.monitoring import probes
 from govcenter.ops.monitoring.probes import clean_config, run_probe
 
 from .conftest import closed_port
@@ -200,4 +200,4 @@ def test_config_is_checked_per_kind():
             clean_config(kind, config)
     assert clean_config("broker", {"protocol": "NATS", "host": "127.0.0.1"}) == {
         "protocol": "nats", "host": "127.0.0.1", "port": 4222}
-    assert "bikeshare_ingest" in probes.FRESHNESS_SOURCES
+    assert "bikeshare_ingest" in freshness.names()

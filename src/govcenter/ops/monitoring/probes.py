@@ -17,13 +17,12 @@ per kind before it is stored.
 * ``tls``: ``host``, ``port`` (443), ``server_name``; value = days until the certificate's
   notAfter (the chain is not verified: expiry of self-signed and internal certificates is
   exactly what is watched); ``min_days`` (optional) makes fewer a failure.
-* ``freshness``: ``source`` (a name in :data:`FRESHNESS_SOURCES`); value = age in seconds of
+* ``freshness``: ``source`` (a name registered in :mod:`govcenter.core.freshness`); value = age in seconds of
   the newest data; ``max_age_s`` (optional) makes older a failure.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import shutil
@@ -40,6 +39,7 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from govcenter.core import freshness
 from govcenter.core.api.errors import ServiceError
 
 
@@ -49,44 +49,6 @@ class Outcome:
     latency_ms: int | None = None
     value: float | None = None
     message: str = ""
-
-
-# ------------------------------------------------------------------------------------------
-# Freshness sources: name → a function returning the time of the newest data (or None)
-# ------------------------------------------------------------------------------------------
-
-FRESHNESS_SOURCES: dict[str, Callable[[], dt.datetime | None]] = {}
-
-
-def freshness_source(name: str):
-    """Register a freshness source (decorator)."""
-
-    def register(fn):
-        FRESHNESS_SOURCES[name] = fn
-        return fn
-
-    return register
-
-
-@freshness_source("bikeshare_ingest")
-def bikeshare_ingest_newest() -> dt.datetime | None:
-    """The newest report in the bike-share live state (the stream consumer writes every
-    ingested telemetry/event batch there; setting ``GOVCENTER_BIKESHARE_LIVE_URL``)."""
-    from govcenter.bikeshare.live import RedisLiveState, SqliteLiveState, open_live_state
-
-    store = open_live_state()
-    try:
-        newest = None
-        if isinstance(store, SqliteLiveState):
-            newest = store._conn().execute("SELECT MAX(timestamp_ms) FROM live").fetchone()[0]
-        elif isinstance(store, RedisLiveState):
-            for operator in store.redis.smembers(store._k("ops")):
-                top = store.redis.zrevrange(store._k("ts", operator), 0, 0, withscores=True)
-                if top and (newest is None or top[0][1] > newest):
-                    newest = top[0][1]
-        return None if newest is None else dt.datetime.fromtimestamp(newest / 1000, tz=dt.UTC)
-    finally:
-        store.close()
 
 
 # ------------------------------------------------------------------------------------------
@@ -206,8 +168,8 @@ def clean_config(kind: str, config) -> dict:
             out["min_free_pct"] = pct
     elif kind == "freshness":
         source = _need(config, "source")
-        if source not in FRESHNESS_SOURCES:
-            raise _bad("source", f"one of {', '.join(sorted(FRESHNESS_SOURCES))}")
+        if source not in freshness.names():
+            raise _bad("source", f"one of {', '.join(freshness.names())}")
         out["source"] = source
         if (age := _number(config, "max_age_s", 1, 86400 * 365)) is not None:
             out["max_age_s"] = age
@@ -394,7 +356,7 @@ def probe_tls(config: dict, timeout: float) -> Outcome:
 def probe_freshness(config: dict, timeout: float) -> Outcome:
     start = time.perf_counter()
     try:
-        newest = FRESHNESS_SOURCES[config["source"]]()
+        newest = freshness.newest(config["source"])
     except Exception as exc:  # noqa: BLE001 (a broken source is a failed probe)
         return _fail(start, exc)
     if newest is None:
