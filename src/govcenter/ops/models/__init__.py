@@ -1,5 +1,6 @@
 """The ops models, one module per part of the O&M contract; import from ``govcenter.ops.models``."""
 
+from .backups import Backup, BackupEngine, BackupKind, BackupState, DrillResult, RestoreDrill
 from .incidents import (
     OPEN_STATES,
     DayKind,
@@ -13,6 +14,12 @@ from .incidents import (
 )
 
 __all__ = [
+    "Backup",
+    "BackupEngine",
+    "BackupKind",
+    "BackupState",
+    "DrillResult",
+    "RestoreDrill",
     "DayKind",
     "GuardPeriod",
     "Incident",
