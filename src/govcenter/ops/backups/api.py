@@ -9,6 +9,8 @@ from govcenter.core.api.base import ScopedViewSet
 
 from ..models import Backup, RestoreDrill
 
+UNSCOPED = "backups and drills are the Center's system records, not a unit's or a district's data"
+
 
 class BackupSerializer(serializers.ModelSerializer):
     table_count = serializers.SerializerMethodField()
@@ -49,6 +51,7 @@ class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     queryset = Backup.objects.all()
     serializer_class = BackupSerializer
     read_permissions = ("ops.view_backup",)
+    unscoped_reason = UNSCOPED
     filterset_fields = ["kind", "state", "engine"]
 
 
@@ -58,4 +61,5 @@ class RestoreDrillViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
     queryset = RestoreDrill.objects.all()
     serializer_class = RestoreDrillSerializer
     read_permissions = ("ops.view_backup",)
+    unscoped_reason = UNSCOPED
     filterset_fields = ["result", "backup"]

@@ -38,6 +38,7 @@ class BackupListView(ScopedListView):
     filterset_class = BackupFilterSet
     template_name = T + "backup_list.html"
     paginate_by = 30
+    unscoped_reason = "backups are the Center's system records, not a unit's or a district's data"
 
     def base_queryset(self):
         return Backup.objects.all()
