@@ -54,6 +54,10 @@ SPECTACULAR_SETTINGS = {
         "IncidentSourceEnum": "govcenter.ops.models.IncidentSource",
         "WorkOrderSourceEnum": "govcenter.bikeshare.models.workorders.WorkOrderSource",
         "IncidentStateEnum": "govcenter.ops.models.IncidentState",
+        "BackupKindEnum": "govcenter.ops.models.backups.BackupKind",
+        "BackupEngineEnum": "govcenter.ops.models.backups.BackupEngine",
+        "BackupStateEnum": "govcenter.ops.models.backups.BackupState",
+        "DrillResultEnum": "govcenter.ops.models.backups.DrillResult",
     },
 }
 
