@@ -58,6 +58,7 @@ SPECTACULAR_SETTINGS = {
         "BackupEngineEnum": "govcenter.ops.models.backups.BackupEngine",
         "BackupStateEnum": "govcenter.ops.models.backups.BackupState",
         "DrillResultEnum": "govcenter.ops.models.backups.DrillResult",
+        "ScanResultEnum": "govcenter.bikeshare.models.scanchecks.ScanResult",  # was ResultEnum until DrillResult
     },
 }
 
