@@ -209,7 +209,13 @@ def test_lake_manifest_backup_and_drill(backup_env, settings):
     assert backup.engine == "lake" and backup.tables["trips"]["rows"] == 30 and backup.tables["telemetry"]["rows"] == 12
     drill = services.restore_drill(backup=backup)
     assert drill.result == "passed", drill.error
-    assert sorted(r["table"] for r in drill.tables) == ["telemetry", "trips"]
+    assert sorted(r["table"] for r in drill.tables) == ["(manifest)", "telemetry", "trips"]
+    import shutil
+
+    shutil.rmtree(lake)  # an empty (or absent) lake is a valid state: its manifest still restores
+    empty_lake = services.backup_create(kind="lake")
+    assert empty_lake.tables == {"(manifest)": {"rows": 0, "sm3": empty_lake.tables["(manifest)"]["sm3"]}}
+    assert services.restore_drill(backup=empty_lake).result == "passed"
 
 
 def test_no_key_in_production_refuses_to_back_up(backup_env, settings):
