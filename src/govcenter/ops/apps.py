@@ -109,3 +109,14 @@ class OpsConfig(AppConfig):
         contribute_permissions("secadmin", ["ops.view_responseplan", "ops.manage_response_plan",
                                             "ops.approve_response_plan", "ops.view_drillrecord"])  # fmt: skip
         register_duty_navigation()
+        # Backups: O&M engineers make backups and run restore drills; leaders and auditors look.
+        from .backups import tasks as _backup_tasks  # noqa: F401  (Huey periodic tasks)
+        from .backups.demo import load_small_demo as load_backups_demo
+        from .backups.navigation import register_backup_navigation
+
+        register_backup_navigation()
+        seeding.register_demo("ops_backups", load_backups_demo)  # one real backup + drill of a small demo DB
+
+        contribute_permissions("om_engineer", ["ops.view_backup", "ops.view_restoredrill", "ops.run_backup"])
+        contribute_permissions("center_leader", ["ops.view_backup", "ops.view_restoredrill"])
+        contribute_permissions("auditor", ["ops.view_backup", "ops.view_restoredrill"])

@@ -20,4 +20,5 @@ urlpatterns = [
     path("logs/", logaudit_views.log_search_page, name="logs"),
     path("logs/export/", logaudit_views.log_export_view, name="logs_export"),
     path("duty/", include("govcenter.ops.duty.urls")),
+    path("backups/", include("govcenter.ops.backups.urls")),
 ]

@@ -59,6 +59,11 @@ SPECTACULAR_SETTINGS = {
         "IncidentStateEnum": "govcenter.ops.models.IncidentState",
         "ChangeResultEnum": "govcenter.ops.models.ChangeResult",
         "ScanResultEnum": "govcenter.bikeshare.models.scanchecks.ScanResult",
+        "BackupKindEnum": "govcenter.ops.models.backups.BackupKind",
+        "BackupEngineEnum": "govcenter.ops.models.backups.BackupEngine",
+        "BackupStateEnum": "govcenter.ops.models.backups.BackupState",
+        "DrillResultEnum": "govcenter.ops.models.backups.DrillResult",
+        "ScanResultEnum": "govcenter.bikeshare.models.scanchecks.ScanResult",  # was ResultEnum until DrillResult
     },
 }
 

@@ -7,6 +7,7 @@ from ..cmdb.api import AssetViewSet, ScanImportView, VulnerabilityViewSet
 from ..logaudit.api import LogIngestView
 from ..monitoring.api import MaintenanceWindowViewSet, MonitorTargetViewSet
 from ..records import api as records_api
+from ..backups.api import BackupViewSet, RestoreDrillViewSet
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()
@@ -19,6 +20,8 @@ router.register("monitoring/windows", MaintenanceWindowViewSet, basename="ops-mo
 router.register("worklogs", records_api.WorkLogViewSet, basename="ops-worklog")
 router.register("changes", records_api.ChangeRecordViewSet, basename="ops-change")
 router.register("trainings", records_api.TrainingSessionViewSet, basename="ops-training")
+router.register("backups", BackupViewSet, basename="ops-backup")
+router.register("backup-drills", RestoreDrillViewSet, basename="ops-backup-drill")
 
 urlpatterns = [
     path("alerts", AlertWebhookView.as_view(), name="ops-alerts"),

@@ -44,6 +44,7 @@ from .duty import (
     SwapState,
     TargetKind,
 )
+from .backups import Backup, BackupEngine, BackupKind, BackupState, DrillResult, RestoreDrill
 from .incidents import (
     OPEN_STATES,
     DayKind,
@@ -93,6 +94,12 @@ from .records import (
 )
 
 __all__ = [
+    "Backup",
+    "BackupEngine",
+    "BackupKind",
+    "BackupState",
+    "DrillResult",
+    "RestoreDrill",
     "DayKind",
     "GuardPeriod",
     "Incident",
