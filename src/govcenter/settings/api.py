@@ -58,7 +58,6 @@ SPECTACULAR_SETTINGS = {
         "WorkOrderSourceEnum": "govcenter.bikeshare.models.workorders.WorkOrderSource",
         "IncidentStateEnum": "govcenter.ops.models.IncidentState",
         "ChangeResultEnum": "govcenter.ops.models.ChangeResult",
-        "ScanResultEnum": "govcenter.bikeshare.models.scanchecks.ScanResult",
         "BackupKindEnum": "govcenter.ops.models.backups.BackupKind",
         "BackupEngineEnum": "govcenter.ops.models.backups.BackupEngine",
         "BackupStateEnum": "govcenter.ops.models.backups.BackupState",

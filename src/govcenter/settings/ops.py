@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 from .base import DEBUG as _DEBUG
+from .base import GOVCENTER_VAR_DIR
 from .env import ConfigError, env_bool, env_int, env_list, env_str
 from .logging import LOGGING as _LOGGING
-from .base import GOVCENTER_VAR_DIR
-from .env import ConfigError, env_bool, env_int, env_str
 
 # A fault reported on a non-working day must be resolved before the next working day begins:
 # at this local time (HH:MM) of the next working day on China's calendar (调休 included).
@@ -63,6 +62,7 @@ GOVCENTER_OPS_REPORT_SECTIONS = tuple(
         "govcenter.ops.duty.report.section,"
         "govcenter.ops.records.report.worklogs_section,"
         "govcenter.ops.cmdb.report.section,"
+        "govcenter.ops.backups.report.section,"
         "govcenter.ops.integrity.report.section,"
         "govcenter.ops.logaudit.report.section,"
         "govcenter.ops.records.report.trainings_section,"
@@ -80,6 +80,7 @@ GOVCENTER_OPS_DEMO_LOADERS = tuple(
         "govcenter.ops.records.demo_incidents.load_demo,"
         "govcenter.ops.duty.demo.load_demo,"
         "govcenter.ops.records.demo.load_demo,"
+        "govcenter.ops.backups.demo.load_demo,"
         "govcenter.ops.integrity.demo.load_demo",
     ).split(",")
     if s.strip()

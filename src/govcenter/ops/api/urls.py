@@ -3,11 +3,11 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from ..backups.api import BackupViewSet, RestoreDrillViewSet
 from ..cmdb.api import AssetViewSet, ScanImportView, VulnerabilityViewSet
 from ..logaudit.api import LogIngestView
 from ..monitoring.api import MaintenanceWindowViewSet, MonitorTargetViewSet
 from ..records import api as records_api
-from ..backups.api import BackupViewSet, RestoreDrillViewSet
 from .views import AlertWebhookView, IncidentViewSet
 
 router = SimpleRouter()

@@ -1,5 +1,13 @@
 """The ops models, one module per part of the O&M contract; import from ``govcenter.ops.models``."""
 
+from .backups import (
+    Backup,
+    BackupEngine,
+    BackupKind,
+    BackupState,
+    DrillResult,
+    RestoreDrill,
+)
 from .cmdb import (
     OPEN_VULN_STATES,
     Asset,
@@ -44,7 +52,6 @@ from .duty import (
     SwapState,
     TargetKind,
 )
-from .backups import Backup, BackupEngine, BackupKind, BackupState, DrillResult, RestoreDrill
 from .incidents import (
     OPEN_STATES,
     DayKind,
@@ -94,12 +101,6 @@ from .records import (
 )
 
 __all__ = [
-    "Backup",
-    "BackupEngine",
-    "BackupKind",
-    "BackupState",
-    "DrillResult",
-    "RestoreDrill",
     "DayKind",
     "GuardPeriod",
     "Incident",
@@ -109,6 +110,12 @@ __all__ = [
     "OPEN_STATES",
     "Severity",
     "SlaPolicy",
+    "Backup",
+    "BackupEngine",
+    "BackupKind",
+    "BackupState",
+    "DrillResult",
+    "RestoreDrill",
     "Asset",
     "AssetClass",
     "AssetRelation",
