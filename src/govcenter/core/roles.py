@@ -10,7 +10,8 @@ new module's permissions reach the personas on the next ``govcenter seed``.
 三权分立 (separation of the three administrator duties): the system administrator
 manages units, users and roles but cannot read the audit log; the security administrator
 manages security policy and sees login/lockout state but edits no users; the auditor
-reads and exports the audit log and nothing else. :data:`SEPARATED_DUTIES` is enforced by
+reads and exports the audit log (and the application logs the O&M console collects beside
+it) and nothing else. :data:`SEPARATED_DUTIES` is enforced by
 the services for every role and every user, not only for these three.
 
 Django's ``is_superuser`` is not used for people: the only superuser is a break-glass

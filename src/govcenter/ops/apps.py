@@ -72,7 +72,6 @@ class OpsConfig(AppConfig):
             "ops.view_worklog", "ops.view_changerecord", "ops.approve_changerecord", "ops.view_trainingsession",
             "ops.view_contract", "ops.view_report", "ops.add_report",
         ])  # fmt: skip
-        contribute_permissions("auditor", ["ops.view_contract", "ops.view_report"])
         register_records_navigation()
         seeding.register_demo("ops_records", load_small_demo)
         # Web anti-tamper and the central log audit (govcenter.ops.integrity, .logaudit): the
@@ -119,4 +118,3 @@ class OpsConfig(AppConfig):
 
         contribute_permissions("om_engineer", ["ops.view_backup", "ops.view_restoredrill", "ops.run_backup"])
         contribute_permissions("center_leader", ["ops.view_backup", "ops.view_restoredrill"])
-        contribute_permissions("auditor", ["ops.view_backup", "ops.view_restoredrill"])

@@ -149,5 +149,7 @@ def test_built_in_roles_get_the_backup_permissions():
     from govcenter.core.roles import CONTRIBUTED_PERMISSIONS
 
     assert "ops.run_backup" in CONTRIBUTED_PERMISSIONS["om_engineer"]
-    for role in ("center_leader", "auditor"):
-        assert "ops.view_backup" in CONTRIBUTED_PERMISSIONS[role] and "ops.run_backup" not in CONTRIBUTED_PERMISSIONS[role]
+    leader = CONTRIBUTED_PERMISSIONS["center_leader"]
+    assert "ops.view_backup" in leader and "ops.run_backup" not in leader
+    # 三权分立: the auditor reads the audit log and the central log audit, nothing else.
+    assert not {p for p in CONTRIBUTED_PERMISSIONS["auditor"] if "backup" in p or "drill" in p}

@@ -87,7 +87,9 @@ def _fill_run(unit, team, leader, start: dt.date, end: dt.date) -> int:
 
 
 def load_small_demo() -> dict[str, int]:
+    plans_before = ResponsePlan.objects.count()
     duty_seed()
+    plans = ResponsePlan.objects.count() - plans_before  # what this run added: nothing the second time
     unit, team, leader = _people()
     if unit is None or not team:
         return {}
@@ -96,7 +98,7 @@ def load_small_demo() -> dict[str, int]:
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     with acting_as(leader, channel="demo"):
         seats = _fill(unit, team, leader, first, last)
-    return {"duty_seats": seats, "response_plans": ResponsePlan.objects.count()}
+    return {"duty_seats": seats, "response_plans": plans}
 
 
 GUARD_ITEMS = [
