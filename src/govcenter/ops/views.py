@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from govcenter.core import workflow
 from govcenter.core.api.errors import ServiceError
-from govcenter.core.filters import yes_no_filter
+from govcenter.core.filters import ALL, yes_no_filter
 from govcenter.core.models import Unit
 from govcenter.core.views.base import ScopedListView
 
@@ -33,8 +33,8 @@ T = "ops/"
 
 
 class IncidentFilterSet(django_filters.FilterSet):
-    state = django_filters.ChoiceFilter(choices=IncidentState.choices, label=_("状态"))
-    severity = django_filters.ChoiceFilter(choices=Severity.choices, label=_("级别"))
+    state = django_filters.ChoiceFilter(choices=IncidentState.choices, label=_("状态"), empty_label=ALL)
+    severity = django_filters.ChoiceFilter(choices=Severity.choices, label=_("级别"), empty_label=ALL)
     overdue = yes_no_filter(_("超时未解决"), method="filter_overdue")
 
     class Meta:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from govcenter.core.filters import ALL
 from govcenter.core.views.base import ScopedListView
 
 from ..models import Backup, BackupKind, BackupState, RestoreDrill
@@ -25,8 +26,8 @@ VIEW = ("ops.view_backup",)
 
 
 class BackupFilterSet(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=BackupKind.choices, label=_("类型"))
-    state = django_filters.ChoiceFilter(choices=BackupState.choices, label=_("状态"))
+    kind = django_filters.ChoiceFilter(choices=BackupKind.choices, label=_("类型"), empty_label=ALL)
+    state = django_filters.ChoiceFilter(choices=BackupState.choices, label=_("状态"), empty_label=ALL)
 
     class Meta:
         model = Backup

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from govcenter.core import workflow
 from govcenter.core.api.errors import ServiceError
+from govcenter.core.filters import ALL, yes_no_filter
 from govcenter.core.models import Unit
 from govcenter.core.views.base import ScopedListView
 
@@ -56,9 +57,9 @@ def _expiry_horizon() -> dt.date:
 
 
 class AssetFilterSet(django_filters.FilterSet):
-    asset_class = django_filters.ChoiceFilter(choices=AssetClass.choices, label=_("类别"))
-    status = django_filters.ChoiceFilter(choices=AssetStatus.choices, label=_("状态"))
-    expiring = django_filters.BooleanFilter(method="filter_expiring", label=_("即将到期"))
+    asset_class = django_filters.ChoiceFilter(choices=AssetClass.choices, label=_("类别"), empty_label=ALL)
+    status = django_filters.ChoiceFilter(choices=AssetStatus.choices, label=_("状态"), empty_label=ALL)
+    expiring = yes_no_filter(_("即将到期"), method="filter_expiring")
     q = django_filters.CharFilter(method="filter_q", label=_("编号、名称、地址"))
 
     class Meta:
@@ -237,8 +238,8 @@ def asset_check(request, pk):
 
 
 class VulnFilterSet(django_filters.FilterSet):
-    state = django_filters.ChoiceFilter(choices=VulnState.choices, label=_("状态"))
-    severity = django_filters.ChoiceFilter(choices=VulnSeverity.choices, label=_("风险等级"))
+    state = django_filters.ChoiceFilter(choices=VulnState.choices, label=_("状态"), empty_label=ALL)
+    severity = django_filters.ChoiceFilter(choices=VulnSeverity.choices, label=_("风险等级"), empty_label=ALL)
 
     class Meta:
         model = Vulnerability

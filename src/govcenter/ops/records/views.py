@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from govcenter.core import attachments
 from govcenter.core.api.errors import ServiceError
+from govcenter.core.filters import ALL
 from govcenter.core.models import Unit, User
 from govcenter.core.views.base import ScopedListView
 
@@ -61,8 +62,8 @@ def _form_page(request, form, title, back, status=None):
 
 
 class WorkLogFilterSet(django_filters.FilterSet):
-    category = django_filters.ChoiceFilter(choices=WorkCategory.choices, label=_("类别"))
-    engineer = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("工程师"))
+    category = django_filters.ChoiceFilter(choices=WorkCategory.choices, label=_("类别"), empty_label=ALL)
+    engineer = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("工程师"), empty_label=ALL)
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte", label=_("开始日期"))
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte", label=_("结束日期"))
 
@@ -173,8 +174,8 @@ def worklog_edit(request, pk):
 
 
 class ChangeRecordFilterSet(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=ChangeKind.choices, label=_("类型"))
-    result = django_filters.ChoiceFilter(choices=ChangeResult.choices, label=_("结果"))
+    kind = django_filters.ChoiceFilter(choices=ChangeKind.choices, label=_("类型"), empty_label=ALL)
+    result = django_filters.ChoiceFilter(choices=ChangeResult.choices, label=_("结果"), empty_label=ALL)
 
     class Meta:
         model = ChangeRecord

@@ -75,6 +75,10 @@ ACCOUNTS: tuple[tuple[str, str, str | tuple[str, ...], str], ...] = (
     ("datastaff", "陈数", "data_staff", "BTCGC-DATA"),
     ("leader", "刘主任", "center_leader", CENTER),
     ("omengineer", "孙维", "om_engineer", "OM-ZHITONG"),
+    # The O&M team: a 7×24 roster needs several engineers (rest after a night shift).
+    ("omeng2", "郭晨", "om_engineer", "OM-ZHITONG"),
+    ("omeng3", "马力", "om_engineer", "OM-ZHITONG"),
+    ("omeng4", "韩雪", "om_engineer", "OM-ZHITONG"),
     ("dongcheng", "周东", "district_manager", "PK-110101"),
     ("xicheng", "吴西", "district_manager", "PK-110102"),
     ("patrol", "郑巡", "parking_patrol", "PK-110101"),
