@@ -52,6 +52,7 @@ class OpsConfig(AppConfig):
         contribute_permissions("om_engineer", ["ops.view_monitortarget", "ops.manage_monitoring"])
         contribute_permissions("center_leader", ["ops.view_monitortarget"])
         register_collector()  # govcenter_probe_* gauges on /metrics
+        from .monitoring import tasks as _monitoring_tasks  # noqa: F401  (the tick and the daily prune)
         self._ready_records(contribute_permissions)
 
     def _ready_records(self, contribute_permissions) -> None:

@@ -26,6 +26,31 @@ AUDIT_FIELDS = ("state", "severity", "responded_at", "resolved_at", "respond_by"
                 "root_cause", "resolution", "review")  # fmt: skip
 
 
+class SystemActor:
+    """The console acting on its own — the monitor, the expiry and integrity checks opening
+    incidents from their alerts: every unit in scope, every permission, nobody's name on the
+    incident (the audit entries carry the context's channel, e.g. ``task``)."""
+
+    pk = None
+    unit = None
+    is_authenticated = True
+    is_active = True
+    is_superuser = True
+    username = "system"
+
+    def has_perm(self, perm, obj=None) -> bool:
+        return True
+
+    def get_username(self) -> str:
+        return self.username
+
+    def get_full_name(self) -> str:
+        return ""
+
+
+SYSTEM = SystemActor()
+
+
 def _now(at: dt.datetime | None) -> dt.datetime:
     moment = at or timezone.now()
     if timezone.is_naive(moment):

@@ -39,5 +39,7 @@ LOGGING = {
         # run_huey adds its own plain-text handler unless the logger already has one.
         "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "waitress": {"level": "INFO"},
+        # Font subsetting (PDF and chart rendering of the reports) logs every table it prunes.
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -155,3 +155,14 @@ if not 1 <= GOVCENTER_OPS_BACKUP_CHUNK_KIB <= 65536:
     raise ConfigError("GOVCENTER_OPS_BACKUP_CHUNK_KIB must be 1–65536")
 # Include the lake's Parquet files in the lake backup (default: only the manifest).
 GOVCENTER_OPS_BACKUP_LAKE_DATA = env_bool("GOVCENTER_OPS_BACKUP_LAKE_DATA", False)
+
+# --- Monitoring (govcenter.ops.monitoring) ------------------------------------------------------
+# The Huey worker probes the due targets every minute (make run). A deployment runs
+# `govcenter ops monitor` under its supervisor instead (drift-free, sub-minute intervals) and
+# sets this to false: both at once would probe every target twice.
+GOVCENTER_OPS_MONITOR_IN_WORKER = env_bool("GOVCENTER_OPS_MONITOR_IN_WORKER", _DEBUG)
+# Raw probe results older than this many days are deleted daily; the hourly rollups behind
+# uptime and the reports are kept.
+GOVCENTER_OPS_PROBE_RETENTION_DAYS = env_int("GOVCENTER_OPS_PROBE_RETENTION_DAYS", 35)
+if GOVCENTER_OPS_PROBE_RETENTION_DAYS < 1:
+    raise ConfigError("GOVCENTER_OPS_PROBE_RETENTION_DAYS must be at least 1")

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from ..incidents import SYSTEM
 from ..models import Asset, AssetStatus
 
 KINDS = {"licence": "licence_expires_on", "cert": "cert_expires_on"}
@@ -68,24 +69,6 @@ def expiring(queryset=None, *, today: dt.date | None = None) -> list[Expiry]:
     return sorted(found, key=lambda e: (e.days_left, e.asset.code, e.kind))
 
 
-class SystemActor:
-    """The scheduler acting on its own: every unit in scope, nobody's name on the incident.
-    (The audit entries carry the ``task`` channel of the context.)"""
-
-    pk = None
-    unit = None
-    is_authenticated = True
-    is_active = True
-    is_superuser = True
-
-    def has_perm(self, perm, obj=None) -> bool:
-        return True
-
-    def get_username(self) -> str:
-        return "system"
-
-    def get_full_name(self) -> str:
-        return ""
 
 
 def raise_alerts(*, today: dt.date | None = None, actor=None) -> dict[str, list[str]]:
@@ -111,6 +94,6 @@ def raise_alerts(*, today: dt.date | None = None, actor=None) -> dict[str, list[
         })  # fmt: skip
     if not alerts:
         return {"opened": [], "existing": []}
-    opened, existing = incidents_from_alerts(actor=actor or SystemActor(), alerts=alerts,
+    opened, existing = incidents_from_alerts(actor=actor or SYSTEM, alerts=alerts,
                                              severities={"s2": "S2", "s3": "S3", "s4": "S4"})  # fmt: skip
     return {"opened": opened, "existing": existing}

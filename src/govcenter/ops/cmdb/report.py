@@ -52,7 +52,8 @@ def section(start: dt.date, end: dt.date) -> dict:
         f"资产 {len(assets)} 项，其中在用 {sum(1 for a in assets if a.status == AssetStatus.IN_SERVICE)} 项。",
         f"本期发现漏洞 {found.count()} 个，整改验证通过 {fixed.count()} 个，期末未整改 {open_at_end.count()} 个"
         + (f"，平均整改时长 {mttr} 天。" if mttr is not None else "。"),
-        f"{overall['servers']} 台服务器安全基线符合率 {overall['rate'] if overall['rate'] is not None else '—'}%。",
+        (f"{overall['servers']} 台服务器安全基线符合率 {overall['rate']}%。" if overall["rate"] is not None
+         else "本期没有服务器的安全基线检查结果。"),
     ]
     if soon:
         summary.append(f"{len(soon)} 项许可或证书将在 {max(expiry.thresholds_days())} 天内到期或已过期。")

@@ -40,7 +40,6 @@ from django.utils.translation import gettext as _
 from govcenter.core import audit, crypto
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.crypto import sm3_hex
-from govcenter.core.scope import FULL_SCOPE
 
 from ..models import CheckStatus, IntegrityBaseline, IntegrityCheck
 
@@ -262,7 +261,7 @@ def _alert(findings: list[_Finding], *, started: dt.datetime) -> tuple[list[str]
     ]
     try:
         # The system raises the alert: full scope, the contractor's unit from the setting.
-        opened, existing = incidents.incidents_from_alerts(actor=FULL_SCOPE, alerts=alerts, severities=SEVERITIES)
+        opened, existing = incidents.incidents_from_alerts(actor=incidents.SYSTEM, alerts=alerts, severities=SEVERITIES)
     except ServiceError as exc:
         return [], f"{exc.detail} {json.dumps(exc.details, ensure_ascii=False)}"[:300]
     return opened + existing, ""

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                 ('started_at', models.DateTimeField(db_index=True, verbose_name='开始时间')),
                 ('finished_at', models.DateTimeField(verbose_name='结束时间')),
                 ('status', models.CharField(choices=[('ok', '一致'), ('mismatch', '发现篡改'), ('refused', '基线签名无效')], max_length=10, verbose_name='结果')),
-                ('trigger', models.CharField(default='cli', max_length=10, verbose_name='触发方式')),
+                ('trigger', models.CharField(choices=[('cli', '命令行'), ('task', '定时任务'), ('web', '页面'), ('demo', '演示')], default='cli', max_length=10, verbose_name='触发方式')),
                 ('restore', models.BooleanField(default=True, verbose_name='自动恢复')),
                 ('files_checked', models.PositiveIntegerField(default=0, verbose_name='检查文件数')),
                 ('bytes_hashed', models.BigIntegerField(default=0, verbose_name='计算字节数')),

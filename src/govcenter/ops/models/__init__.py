@@ -64,6 +64,7 @@ from .incidents import (
     SlaPolicy,
 )
 from .integrity import (
+    CHECK_TRIGGERS,
     CheckStatus,
     IntegrityBaseline,
     IntegrityCheck,
@@ -156,6 +157,7 @@ __all__ = [
     "Shift",
     "SwapState",
     "TargetKind",
+    "CHECK_TRIGGERS",
     "CheckStatus",
     "IntegrityBaseline",
     "IntegrityCheck",

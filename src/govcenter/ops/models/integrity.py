@@ -44,6 +44,9 @@ class CheckStatus(models.TextChoices):
     REFUSED = "refused", _("基线签名无效")
 
 
+CHECK_TRIGGERS = [("cli", _("命令行")), ("task", _("定时任务")), ("web", _("页面")), ("demo", _("演示"))]
+
+
 class IntegrityCheck(models.Model):
     """One run of the check. ``mismatches``: ``[{path, kind (modified|missing|added|manifest),
     expected, found, restored, quarantined, error}]``."""
@@ -53,7 +56,7 @@ class IntegrityCheck(models.Model):
     started_at = models.DateTimeField(_("开始时间"), db_index=True)
     finished_at = models.DateTimeField(_("结束时间"))
     status = models.CharField(_("结果"), max_length=10, choices=CheckStatus.choices)
-    trigger = models.CharField(_("触发方式"), max_length=10, default="cli")  # cli, task, web
+    trigger = models.CharField(_("触发方式"), max_length=10, default="cli", choices=CHECK_TRIGGERS)
     restore = models.BooleanField(_("自动恢复"), default=True)
     files_checked = models.PositiveIntegerField(_("检查文件数"), default=0)
     bytes_hashed = models.BigIntegerField(_("计算字节数"), default=0)

@@ -30,6 +30,7 @@ from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import Unit
 
+from ..incidents import SYSTEM
 from ..models import (
     AlertCondition,
     AlertEvent,
@@ -55,22 +56,6 @@ WINDOW_FIELDS = ["name", "unit", "starts_at", "ends_at", "with_collection", "not
 MAINTENANCE_LOCK = 0x0B5A1F  # advisory lock serialising maintenance-window writes (PostgreSQL)
 
 
-class SystemActor:
-    """The monitor itself, opening incidents from its own alerts: every unit is in its scope
-    (it probes every enabled target); the incident has no reporting person."""
-
-    pk = None
-    unit = None
-    is_authenticated = True
-    is_active = True
-    is_superuser = True
-    username = "monitor"
-
-    def has_perm(self, perm, obj=None) -> bool:
-        return True
-
-
-SYSTEM = SystemActor()
 
 
 def _aware(value: dt.datetime, field: str) -> dt.datetime:
