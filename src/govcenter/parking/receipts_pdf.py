@@ -1,7 +1,7 @@
 """The PDF of a parking e-receipt (电子收费票据), drawn with fpdf2 and the vendored Chinese font.
 
-The font is ``fonts/wqy-microhei-gb2312.ttf`` (WenQuanYi Micro Hei, Apache-2.0, subset to
-ASCII + GB2312 + CJK punctuation + full-width forms; see ``fonts/PROVENANCE.md`` and
+The font is ``core/fonts/wqy-microhei-gb2312.ttf`` (WenQuanYi Micro Hei, Apache-2.0, subset to
+ASCII + GB2312 + CJK punctuation + full-width forms; see ``core/fonts/PROVENANCE.md`` and
 ``bin/subset-font``); fpdf2 embeds only the glyphs a document uses. Everything printed comes
 from the receipt's signed ``content`` (so the paper shows exactly what was signed), plus the
 signature, the key id and where to verify. The document is always in Chinese: it is a fiscal
@@ -10,17 +10,18 @@ document, not UI.
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import unquote
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from govcenter.core.fonts import CJK_FONT_PATH
+
 from .models.receipts import Receipt, ReceiptStatus
 from .services.receipts import format_yuan
 
-FONT_PATH = Path(__file__).resolve().parent / "fonts" / "wqy-microhei-gb2312.ttf"
+FONT_PATH = CJK_FONT_PATH
 FONT = "WenQuanYiMicroHei"
 TITLE = "北京市道路停车电子收费票据"
 

@@ -4,7 +4,7 @@ A chart is first described as a :class:`Chart` (title, axis titles, categories, 
 the text it will show is known before drawing (:meth:`Chart.labels` — the tests check every
 character against the font's cmap). Drawing uses the object API (``Figure`` + the Agg
 canvas), never pyplot: no global state, safe in request threads. The font is
-``parking/fonts/wqy-microhei-gb2312.ttf`` (a GB2312 subset), registered by path — no system
+``core/fonts/wqy-microhei-gb2312.ttf`` (a GB2312 subset), registered by path — no system
 font is looked up. Text the font cannot show (e.g. 啰, not in GB2312) is replaced by a
 fallback (the operator code) through :func:`safe_label`. PNGs carry no timestamp, so the same
 data draws the same bytes.
@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
-FONT_PATH = Path(__file__).resolve().parents[2] / "parking" / "fonts" / "wqy-microhei-gb2312.ttf"
+from govcenter.core.fonts import CJK_FONT_PATH
+
+FONT_PATH = CJK_FONT_PATH
 DPI = 150
 WARN, OK = "#d63939", "#2fb344"
 COLOURS = ("#206bc4", "#f76707", "#2fb344", "#ae3ec9", "#17a2b8", "#f59f00", "#6c7a91")

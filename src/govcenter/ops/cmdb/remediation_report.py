@@ -7,18 +7,16 @@ document is always in Chinese (a record for the Center's files)."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from django.utils import timezone
 
 from govcenter.core import workflow
+from govcenter.core.fonts import CJK_FONT_PATH
 
 from ..models import RemediationPlan, StepOutcome, Vulnerability, VulnSeverity
 
 TITLE = "漏洞整改报告"
-# The vendored CJK font of the parking receipts (a file, not an import: ops may not import
-# parking). See ``parking/fonts/PROVENANCE.md``.
-FONT_PATH = Path(__file__).resolve().parents[2] / "parking" / "fonts" / "wqy-microhei-gb2312.ttf"
+FONT_PATH = CJK_FONT_PATH  # the kernel's vendored CJK font (core/fonts/PROVENANCE.md)
 FONT = "WenQuanYiMicroHei"
 
 

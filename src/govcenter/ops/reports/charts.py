@@ -1,5 +1,5 @@
 """PNG charts of the report (matplotlib, object API, no pyplot) in the project's vendored CJK
-font ``parking/fonts/wqy-microhei-gb2312.ttf`` (WenQuanYi Micro Hei, GB2312 subset), found by
+font ``core/fonts/wqy-microhei-gb2312.ttf`` (WenQuanYi Micro Hei, GB2312 subset), found by
 path — no system font is looked up."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ from __future__ import annotations
 import functools
 import io
 import json
-from pathlib import Path
 
-FONT_PATH = Path(__file__).resolve().parents[2] / "parking" / "fonts" / "wqy-microhei-gb2312.ttf"
+from govcenter.core.fonts import CJK_FONT_PATH
+
+FONT_PATH = CJK_FONT_PATH
 COLOURS = ("#206bc4", "#d63939", "#2fb344", "#f59f00")
 
 
