@@ -8,6 +8,8 @@ import io
 
 from django.utils.translation import gettext as _
 
+from govcenter.core.documents import east_asian_font
+
 from . import charts as chart_images
 from .layout import TEXT, Section, fmt, sections, title
 
@@ -17,12 +19,7 @@ WARN_FILL = "F8D7DA"
 
 
 def _east_asian(run, name: str) -> None:
-    from docx.oxml.ns import qn
-
-    run.font.name = name
-    rpr = run._element.get_or_add_rPr()
-    fonts = rpr.get_or_add_rFonts()
-    fonts.set(qn("w:eastAsia"), name)
+    east_asian_font(run, name)
 
 
 def _page_number(paragraph) -> None:
@@ -108,10 +105,7 @@ def render(data: dict, *, generated_at: dt.datetime | None = None) -> bytes:
     doc = Document()
     style = doc.styles["Normal"]
     style.font.size = Pt(10.5)
-    style.font.name = FONT
-    style.element.get_or_add_rPr().get_or_add_rFonts().set(
-        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", FONT
-    )
+    east_asian_font(style, FONT)
     props = doc.core_properties
     props.title = title(data)
     props.author = _("北京市交通综合治理事务中心")

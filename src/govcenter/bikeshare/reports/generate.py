@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
+from govcenter.core.documents import write_atomic
 
 from ..models.reports import MonthlyReport
 from . import docx as word
@@ -68,15 +68,6 @@ def data_digest(data: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(content)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def monthlyreport_list(actor):
     """The stored reports, newest month first (needs ``view_monthlyreport`` and full scope)."""
     _require(actor, VIEW_PERMISSION)
@@ -101,7 +92,7 @@ def monthlyreport_generate(
     try:
         for kind, content in (("docx", docx_bytes), ("xlsx", xlsx_bytes)):
             path = folder / file_name(year, month, kind)
-            _write(path, content)
+            write_atomic(path, content)
             paths[kind] = path
         user = None if actor is SYSTEM else actor
         with transaction.atomic():

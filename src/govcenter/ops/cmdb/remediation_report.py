@@ -11,6 +11,7 @@ import io
 from django.utils import timezone
 
 from govcenter.core import workflow
+from govcenter.core.documents import east_asian_font
 from govcenter.core.fonts import CJK_FONT_PATH
 
 from ..models import RemediationPlan, StepOutcome, Vulnerability, VulnSeverity
@@ -87,15 +88,13 @@ def content(plan: RemediationPlan) -> dict:
 
 def render_docx(plan: RemediationPlan) -> bytes:
     from docx import Document
-    from docx.oxml.ns import qn
     from docx.shared import Pt
 
     data = content(plan)
     doc = Document()
     style = doc.styles["Normal"]
-    style.font.name = "宋体"
     style.font.size = Pt(10.5)
-    style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
+    east_asian_font(style, "宋体")
     doc.add_heading(data["title"], level=0)
     doc.add_paragraph(data["subtitle"])
     for heading, lines, tables in data["sections"]:

@@ -6,7 +6,8 @@ import io
 
 from django.utils.translation import gettext as _
 from docx import Document
-from docx.oxml.ns import qn
+
+from govcenter.core.documents import east_asian_font
 
 from ..models import ChecklistPhase, GuardPlan
 from ..sla import TZ
@@ -20,8 +21,7 @@ def _name(user) -> str:
 def guard_plan_docx(plan: GuardPlan) -> bytes:
     doc = Document()
     style = doc.styles["Normal"]
-    style.font.name = "SimSun"
-    style.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
+    east_asian_font(style, "宋体")
     period = plan.guard_period
     doc.add_heading(_("%(event)s 重要活动保障方案") % {"event": plan.event_name}, level=0)
     doc.add_paragraph(_("保障期：%(name)s（%(start)s 至 %(end)s）") % {

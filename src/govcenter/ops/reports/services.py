@@ -14,7 +14,6 @@ The reports cover the whole Center: generating needs ``ops.add_report``, reading
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 import uuid
@@ -29,6 +28,7 @@ from django.utils.translation import gettext as _
 from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.crypto import sm3_hex
+from govcenter.core.documents import write_atomic
 
 from ..models import Report, ReportKind
 from . import pdf, registry, word
@@ -84,15 +84,6 @@ def title_of(kind: str, label: str) -> str:
     return f"运维服务季度报告（{year}年第{quarter}季度）"
 
 
-def _write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(content)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def report_generate(*, actor, kind: str, label: str, now: dt.datetime | None = None) -> Report:
     """Build, store and record the report of the period; returns the new row."""
     _require(actor, "ops.add_report")
@@ -119,7 +110,7 @@ def report_generate(*, actor, kind: str, label: str, now: dt.datetime | None = N
         paths = {}
         for ext, content in files.items():
             paths[ext] = folder / f"ops-{kind}-{label}.{ext}"
-            _write(paths[ext], content)
+            write_atomic(paths[ext], content)
         with transaction.atomic():
             report = Report.objects.create(
                 kind=kind, label=label, period_start=start, period_end=end, generated_at=generated_at,

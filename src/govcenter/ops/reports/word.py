@@ -7,29 +7,26 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+from govcenter.core.documents import east_asian_font
+
 from . import charts
 
 FONT, HEADING_FONT = "宋体", "黑体"
 
 
 def _east_asian(run, name: str = FONT):
-    from docx.oxml.ns import qn
-
-    run.font.name = name
-    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)
-    return run
+    return east_asian_font(run, name)
 
 
 def render(*, title: str, subtitle: str, sections: list[dict], generated_at: dt.datetime) -> bytes:
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
     from docx.shared import Cm, Pt
 
     doc = Document()
     normal = doc.styles["Normal"]
-    normal.font.name, normal.font.size = FONT, Pt(10.5)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT)
+    normal.font.size = Pt(10.5)
+    east_asian_font(normal, FONT)
     props = doc.core_properties
     props.title, props.author = title, "北京市交通综合治理事务中心"
     props.created = props.modified = generated_at.replace(microsecond=0, tzinfo=None)
