@@ -72,6 +72,8 @@ class OpsConfig(AppConfig):
         contribute_permissions("center_leader", [
             "ops.view_worklog", "ops.view_changerecord", "ops.approve_changerecord", "ops.view_trainingsession",
             "ops.view_contract", "ops.view_report", "ops.add_report",
+            # the Center keeps the contract ledger: contracts, assessments, late deliveries, payments
+            "ops.add_contract", "ops.add_qualityassessment", "ops.add_lateservice", "ops.change_paymentmilestone",
         ])  # fmt: skip
         register_records_navigation()
         seeding.register_demo("ops_records", load_small_demo)

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from ..ledger import views as ledger_views
 from . import views
 
 urlpatterns = [
@@ -15,6 +16,9 @@ urlpatterns = [
     path("trainings/new/", views.training_new, name="training_new"),
     path("trainings/<int:pk>/", views.training_detail, name="training_detail"),
     path("ledger/", views.ledger, name="ledger"),
+    path("ledger/new/", ledger_views.contract_new, name="ledger_contract_new"),
+    path("ledger/<int:pk>/record/<slug:what>/", ledger_views.contract_record, name="ledger_contract_record"),
+    path("ledger/milestones/<int:pk>/", ledger_views.milestone_record, name="ledger_milestone"),
     path("reports/", views.report_list, name="report_list"),
     path("reports/<int:pk>/<str:ext>/", views.report_download, name="report_download"),
 ]
