@@ -70,3 +70,12 @@ def sandbox_notify_deliver(out_trade_no: str, attempt: int = 1) -> dict:
 
     with acting_as(None, channel="task"):
         return notify_deliver(out_trade_no=out_trade_no, attempt=attempt)
+
+
+# Every 3 minutes: changed parking facts into the lake (parking/lake/sync.py; idempotent).
+@db_periodic_task(crontab(minute="*/3"), name="parking.lake_sync")
+def lake_sync_periodic() -> list[dict]:
+    """Every 3 minutes: the incremental lake export of every parking data set."""
+    from .lake.sync import sync_all
+
+    return [r.as_dict() for r in sync_all()]

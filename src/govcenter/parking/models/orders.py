@@ -149,6 +149,8 @@ class Order(FSMModelMixin, ScopedModel):
             models.Index(fields=["segment", "started_at"]),
             models.Index(fields=["space", "started_at"]),
             models.Index(fields=["started_at"]),
+            # The lake exporter's watermark scan (parking/lake/sync.py): updated_at > watermark.
+            models.Index(fields=["updated_at"], name="parking_order_updated"),
             # A citizen's orders and a plate's arrears: plate = / IN (…), newest first.
             models.Index(fields=["plate", "-started_at", "-id"], name="parking_order_plate_started"),
         ]

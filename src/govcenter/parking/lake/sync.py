@@ -1,0 +1,359 @@
+"""Incremental export of parking facts from the OLTP tables into the lake (issue 7, data path).
+
+Layout: ``<lake>/parking/<dataset>/date=YYYY-MM-DD/district=<code>/part-<uuid>.parquet`` — the
+date is the Beijing calendar date of the fact's time column (an order's ``started_at``), the
+district its district's code. Each partition has exactly ONE live file; which one is said by
+``<lake>/parking/<dataset>/_manifest.json``, which also keeps the watermark, row counts and
+the last run. Readers (``parking.stats2``) read only the files the manifest lists.
+
+One run (``sync_dataset``), under the data set's flock:
+
+1. rows with ``updated_at > watermark − OVERLAP`` are read (the overlap catches rows whose
+   transaction committed after a later one was already seen; re-reading is harmless);
+2. the affected partitions are those the changed rows belong to now, plus those the lake
+   holds them in (a correction that moves a row — a corrected start time — empties its old
+   partition);
+3. each affected partition is rebuilt whole from the OLTP rows of that (date, district) and
+   written as a new file (temporary + fsync + rename);
+4. the manifest is swapped atomically (temporary + fsync + rename): a reader sees the old
+   set of files or the new one, never a half partition and never a row twice;
+5. files superseded more than ``GRACE_S`` ago are deleted (a query that read the previous
+   manifest may still be reading them).
+
+A re-run with nothing new changes nothing but ``last_run``; ``--full`` rebuilds every
+partition. Late corrections (plate fixes, fee adjustments, refunds that move the state) bump
+``Order.updated_at`` and so rewrite their partition: the count stays, the values change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+from django.utils import timezone
+
+from govcenter.analytics.lake.config import lake_root
+from govcenter.analytics.lake.files import dataset_lock, replace_file
+
+TZ = ZoneInfo("Asia/Shanghai")
+OVERLAP = dt.timedelta(minutes=5)
+GRACE_S = 600.0
+MANIFEST = "_manifest.json"
+TS = pa.timestamp("ms", tz="UTC")
+TS_US = pa.timestamp("us", tz="UTC")  # change stamps keep the database's microseconds
+
+ORDERS_SCHEMA = pa.schema(
+    [
+        ("order_id", pa.int64()),
+        ("district_id", pa.int64()),
+        ("district_code", pa.string()),
+        ("road_id", pa.int64()),
+        ("segment_id", pa.int64()),
+        ("space_id", pa.int64()),
+        ("area_class", pa.int16()),
+        ("state", pa.string()),
+        ("vehicle_class", pa.string()),
+        ("started_at", TS),
+        ("ended_at", TS),
+        ("duration_s", pa.int64()),
+        ("amount_due_fen", pa.int64()),
+        ("amount_paid_fen", pa.int64()),
+        ("amount_adjustment_fen", pa.int64()),
+        ("updated_at", TS_US),
+    ]
+)
+
+
+class LakeSyncError(ValueError):
+    """A bad request to the exporter (unknown data set)."""
+
+
+def parking_root(root: Path | str | None = None) -> Path:
+    return Path(root) if root is not None else lake_root() / "parking"
+
+
+def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
+    """The OLTP order rows started on Beijing ``day`` in ``district_ids``, by district id."""
+    from govcenter.parking.models import Order
+
+    lo = dt.datetime.combine(day, dt.time(), TZ)
+    hi = lo + dt.timedelta(days=1)
+    out: dict[int, list[dict]] = defaultdict(list)
+    qs = (
+        Order.objects.filter(district_id__in=sorted(district_ids), started_at__gte=lo, started_at__lt=hi)
+        .order_by("id")
+        .values_list(
+            "id", "district_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
+            "vehicle_class", "started_at", "ended_at", "amount_due_fen", "amount_paid_fen",
+            "amount_adjustment_fen", "updated_at",
+        )
+    )  # fmt: skip
+    for r in qs.iterator(chunk_size=5000):
+        out[r[1]].append(r)
+    return out
+
+
+def _orders_table(rows: list, district_code: str) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(14)]
+    started, ended = cols[8], cols[9]
+    duration = [int((e - s).total_seconds()) if e is not None else None for s, e in zip(started, ended, strict=True)]
+    arrays = [
+        pa.array(cols[0], pa.int64()),
+        pa.array(cols[1], pa.int64()),
+        pa.array([district_code] * len(rows), pa.string()),
+        pa.array(cols[2], pa.int64()),
+        pa.array(cols[3], pa.int64()),
+        pa.array(cols[4], pa.int64()),
+        pa.array(cols[5], pa.int16()),
+        pa.array(cols[6], pa.string()),
+        pa.array(cols[7], pa.string()),
+        pa.array(started, TS),
+        pa.array(ended, TS),
+        pa.array(duration, pa.int64()),
+        pa.array(cols[10], pa.int64()),
+        pa.array(cols[11], pa.int64()),
+        pa.array(cols[12], pa.int64()),
+        pa.array(cols[13], TS_US),
+    ]
+    return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
+
+
+def _orders_changed(since: dt.datetime | None):
+    """(id, started_at, district_id, updated_at) of the orders changed after ``since`` (all if None)."""
+    from govcenter.parking.models import Order
+
+    qs = Order.objects.all()
+    if since is not None:
+        qs = qs.filter(updated_at__gt=since)
+    return qs.order_by().values_list("id", "started_at", "district_id", "updated_at").iterator(chunk_size=20000)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    schema: pa.Schema
+    changed: object  # (since) -> iterable of (id, time, district_id, updated_at)
+    rows: object  # (day, district_ids) -> {district_id: rows}
+    table: object  # (rows, district_code) -> pa.Table
+    key: str
+
+
+DATASETS: dict[str, Dataset] = {
+    "orders": Dataset("orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id"),
+}
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def manifest_path(root: Path, dataset: str) -> Path:
+    return root / dataset / MANIFEST
+
+
+def read_manifest(root: Path | str | None, dataset: str) -> dict:
+    path = manifest_path(parking_root(root), dataset)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {"dataset": dataset, "watermark": None, "partitions": {}, "superseded": [], "last_run": None}
+
+
+def _write_manifest(root: Path, dataset: str, manifest: dict) -> None:
+    path = manifest_path(root, dataset)
+    temp = path.with_name(f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
+    with open(temp, "x") as fh:
+        json.dump(manifest, fh, ensure_ascii=False, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def live_files(root: Path | str | None, dataset: str) -> list[Path]:
+    """The files a reader should read: exactly the manifest's, one per partition."""
+    base = parking_root(root) / dataset
+    return [base / p["file"] for p in read_manifest(root, dataset)["partitions"].values()]
+
+
+# ---------------------------------------------------------------- sync
+
+
+@dataclass
+class SyncResult:
+    dataset: str
+    changed: int = 0
+    partitions: int = 0
+    rows_written: int = 0
+    removed_files: int = 0
+    watermark: str | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _holding(root: Path, dataset: Dataset, manifest: dict, ids: list[int]) -> set[tuple[str, str]]:
+    """The (date, district code) partitions whose live file holds any of ``ids``."""
+    if not ids or not manifest["partitions"]:
+        return set()
+    files = [str(root / dataset.name / p["file"]) for p in manifest["partitions"].values()]
+    con = duckdb.connect()
+    try:
+        con.register("_ids", pa.table({"id": pa.array(ids, pa.int64())}))
+        listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        sql = (
+            f"SELECT DISTINCT strftime(date, '%Y-%m-%d'), district FROM read_parquet({listed}, "  # noqa: S608
+            f"hive_partitioning = true, hive_types = {{'date': 'DATE', 'district': 'VARCHAR'}}) "
+            f"JOIN _ids ON {dataset.key} = _ids.id"
+        )
+        return {(d, c) for d, c in con.execute(sql).fetchall()}
+    finally:
+        con.close()
+
+
+def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[tuple]) -> set[int]:
+    """The ids among (id, updated_at) ``pairs`` whose exact version the live files already hold."""
+    if not pairs or not manifest["partitions"]:
+        return set()
+    files = [str(root / dataset.name / p["file"]) for p in manifest["partitions"].values()]
+    con = duckdb.connect()
+    try:
+        con.register(
+            "_seen",
+            pa.table({"id": pa.array([p[0] for p in pairs], pa.int64()), "u": pa.array([p[1] for p in pairs], TS_US)}),
+        )
+        listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        sql = (
+            f"SELECT {dataset.key} FROM read_parquet({listed}) JOIN _seen "  # noqa: S608
+            f"ON {dataset.key} = _seen.id AND updated_at = _seen.u"
+        )
+        return {r[0] for r in con.execute(sql).fetchall()}
+    finally:
+        con.close()
+
+
+def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = False, now=None) -> SyncResult:
+    """Bring one data set of the lake up to date with the OLTP tables (see the module docstring)."""
+    from govcenter.core.models import District
+
+    if name not in DATASETS:
+        raise LakeSyncError(f"unknown data set {name!r} (known: {', '.join(sorted(DATASETS))})")
+    dataset = DATASETS[name]
+    root = parking_root(root)
+    now = now or timezone.now()
+    result = SyncResult(name)
+    with dataset_lock(root, name):
+        manifest = read_manifest(root, name)
+        old_wm = manifest.get("watermark")
+        since = None if full or not old_wm else dt.datetime.fromisoformat(old_wm) - OVERLAP
+        codes = dict(District.objects.values_list("id", "code"))
+        ids_by_code = {c: i for i, c in codes.items()}
+        affected: set[tuple[str, str]] = set()
+        ids: list[int] = []
+        new_wm = dt.datetime.fromisoformat(old_wm) if old_wm and not full else None
+        old_wm_at = new_wm
+        changed = list(dataset.changed(since))
+        # Rows inside the overlap (at or before the old watermark) count only when the lake
+        # does not already hold that exact version: a re-run with nothing new rewrites nothing.
+        if old_wm_at is not None:
+            boundary = [(pk, updated) for pk, _at, _d, updated in changed if updated <= old_wm_at]
+            seen = _already_exported(root, dataset, manifest, boundary)
+            changed = [row for row in changed if row[0] not in seen]
+        for pk, at, district_id, updated in changed:
+            ids.append(pk)
+            affected.add((timezone.localtime(at, TZ).date().isoformat(), codes[district_id]))
+            if new_wm is None or updated > new_wm:
+                new_wm = updated
+        result.changed = len(ids)
+        if full:
+            affected |= set(_split(k) for k in manifest["partitions"])
+        else:
+            affected |= _holding(root, dataset, manifest, ids)
+        by_day: dict[str, set[str]] = defaultdict(set)
+        for day, code in affected:
+            by_day[day].add(code)
+        superseded = []
+        for day, day_codes in sorted(by_day.items()):
+            rows = dataset.rows(dt.date.fromisoformat(day), {ids_by_code[c] for c in day_codes if c in ids_by_code})
+            for code in sorted(day_codes):
+                key = f"{day}/{code}"
+                old = manifest["partitions"].pop(key, None)
+                if old:
+                    superseded.append(old["file"])
+                part_rows = rows.get(ids_by_code.get(code), [])
+                if not part_rows:
+                    continue  # the partition is empty now: dropped from the manifest
+                table = dataset.table(part_rows, code)
+                rel = f"date={day}/district={code}/part-{uuid.uuid4().hex}.parquet"
+                replace_file(root / name / rel, table)
+                manifest["partitions"][key] = {"file": rel, "rows": table.num_rows}
+                result.partitions += 1
+                result.rows_written += table.num_rows
+        stamp = time.time()
+        keep = []
+        for entry in manifest.get("superseded", []):
+            if stamp - entry["at"] > GRACE_S:
+                path = root / name / entry["file"]
+                try:
+                    path.unlink()
+                    result.removed_files += 1
+                except FileNotFoundError:
+                    pass
+                for d in (path.parent, path.parent.parent):
+                    try:
+                        d.rmdir()
+                    except OSError:
+                        break
+            else:
+                keep.append(entry)
+        manifest["superseded"] = keep + [{"file": f, "at": stamp} for f in superseded]
+        manifest["watermark"] = new_wm.isoformat() if new_wm else old_wm
+        manifest["rows"] = sum(p["rows"] for p in manifest["partitions"].values())
+        manifest["last_run"] = now.isoformat()
+        manifest["last_result"] = {k: v for k, v in result.as_dict().items() if k != "watermark"}
+        _write_manifest(root, name, manifest)
+        result.watermark = manifest["watermark"]
+    return result
+
+
+def _split(key: str) -> tuple[str, str]:
+    day, code = key.split("/", 1)
+    return day, code
+
+
+def sync_all(*, root=None, full: bool = False, datasets=None) -> list[SyncResult]:
+    return [sync_dataset(n, root=root, full=full) for n in (datasets or DATASETS)]
+
+
+def lake_status(*, root=None, now=None) -> list[dict]:
+    """Per data set: watermark, lag (seconds behind now), rows, partitions, last run — the monitoring view."""
+    now = now or timezone.now()
+    out = []
+    for name in DATASETS:
+        m = read_manifest(root, name)
+        wm = m.get("watermark")
+        lag = (now - dt.datetime.fromisoformat(wm)).total_seconds() if wm else None
+        out.append(
+            {
+                "dataset": name,
+                "watermark": wm,
+                "lag_seconds": None if lag is None else max(0, int(lag)),
+                "rows": m.get("rows", 0),
+                "partitions": len(m.get("partitions", {})),
+                "last_run": m.get("last_run"),
+                "last_result": m.get("last_result"),
+            }
+        )
+    return out
