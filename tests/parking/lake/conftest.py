@@ -24,5 +24,14 @@ def generated(db, settings):
     load_districts()
     tariff_seed_beijing_standard()
     call_command(
-        "parking", "demo", "--spaces", "100", "--days", "2", "--seed", "11", stdout=StringIO(), stderr=StringIO()
+        "parking",
+        "demo",
+        "--spaces",
+        "100",
+        "--days",
+        "2",
+        "--seed",
+        "11",
+        stdout=StringIO(),
+        stderr=StringIO(),
     )

@@ -82,7 +82,9 @@ def test_incremental_new_and_changed_orders_and_late_correction(generated, lake)
     # A late correction: an old unpaid order lowered by a fee adjustment, one changed in place
     # (vehicle class fixed), both long after the first export — the watermark must move past them.
     later = timezone.now() + dt.timedelta(minutes=30)
-    target = Order.objects.filter(state__in=["billed", "arrears"], amount_due_fen__gt=100).order_by("id").first()
+    target = (
+        Order.objects.filter(state__in=["billed", "arrears"], amount_due_fen__gt=100).order_by("id").first()
+    )
     other = Order.objects.exclude(pk=target.pk).filter(vehicle_class="small").order_by("-id").first()
     Order.objects.filter(pk=target.pk).update(amount_adjustment_fen=-100, updated_at=later)
     Order.objects.filter(pk=other.pk).update(vehicle_class="large", updated_at=later)
@@ -105,9 +107,7 @@ def test_a_correction_that_moves_an_order_empties_its_old_partition(generated, l
     sync_dataset("orders")
     # The only order of its (day, district) partition moves a day earlier: its old partition
     # must no longer list it (nor exist, if it was the only one).
-    by_part = (
-        Order.objects.values("district_id").annotate(n=Count("id")).order_by("n").first()
-    )
+    by_part = Order.objects.values("district_id").annotate(n=Count("id")).order_by("n").first()
     order = Order.objects.filter(district_id=by_part["district_id"]).order_by("started_at").first()
     new_start = order.started_at - dt.timedelta(days=1)
     fields = {"started_at": new_start, "updated_at": timezone.now() + dt.timedelta(minutes=30)}

@@ -56,6 +56,7 @@ ORDERS_SCHEMA = pa.schema(
         ("order_id", pa.int64()),
         ("district_id", pa.int64()),
         ("district_code", pa.string()),
+        ("managing_unit_id", pa.int64()),
         ("road_id", pa.int64()),
         ("segment_id", pa.int64()),
         ("space_id", pa.int64()),
@@ -92,7 +93,7 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
         Order.objects.filter(district_id__in=sorted(district_ids), started_at__gte=lo, started_at__lt=hi)
         .order_by("id")
         .values_list(
-            "id", "district_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
+            "id", "district_id", "managing_unit_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
             "vehicle_class", "started_at", "ended_at", "amount_due_fen", "amount_paid_fen",
             "amount_adjustment_fen", "updated_at",
         )
@@ -103,9 +104,11 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
 
 
 def _orders_table(rows: list, district_code: str) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(14)]
-    started, ended = cols[8], cols[9]
-    duration = [int((e - s).total_seconds()) if e is not None else None for s, e in zip(started, ended, strict=True)]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(15)]
+    started, ended = cols[9], cols[10]
+    duration = [
+        int((e - s).total_seconds()) if e is not None else None for s, e in zip(started, ended, strict=True)
+    ]
     arrays = [
         pa.array(cols[0], pa.int64()),
         pa.array(cols[1], pa.int64()),
@@ -113,16 +116,17 @@ def _orders_table(rows: list, district_code: str) -> pa.Table:
         pa.array(cols[2], pa.int64()),
         pa.array(cols[3], pa.int64()),
         pa.array(cols[4], pa.int64()),
-        pa.array(cols[5], pa.int16()),
-        pa.array(cols[6], pa.string()),
+        pa.array(cols[5], pa.int64()),
+        pa.array(cols[6], pa.int16()),
         pa.array(cols[7], pa.string()),
+        pa.array(cols[8], pa.string()),
         pa.array(started, TS),
         pa.array(ended, TS),
         pa.array(duration, pa.int64()),
-        pa.array(cols[10], pa.int64()),
         pa.array(cols[11], pa.int64()),
         pa.array(cols[12], pa.int64()),
-        pa.array(cols[13], TS_US),
+        pa.array(cols[13], pa.int64()),
+        pa.array(cols[14], TS_US),
     ]
     return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
 
@@ -134,7 +138,9 @@ def _orders_changed(since: dt.datetime | None):
     qs = Order.objects.all()
     if since is not None:
         qs = qs.filter(updated_at__gt=since)
-    return qs.order_by().values_list("id", "started_at", "district_id", "updated_at").iterator(chunk_size=20000)
+    return (
+        qs.order_by().values_list("id", "started_at", "district_id", "updated_at").iterator(chunk_size=20000)
+    )
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,7 @@ class Dataset:
     rows: object  # (day, district_ids) -> {district_id: rows}
     table: object  # (rows, district_code) -> pa.Table
     key: str
+    version: int = 1  # bump when the schema changes: the next run rebuilds every partition
 
 
 DATASETS: dict[str, Dataset] = {
@@ -232,7 +239,12 @@ def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[
     try:
         con.register(
             "_seen",
-            pa.table({"id": pa.array([p[0] for p in pairs], pa.int64()), "u": pa.array([p[1] for p in pairs], TS_US)}),
+            pa.table(
+                {
+                    "id": pa.array([p[0] for p in pairs], pa.int64()),
+                    "u": pa.array([p[1] for p in pairs], TS_US),
+                }
+            ),
         )
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         sql = (
@@ -256,6 +268,8 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
     result = SyncResult(name)
     with dataset_lock(root, name):
         manifest = read_manifest(root, name)
+        if manifest.get("schema_version", dataset.version) != dataset.version:
+            full = True  # files of another schema: rebuild them all
         old_wm = manifest.get("watermark")
         since = None if full or not old_wm else dt.datetime.fromisoformat(old_wm) - OVERLAP
         codes = dict(District.objects.values_list("id", "code"))
@@ -286,7 +300,9 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
             by_day[day].add(code)
         superseded = []
         for day, day_codes in sorted(by_day.items()):
-            rows = dataset.rows(dt.date.fromisoformat(day), {ids_by_code[c] for c in day_codes if c in ids_by_code})
+            rows = dataset.rows(
+                dt.date.fromisoformat(day), {ids_by_code[c] for c in day_codes if c in ids_by_code}
+            )
             for code in sorted(day_codes):
                 key = f"{day}/{code}"
                 old = manifest["partitions"].pop(key, None)
@@ -319,6 +335,7 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
             else:
                 keep.append(entry)
         manifest["superseded"] = keep + [{"file": f, "at": stamp} for f in superseded]
+        manifest["schema_version"] = dataset.version
         manifest["watermark"] = new_wm.isoformat() if new_wm else old_wm
         manifest["rows"] = sum(p["rows"] for p in manifest["partitions"].values())
         manifest["last_run"] = now.isoformat()

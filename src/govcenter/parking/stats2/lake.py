@@ -1,0 +1,38 @@
+"""A DuckDB connection over the parking data sets of the lake (only the files the manifests list)."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from ..lake.sync import DATASETS, live_files
+
+LAKE_TZ = "Asia/Shanghai"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def connection(root=None) -> duckdb.DuckDBPyConnection:
+    """Views ``orders`` … (each data set's columns plus ``date`` and ``district`` from the path).
+
+    The session time zone is Asia/Shanghai: ``hour(started_at)`` is the Beijing hour.
+    """
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = {_quote(LAKE_TZ)}")
+    for name, dataset in DATASETS.items():
+        files = [str(f) for f in live_files(root, name)]
+        if files:
+            listed = "[" + ", ".join(_quote(f) for f in files) + "]"
+            con.execute(
+                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({listed}, hive_partitioning = true, "  # noqa: S608
+                "hive_types = {'date': 'DATE', 'district': 'VARCHAR'})"
+            )
+        else:
+            empty = dataset.schema.empty_table()
+            empty = empty.append_column("date", pa.array([], pa.date32()))
+            empty = empty.append_column("district", pa.array([], pa.string()))
+            con.register(f"_empty_{name}", empty)
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM _empty_{name}")  # noqa: S608
+    return con
