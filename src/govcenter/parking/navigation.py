@@ -49,6 +49,7 @@ def register_navigation() -> None:
                 NavItem(_("投诉申诉"), "parking:complaint_list", "parking.view_complaint", icon="message"),
                 NavItem(_("客服工单"), "parking:ticket_list", "parking.view_serviceticket", icon="users"),
                 NavItem(_("统计看板"), "parking:stats_dashboard", "parking.view_dailydistrictstat", icon="chart-bar"),
+                NavItem(_("订单情况统计"), "parking:stats_orders", "parking.view_dailydistrictstat", icon="chart-bar"),
             ),
         )
     )

@@ -225,3 +225,13 @@ def test_the_page_needs_the_statistics_permission(world):
     client.force_login(world.plain_dc)
     assert client.get("/parking/stats/orders/").status_code == 403
     assert client.get("/api/v1/parking/stats/orders").status_code == 403
+
+
+def test_lake_status_api_and_page_line(world):
+    client = Client()
+    client.force_login(world.leader)
+    [status] = client.get("/api/v1/parking/lake/status").json()
+    assert status["dataset"] == "orders" and status["rows"] == Order.objects.count()
+    assert status["watermark"] and status["last_run"]
+    html = client.get("/parking/stats/orders/").content.decode()
+    assert "data-lake-status" in html and str(status["rows"]) in html

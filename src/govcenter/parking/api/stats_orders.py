@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from govcenter.core.api.base import FunctionPermission
 
+from ..lake.sync import lake_status
 from ..stats2.orders import as_dict, order_stats, parse_query
 
 PERM = "parking.view_dailydistrictstat"
@@ -105,4 +106,33 @@ class OrderStatsView(APIView):
         return Response(as_dict(order_stats(request.user, query)))
 
 
-urlpatterns = [path("stats/orders", OrderStatsView.as_view(), name="stats-orders")]
+LAKE_STATUS = inline_serializer(
+    "ParkingLakeStatus",
+    {
+        "dataset": serializers.CharField(),
+        "watermark": serializers.DateTimeField(allow_null=True, help_text="newest updated_at exported"),
+        "lag_seconds": serializers.IntegerField(allow_null=True, help_text="now − watermark"),
+        "rows": serializers.IntegerField(),
+        "partitions": serializers.IntegerField(),
+        "last_run": serializers.DateTimeField(allow_null=True),
+        "last_result": serializers.DictField(allow_null=True),
+    },
+    many=True,
+)
+
+
+class LakeStatusView(APIView):
+    """Data monitoring: per parking data set of the lake its watermark, lag, rows and last run."""
+
+    permission_classes = [IsAuthenticated, FunctionPermission]
+    read_permissions = (PERM,)
+
+    @extend_schema(responses=LAKE_STATUS)
+    def get(self, request):
+        return Response(lake_status())
+
+
+urlpatterns = [
+    path("stats/orders", OrderStatsView.as_view(), name="stats-orders"),
+    path("lake/status", LakeStatusView.as_view(), name="lake-status"),
+]
