@@ -234,4 +234,5 @@ def test_lake_status_api_and_page_line(world):
     assert status["dataset"] == "orders" and status["rows"] == Order.objects.count()
     assert status["watermark"] and status["last_run"]
     html = client.get("/parking/stats/orders/").content.decode()
-    assert "data-lake-status" in html and str(status["rows"]) in html
+    line = html.split("data-lake-status>", 1)[1].split("</p>", 1)[0]
+    assert status["watermark"] in line and f"共 {status['rows']} 条" in line

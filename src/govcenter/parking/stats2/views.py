@@ -19,6 +19,7 @@ from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import District
 
+from ..lake.sync import lake_status
 from ..models.tariff import AreaClass
 from .orders import as_dict, order_stats, parse_query
 
@@ -117,6 +118,7 @@ def _context(request):
                 },
             },
             "export_query": request.GET.urlencode(),
+        "lake": next((d for d in lake_status() if d["dataset"] == "orders"), None),
         },
     )
 
