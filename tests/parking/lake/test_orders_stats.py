@@ -230,7 +230,7 @@ def test_the_page_needs_the_statistics_permission(world):
 def test_lake_status_api_and_page_line(world):
     client = Client()
     client.force_login(world.leader)
-    [status] = client.get("/api/v1/parking/lake/status").json()
+    status = client.get("/api/v1/parking/lake/status").json()[0]
     assert status["dataset"] == "orders" and status["rows"] == Order.objects.count()
     assert status["watermark"] and status["last_run"]
     html = client.get("/parking/stats/orders/").content.decode()

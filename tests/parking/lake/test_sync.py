@@ -143,11 +143,15 @@ def test_status_and_cli(generated, lake):
     call_command("parking", "lake-sync", "--dataset", "orders", stdout=out)
     [printed] = json.loads(out.getvalue())
     assert printed["dataset"] == "orders" and printed["rows_written"] == Order.objects.count()
-    [status] = lake_status()
+    status = lake_status()[0]
+    assert [s["dataset"] for s in lake_status()] == ["orders", "payments", "refunds"]
     assert status["rows"] == Order.objects.count() and status["last_run"] and status["lag_seconds"] >= 0
     out = StringIO()
     call_command("parking", "lake-status", stdout=out)
     assert json.loads(out.getvalue())[0]["rows"] == Order.objects.count()
+    out = StringIO()
+    call_command("parking", "lake-sync", stdout=out)  # every data set
+    assert [r["dataset"] for r in json.loads(out.getvalue())] == ["orders", "payments", "refunds"]
 
 
 def test_unknown_dataset(db, lake):
@@ -157,3 +161,52 @@ def test_unknown_dataset(db, lake):
 
     with pytest.raises(CommandError, match="--dataset 'nope'"):
         call_command("parking", "lake-sync", "--dataset", "nope", stdout=StringIO())
+
+
+def _lake(lake, dataset: str, columns: str) -> dict:
+    files = [str(f) for f in live_files(lake, dataset)]
+    if not files:
+        return {}
+    rows = duckdb.connect().execute(f"SELECT {columns} FROM read_parquet(?)", [files]).fetchall()
+    assert len({r[0] for r in rows}) == len(rows)
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_payments_and_refunds_follow_their_tables(generated, lake):
+    from govcenter.parking.models import PaymentItem
+    from govcenter.parking.models.refunds import Refund
+
+    sync_dataset("payments")
+    sync_dataset("refunds")
+    truth = {
+        i.pk: (i.order_id, i.amount_fen, i.intent.status, i.order.district.code)
+        for i in PaymentItem.objects.select_related("intent", "order__district")
+    }
+    assert len(truth) > 100
+    assert _lake(lake, "payments", "item_id, order_id, amount_fen, status, district_code") == truth
+    assert _lake(lake, "refunds", "refund_id") == {}
+
+    # A refund is requested for a paid order: the refunds data set gets it; then it succeeds
+    # (a late change of the same row): replaced, not duplicated.
+    item = PaymentItem.objects.select_related("intent", "order").filter(intent__status="paid").first()
+    refund = Refund.objects.create(
+        refund_no="RFTEST1", intent=item.intent, order=item.order, district_id=item.order.district_id,
+        amount_fen=100, reason_category="other", reason="测试", status="requested",
+    )  # fmt: skip
+    sync_dataset("refunds")
+    assert _lake(lake, "refunds", "refund_id, status, amount_fen") == {refund.pk: ("requested", 100)}
+    Refund.objects.filter(pk=refund.pk).update(
+        status="succeeded", succeeded_at=timezone.now(), updated_at=timezone.now() + dt.timedelta(minutes=10)
+    )
+    sync_dataset("refunds")
+    assert _lake(lake, "refunds", "refund_id, status") == {refund.pk: ("succeeded",)}
+
+    # A payment corrected later (its paid time fixed by reconciliation) is rewritten in place.
+    fixed = item.intent.paid_at - dt.timedelta(minutes=7)
+    type(item.intent).objects.filter(pk=item.intent_id).update(
+        paid_at=fixed, updated_at=timezone.now() + dt.timedelta(minutes=10)
+    )
+    result = sync_dataset("payments")
+    assert result.changed == item.intent.items.count()
+    lake_payments = _lake(lake, "payments", "item_id, epoch_ms(paid_at)")
+    assert lake_payments[item.pk] == (int(fixed.timestamp() * 1000),) and len(lake_payments) == len(truth)

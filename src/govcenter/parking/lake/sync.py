@@ -154,8 +154,101 @@ class Dataset:
     version: int = 1  # bump when the schema changes: the next run rebuilds every partition
 
 
+def _simple(name: str, model_path: str, key: str, *, time: str, district: str, columns: list) -> Dataset:
+    """A data set whose rows are one model's rows, columns given as (name, ORM path, Arrow type).
+
+    ``time`` is the ORM path of the partition time, ``district`` of the district id; the change
+    key is the column ``updated_at`` (its path is that column's). A ``district_code`` column
+    is added from the partition.
+    """
+    paths = [path for _n, path, _t in columns]
+    updated = next(path for n, path, _t in columns if n == "updated_at")
+    schema = pa.schema([(key, pa.int64()), ("district_code", pa.string()), *[(n, t) for n, _p, t in columns]])
+    district_index = paths.index(district)
+
+    def model():
+        from django.apps import apps
+
+        return apps.get_model(model_path)
+
+    def changed(since):
+        qs = model().objects.all()
+        if since is not None:
+            qs = qs.filter(**{f"{updated}__gt": since})
+        return qs.order_by().values_list("id", time, district, updated).iterator(chunk_size=20000)
+
+    def rows(day, district_ids):
+        lo = dt.datetime.combine(day, dt.time(), TZ)
+        hi = lo + dt.timedelta(days=1)
+        qs = (
+            model()
+            .objects.filter(
+                **{f"{district}__in": sorted(district_ids), f"{time}__gte": lo, f"{time}__lt": hi}
+            )
+            .order_by("id")
+        )
+        out: dict[int, list] = defaultdict(list)
+        for r in qs.values_list("id", *paths).iterator(chunk_size=5000):
+            out[r[1 + district_index]].append(r)
+        return out
+
+    def table(rows, district_code):
+        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(len(columns) + 1)]
+        arrays = [pa.array(cols[0], pa.int64()), pa.array([district_code] * len(rows), pa.string())]
+        arrays += [pa.array(cols[i + 1], t) for i, (_n, _p, t) in enumerate(columns)]
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+    return Dataset(name, schema, changed, rows, table, key)
+
+
+# Payments: one row per payment item (an order's share of a payment), in the district of its
+# order and the day the payment was created; its change key is the payment's updated_at.
+PAYMENTS = _simple(
+    "payments",
+    "parking.PaymentItem",
+    "item_id",
+    time="intent__created_at",
+    district="order__district_id",
+    columns=[
+        ("intent_id", "intent_id", pa.int64()),
+        ("order_id", "order_id", pa.int64()),
+        ("district_id", "order__district_id", pa.int64()),
+        ("managing_unit_id", "order__managing_unit_id", pa.int64()),
+        ("segment_id", "order__segment_id", pa.int64()),
+        ("amount_fen", "amount_fen", pa.int64()),
+        ("status", "intent__status", pa.string()),
+        ("provider", "intent__provider", pa.string()),
+        ("created_at", "intent__created_at", TS),
+        ("paid_at", "intent__paid_at", TS),
+        ("updated_at", "intent__updated_at", TS_US),
+    ],
+)
+
+# Refunds: one row per refund, on the day it was requested, in its district.
+REFUNDS = _simple(
+    "refunds",
+    "parking.Refund",
+    "refund_id",
+    time="requested_at",
+    district="district_id",
+    columns=[
+        ("intent_id", "intent_id", pa.int64()),
+        ("order_id", "order_id", pa.int64()),
+        ("district_id", "district_id", pa.int64()),
+        ("amount_fen", "amount_fen", pa.int64()),
+        ("reason_category", "reason_category", pa.string()),
+        ("status", "status", pa.string()),
+        ("requested_at", "requested_at", TS),
+        ("decided_at", "decided_at", TS),
+        ("succeeded_at", "succeeded_at", TS),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
 DATASETS: dict[str, Dataset] = {
     "orders": Dataset("orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id"),
+    "payments": PAYMENTS,
+    "refunds": REFUNDS,
 }
 
 

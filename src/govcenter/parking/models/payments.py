@@ -84,7 +84,11 @@ class PaymentIntent(models.Model):
                 condition=~Q(status="paid") | Q(paid_at__isnull=False), name="parking_payment_paid_has_time"
             ),
         ]
-        indexes = [models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            # The lake exporter's watermark scan (parking/lake/sync.py).
+            models.Index(fields=["updated_at"], name="parking_payment_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"payment {self.out_trade_no} ({self.status})"

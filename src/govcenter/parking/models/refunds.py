@@ -123,6 +123,8 @@ class Refund(ScopedModel):
         indexes = [
             models.Index(fields=["status", "requested_at"]),
             models.Index(fields=["succeeded_at"]),
+            # The lake exporter's watermark scan (parking/lake/sync.py).
+            models.Index(fields=["updated_at"], name="parking_refund_updated"),
         ]
 
     def __str__(self) -> str:
