@@ -201,15 +201,18 @@ def test_lake_manifest_backup_and_drill(backup_env, settings):
 
     settings.GOVCENTER_OPS_BACKUP_LAKE_DATA = True
     lake = Path(settings.GOVCENTER_LAKE_DIR)
-    for dataset, n in (("trips", 30), ("telemetry", 12)):
+    for dataset, n in (("trips", 30), ("telemetry", 12), ("parking/orders", 7)):
         part = lake / dataset / "date=2026-11-26" / "operator=mt"
         part.mkdir(parents=True)
         pq.write_table(pa.table({"x": list(range(n))}), part / "part-1.parquet")
+    (lake / "parking" / "orders" / "_manifest.json").write_text('{"watermark": "2026-11-26T10:00:00+08:00"}')
     backup = services.backup_create(kind="lake")
     assert backup.engine == "lake" and backup.tables["trips"]["rows"] == 30 and backup.tables["telemetry"]["rows"] == 12
+    assert backup.tables["parking/orders"]["rows"] == 7  # a nested data set counts on its own
     drill = services.restore_drill(backup=backup)
     assert drill.result == "passed", drill.error
-    assert sorted(r["table"] for r in drill.tables) == ["(manifest)", "telemetry", "trips"]
+    assert sorted(r["table"] for r in drill.tables) == [
+        "(data set manifests)", "(manifest)", "parking/orders", "telemetry", "trips"]
     import shutil
 
     shutil.rmtree(lake)  # an empty (or absent) lake is a valid state: its manifest still restores

@@ -243,15 +243,35 @@ def lake_manifest(root: Path) -> dict:
     """Every Parquet file of the lake: dataset, path, size, SM3, rows (from the footer)."""
     import pyarrow.parquet as pq
 
-    files = []
+    files, manifests = [], []
     if root.is_dir():
         for path in sorted(root.rglob("*.parquet")):
             if any(part.startswith(".") for part in path.relative_to(root).parts):
                 continue  # writers' temporary files
             rel = path.relative_to(root).as_posix()
-            files.append({"dataset": rel.split("/", 1)[0], "path": rel, "size": path.stat().st_size,
+            files.append({"dataset": _dataset_of(rel), "path": rel, "size": path.stat().st_size,
                           "sm3": stream.file_sm3(path), "rows": pq.ParquetFile(path).metadata.num_rows})  # fmt: skip
-    return {"format": 1, "root": str(root), "files": files}
+        # The data sets' own manifests (which file is live per partition, watermarks): kept whole.
+        for path in sorted(root.rglob("_manifest.json")):
+            rel = path.relative_to(root).as_posix()
+            if not any(part.startswith(".") for part in path.relative_to(root).parts):
+                manifests.append({"path": rel, "size": path.stat().st_size, "sm3": stream.file_sm3(path)})
+    return {"format": 1, "root": str(root), "files": files, "manifests": manifests}
+
+
+def _dataset_of(rel: str) -> str:
+    """The data set of a lake file: its folders before the first ``key=value`` partition
+    (``trips``, ``parking/orders``)."""
+    folders = rel.split("/")[:-1]
+    head = []
+    for folder in folders:
+        if "=" in folder:
+            break
+        head.append(folder)
+    return "/".join(head) or (folders[0] if folders else rel)
+
+
+MANIFESTS = "(data set manifests)"
 
 
 def lake_figures(manifest: dict) -> dict[str, dict]:
@@ -272,6 +292,11 @@ def lake_figures(manifest: dict) -> dict[str, dict]:
         for f in sorted(files, key=lambda f: f["path"]):
             h.update(f"{f['path']}\t{f['size']}\t{f['sm3']}\t{f['rows']}\n".encode())
         out[name] = {"rows": sum(f["rows"] for f in files), "sm3": h.finalize().hex()}
+    if manifest.get("manifests"):
+        h = hashes.Hash(hashes.SM3())
+        for m in sorted(manifest["manifests"], key=lambda m: m["path"]):
+            h.update(f"{m['path']}\t{m['size']}\t{m['sm3']}\n".encode())
+        out[MANIFESTS] = {"rows": len(manifest["manifests"]), "sm3": h.finalize().hex()}
     return out
 
 
@@ -283,6 +308,8 @@ def _dump_lake(dst: Path) -> dict:
         info = tarfile.TarInfo(LAKE_MANIFEST)
         info.size, info.mtime = len(data), int(timezone.now().timestamp())
         tar.addfile(info, io.BytesIO(data))
+        for m in manifest["manifests"]:
+            tar.add(root / m["path"], arcname=f"manifests/{m['path']}", recursive=False)
         if settings.GOVCENTER_OPS_BACKUP_LAKE_DATA:
             for f in manifest["files"]:
                 tar.add(root / f["path"], arcname=f"data/{f['path']}", recursive=False)
@@ -425,6 +452,10 @@ def _restore_lake(plain: Path, tmp: Path) -> tuple[str, dict]:
         manifest = json.loads((target / LAKE_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DrillError(f"the lake archive has no readable {LAKE_MANIFEST}: {exc}") from None
+    for m in manifest.get("manifests", []):
+        # The data sets' manifests always come along: their bytes must be what was listed.
+        path = target / "manifests" / m["path"]
+        m["sm3"] = stream.file_sm3(path) if path.is_file() else "missing"
     data = target / "data"
     if data.is_dir():
         # The files themselves came along: their bytes must be what the manifest says.
