@@ -9,6 +9,7 @@ import io
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from docx import Document
 from openpyxl import load_workbook
 
@@ -190,6 +191,9 @@ def test_roster_page_export_swap_and_api(org):
     assert now.status_code == 200 and mine.pk in [s["id"] for s in now.json()["seats"]]
     ranged = client.get("/api/v1/ops/duty/roster", {"from": start.isoformat(), "to": (start + dt.timedelta(days=2)).isoformat()})
     assert ranged.status_code == 200 and len(ranged.json()["seats"]) == roster.DutyAssignment.objects.count()
+    month = client.get("/api/v1/ops/duty/roster").json()  # no range: this month
+    today = timezone.localdate()
+    assert month["from"] == today.replace(day=1).isoformat() and month["to"][:7] == today.isoformat()[:7]
     bad = client.get("/api/v1/ops/duty/roster", {"from": "soon", "to": "2025-01-01"})
     assert bad.status_code == 400 and set(bad.json()) >= {"code", "message", "details"}
     outsider = client_for(org["outsider"]).get("/api/v1/ops/duty/roster", {"from": start.isoformat(),

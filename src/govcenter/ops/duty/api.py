@@ -1,5 +1,5 @@
 """``/api/v1/ops/duty/``: who is on duty now (or ``?at=ISO``), and ``roster?from=&to=`` the seats
-of a date range (at most 62 days), in the caller's data scope; ``?unit=CODE`` narrows both."""
+of a date range (at most 62 days; default this month), in the caller's data scope; ``?unit=CODE`` narrows both."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.urls import path
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
@@ -86,14 +87,21 @@ class OnDutyView(APIView):
 class RosterView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(parameters=[OpenApiParameter("from", str, required=True, description="YYYY-MM-DD"),
-                               OpenApiParameter("to", str, required=True, description="YYYY-MM-DD"), UNIT],
-                   responses=RosterSerializer)  # fmt: skip
+    @extend_schema(parameters=[
+        OpenApiParameter("from", OpenApiTypes.DATE, description="YYYY-MM-DD; default the first day of this month"),
+        OpenApiParameter("to", OpenApiTypes.DATE, description="YYYY-MM-DD; default the last day of from's month"),
+        UNIT], responses=RosterSerializer)  # fmt: skip
     def get(self, request):
         _check(request)
+        first = dt.datetime.now(TZ).date().replace(day=1)
         values = {}
         for name in ("from", "to"):
             text = (request.query_params.get(name) or "").strip()
+            if not text:
+                start = values.get("from", first)
+                month_end = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+                values[name] = first if name == "from" else month_end
+                continue
             try:
                 values[name] = dt.date.fromisoformat(text)
             except ValueError:
