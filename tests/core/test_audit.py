@@ -547,7 +547,7 @@ def test_cli_verify_exit_codes_in_a_subprocess(tmp_path):
     }
 
     def run(*args):
-        return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=600)  # a hang guard: migrating a fresh database takes ~35 s quiet, minutes on a loaded CI machine
 
     assert run("migrate", "-v0").returncode == 0
     filled = run(

@@ -191,7 +191,7 @@ def test_serve_setup_serves_with_a_worker_and_stops_both_on_sigterm(tmp_path):
 
 def test_the_worker_dies_when_the_server_is_killed_outright(tmp_path):
     port = _free_port()
-    subprocess.run([*GOVCENTER, "migrate", "--noinput"], env=_env(tmp_path), capture_output=True, timeout=120, check=True)
+    subprocess.run([*GOVCENTER, "migrate", "--noinput"], env=_env(tmp_path), capture_output=True, timeout=600, check=True)  # hang guard (see test_audit)
     proc = subprocess.Popen(
         [*GOVCENTER, "serve", "--port", str(port)],
         env=_env(tmp_path),
