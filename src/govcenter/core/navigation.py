@@ -26,6 +26,7 @@ class NavItem:
     url_name: str
     permission: str | None = None  # a function permission the user needs to see it
     icon: str = ""  # a file name (without .svg) in static/vendor/tabler-icons/
+    args: tuple = ()  # the route's arguments (one view serving several pages)
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ def register(section: NavSection) -> None:
     keeping items other apps added with :func:`add_items`."""
     existing = _registry.get(section.key)
     if existing is not None:
-        known = {item.url_name for item in section.items}
-        extra = tuple(item for item in existing.items if item.url_name not in known)
+        known = {(item.url_name, item.args) for item in section.items}
+        extra = tuple(item for item in existing.items if (item.url_name, item.args) not in known)
         section = replace(section, items=section.items + extra)
     _registry[section.key] = section
 
@@ -54,8 +55,8 @@ def register(section: NavSection) -> None:
 def add_items(section_key: str, *items: NavItem) -> None:
     """Append items to a section (created empty, order 100, if not registered yet)."""
     section = _registry.get(section_key) or NavSection(key=section_key, label=section_key)
-    known = {item.url_name for item in section.items}
-    new = tuple(item for item in items if item.url_name not in known)
+    known = {(item.url_name, item.args) for item in section.items}
+    new = tuple(item for item in items if (item.url_name, item.args) not in known)
     _registry[section_key] = replace(section, items=section.items + new)
 
 
@@ -63,9 +64,9 @@ def registered() -> list[NavSection]:
     return sorted(_registry.values(), key=lambda s: (s.order, s.key))
 
 
-def _url(url_name: str) -> str | None:
+def _url(url_name: str, args: tuple = ()) -> str | None:
     try:
-        return reverse(url_name)
+        return reverse(url_name, args=args)
     except NoReverseMatch:
         return None
 
@@ -87,7 +88,7 @@ def sections_for(request) -> list[dict]:
         for item in section.items:
             if item.permission is not None and not user.has_perm(item.permission):
                 continue
-            url = _url(item.url_name)
+            url = _url(item.url_name, item.args)
             if url is None or url in shown:
                 # Unbuilt, or already listed by a section ordered earlier (a module's own
                 # section wins over the kernel's catch-all 系统管理 entry for the same page).

@@ -48,8 +48,29 @@ def register_navigation() -> None:
                 NavItem(_("处罚案件"), "parking:penalty_list", "parking.view_penaltycase", icon="file-certificate"),
                 NavItem(_("投诉申诉"), "parking:complaint_list", "parking.view_complaint", icon="message"),
                 NavItem(_("客服工单"), "parking:ticket_list", "parking.view_serviceticket", icon="users"),
-                NavItem(_("统计看板"), "parking:stats_dashboard", "parking.view_dailydistrictstat", icon="chart-bar"),
-                NavItem(_("订单情况统计"), "parking:stats_orders", "parking.view_dailydistrictstat", icon="chart-bar"),
             ),
         )
+    )
+    register(
+        NavSection(
+            key="parking_stats",
+            label=_("停车统计分析"),
+            icon="chart-bar",
+            order=21,
+            items=(
+                NavItem(_("统计看板"), "parking:stats_dashboard", "parking.view_dailydistrictstat", icon="chart-bar"),
+                NavItem(_("订单情况统计"), "parking:stats_orders", "parking.view_dailydistrictstat", icon="chart-bar"),
+                *_statistic_items(),
+            ),
+        )
+    )
+
+
+def _statistic_items() -> tuple[NavItem, ...]:
+    """One item per registered statistic (parking/stats2/catalog.py), in the contract's order."""
+    from .stats2.catalog import STATISTICS
+
+    return tuple(
+        NavItem(stat.title, "parking:stats_statistic", stat.permission, icon="chart-bar", args=(stat.slug,))
+        for stat in sorted(STATISTICS.values(), key=lambda s: (s.number, s.slug))
     )

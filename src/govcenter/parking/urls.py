@@ -62,5 +62,6 @@ urlpatterns: list = [
     path("", include("govcenter.parking.views.permits")),
     path("", include("govcenter.parking.views.stats")),
     path("", include("govcenter.parking.stats2.views")),
+    path("", include("govcenter.parking.stats2.pages")),
     path("", include("govcenter.parking.views.rejections")),
 ]

@@ -60,6 +60,7 @@ urlpatterns: list = [
     path("", include("govcenter.parking.api.permits")),
     path("", include("govcenter.parking.api.stats")),
     path("", include("govcenter.parking.api.stats_orders")),
+    path("", include("govcenter.parking.api.stats2")),
     path("", include("govcenter.parking.api.rejections")),
     path("", include(router.urls)),
 ]

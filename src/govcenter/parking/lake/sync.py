@@ -70,6 +70,8 @@ ORDERS_SCHEMA = pa.schema(
         ("amount_paid_fen", pa.int64()),
         ("amount_adjustment_fen", pa.int64()),
         ("updated_at", TS_US),
+        ("paid_at", TS),  # the first payment that paid the order (version 2)
+        ("pay_channel", pa.string()),  # its provider
     ]
 )
 
@@ -84,18 +86,30 @@ def parking_root(root: Path | str | None = None) -> Path:
 
 def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
     """The OLTP order rows started on Beijing ``day`` in ``district_ids``, by district id."""
-    from govcenter.parking.models import Order
+    from django.db.models import OuterRef, Subquery
+
+    from govcenter.parking.models import Order, PaymentItem
+    from govcenter.parking.models.payments import PaymentStatus
 
     lo = dt.datetime.combine(day, dt.time(), TZ)
     hi = lo + dt.timedelta(days=1)
     out: dict[int, list[dict]] = defaultdict(list)
+    # The payment that paid the order: a succeeded payment bumps the order's updated_at
+    # (services.payments marks the order paid), so these columns follow it.
+    paying = PaymentItem.objects.filter(order=OuterRef("pk"), intent__status=PaymentStatus.PAID).order_by(
+        "intent__paid_at", "intent_id"
+    )
     qs = (
         Order.objects.filter(district_id__in=sorted(district_ids), started_at__gte=lo, started_at__lt=hi)
+        .annotate(
+            _paid_at=Subquery(paying.values("intent__paid_at")[:1]),
+            _channel=Subquery(paying.values("intent__provider")[:1]),
+        )
         .order_by("id")
         .values_list(
             "id", "district_id", "managing_unit_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
             "vehicle_class", "started_at", "ended_at", "amount_due_fen", "amount_paid_fen",
-            "amount_adjustment_fen", "updated_at",
+            "amount_adjustment_fen", "updated_at", "_paid_at", "_channel",
         )
     )  # fmt: skip
     for r in qs.iterator(chunk_size=5000):
@@ -104,7 +118,7 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
 
 
 def _orders_table(rows: list, district_code: str) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(15)]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(17)]
     started, ended = cols[9], cols[10]
     duration = [
         int((e - s).total_seconds()) if e is not None else None for s, e in zip(started, ended, strict=True)
@@ -127,6 +141,8 @@ def _orders_table(rows: list, district_code: str) -> pa.Table:
         pa.array(cols[12], pa.int64()),
         pa.array(cols[13], pa.int64()),
         pa.array(cols[14], TS_US),
+        pa.array(cols[15], TS),
+        pa.array(cols[16], pa.string()),
     ]
     return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
 
@@ -246,7 +262,9 @@ REFUNDS = _simple(
 )
 
 DATASETS: dict[str, Dataset] = {
-    "orders": Dataset("orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id"),
+    "orders": Dataset(
+        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=2
+    ),
     "payments": PAYMENTS,
     "refunds": REFUNDS,
 }

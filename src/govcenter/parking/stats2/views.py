@@ -118,7 +118,7 @@ def _context(request):
                 },
             },
             "export_query": request.GET.urlencode(),
-        "lake": next((d for d in lake_status() if d["dataset"] == "orders"), None),
+            "lake": next((d for d in lake_status() if d["dataset"] == "orders"), None),
         },
     )
 

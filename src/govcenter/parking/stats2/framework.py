@@ -1,0 +1,263 @@
+"""One definition per statistic: measures, breakdowns and drill levels over one lake view.
+
+A :class:`Statistic` is declared once (in its module, registered in :data:`STATISTICS` by
+:func:`register`) and then served everywhere from that one definition:
+
+* the page ``/parking/stats/<slug>/`` (filters, KPI cards, ECharts charts, drill-down table,
+  breakdown tables), its Excel export ``/parking/stats/<slug>/export.xlsx`` (exactly the
+  tables on screen) — :mod:`.views`;
+* the API ``GET /api/v1/parking/stats/<slug>`` with its OpenAPI schema — :mod:`..api.stats2`;
+* the weekly and monthly reports, which call :func:`compute` like the page.
+
+A :class:`Measure` is either an aggregate SQL expression over the statistic's view (additive:
+a count or a sum, so a drill level's rows sum to its parent's total and the tests can say so)
+or derived in Python from the other measures of the same row (a rate, an average — computed
+per row, never summed). A :class:`Breakdown` groups the same measures by one more expression
+(channel, category, stage …); its groups also sum to the total.
+
+SQL text comes only from these definitions (module constants), the window placeholders below
+and ``?`` parameters; no request text reaches it. Window tokens a measure may use:
+``{window_start}`` / ``{window_end}`` (TIMESTAMPTZ of the window's first midnight and of the
+midnight after its last day, Beijing) and ``{as_of}`` (the earlier of ``{window_end}`` and
+now) — e.g. arrears aged "as of" the end of the window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from .common import ALL_FILTERS, LEVELS, StatQuery, names, where_sql
+from .lake import connection
+
+UNITS = ("count", "fen", "percent", "ratio", "minutes", "hours", "days")
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    label: Any  # a lazy translation
+    sql: str | None = None  # an aggregate over the view; None: derived
+    unit: str = "count"
+    derive: Callable[[dict], Any] | None = None  # from the row's other measures
+
+    @property
+    def additive(self) -> bool:
+        return self.sql is not None and self.unit in ("count", "fen")
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    key: str
+    label: Any
+    sql: str  # the group expression
+    measures: tuple[str, ...]
+    labels: Callable[[Any], str] | dict | None = None  # group value → display label
+    # A fixed order of group values (buckets), "key" (by group value: days, hours), or None:
+    # by the first measure, descending.
+    order: tuple | str | None = None
+    chart: str = "bar"  # bar | pie | line
+
+
+@dataclass(frozen=True)
+class Statistic:
+    slug: str
+    number: int  # the contract's number (1–14)
+    title: Any
+    view: str  # a lake view (data set) or a parenthesised subquery over them
+    measures: tuple[Measure, ...]
+    kpis: tuple[str, ...]
+    datasets: tuple[str, ...]  # the lake data sets behind it (freshness line)
+    description: Any = ""
+    base: str | None = None  # a condition every row must meet
+    date_col: str = "date"
+    filters: tuple[str, ...] = ALL_FILTERS
+    levels: tuple[str, ...] = LEVELS
+    breakdowns: tuple[Breakdown, ...] = ()
+    chart_measures: tuple[str, ...] = ()  # the rows chart (default: the first KPI)
+    # Extra sections: (con, where, params, tokens, user, query) → list of tables
+    # {"key", "title", "columns": [(key, label, unit)], "rows": [dict]}
+    sections: Callable | None = None
+    permission: str = "parking.view_dailydistrictstat"
+
+    def measure(self, key: str) -> Measure:
+        return next(m for m in self.measures if m.key == key)
+
+
+STATISTICS: dict[str, Statistic] = {}
+
+
+def register(stat: Statistic) -> Statistic:
+    if stat.slug in STATISTICS:
+        raise ValueError(f"statistic {stat.slug!r} registered twice")
+    for m in stat.measures:
+        if m.unit not in UNITS:
+            raise ValueError(f"{stat.slug}.{m.key}: unit {m.unit!r} not in {UNITS}")
+        if (m.sql is None) == (m.derive is None):
+            raise ValueError(f"{stat.slug}.{m.key}: give exactly one of sql and derive")
+    STATISTICS[stat.slug] = stat
+    return stat
+
+
+def ratio(numerator: str, denominator: str, digits: int = 4) -> Callable[[dict], float | None]:
+    """A derived measure: ``numerator / denominator`` of the row (None when the denominator is 0)."""
+
+    def derive(row: dict) -> float | None:
+        d = row.get(denominator) or 0
+        return round((row.get(numerator) or 0) / d, digits) if d else None
+
+    return derive
+
+
+def mean(total: str, count: str, scale: float = 1.0, digits: int = 1) -> Callable[[dict], float | None]:
+    """A derived measure: ``total / count / scale`` (e.g. seconds → minutes with scale 60)."""
+
+    def derive(row: dict) -> float | None:
+        n = row.get(count) or 0
+        return round((row.get(total) or 0) / n / scale, digits) if n else None
+
+    return derive
+
+
+def _ts(moment: dt.datetime) -> str:
+    return f"TIMESTAMPTZ '{moment.isoformat()}'"
+
+
+def window_tokens(q: StatQuery, now: dt.datetime) -> dict[str, str]:
+    tz = timezone.get_default_timezone()
+    start = dt.datetime.combine(q.start, dt.time(), tz)
+    end = dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time(), tz)
+    return {"window_start": _ts(start), "window_end": _ts(end), "as_of": _ts(min(end, now))}
+
+
+def _select(stat: Statistic, keys, tokens) -> str:
+    return ", ".join(f"{stat.measure(k).sql.format(**tokens)} AS {k}" for k in keys)
+
+
+def _finish(stat: Statistic, row: dict, keys: tuple[str, ...] | None = None) -> dict:
+    """Fill in a row's derived measures (in declaration order) and make the sums integers."""
+    for m in stat.measures:
+        if keys is not None and m.key not in keys:
+            continue
+        if m.derive is not None:
+            row[m.key] = m.derive(row)
+        elif m.unit in ("count", "fen"):
+            row[m.key] = int(row.get(m.key) or 0)
+        elif row.get(m.key) is not None:
+            row[m.key] = round(float(row[m.key]), 4)
+    return row
+
+
+@dataclass
+class StatResult:
+    statistic: Statistic
+    query: StatQuery
+    total: dict
+    rows: list[dict] = field(default_factory=list)
+    breakdowns: dict[str, list[dict]] = field(default_factory=dict)
+    extra: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able data (API, page, Excel, reports)."""
+        return {
+            "statistic": self.statistic.slug,
+            "filters": self.query.filters(),
+            "level": self.query.level,
+            "total": self.total,
+            "rows": self.rows,
+            "breakdowns": self.breakdowns,
+            "extra": self.extra,
+        }
+
+
+def _label(labels, value) -> str:
+    if value is None:
+        return "—"
+    if labels is None:
+        return str(value)
+    if callable(labels):
+        return str(labels(value))
+    return str(labels.get(value, value))
+
+
+def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None) -> StatResult:
+    """The statistic of ``q`` for ``user`` (scoped), from the lake: total, drill rows, breakdowns, extras."""
+    now = now or timezone.now()
+    tokens = window_tokens(q, now)
+    where, params = where_sql(user, q, date_col=stat.date_col, base=stat.base)
+    sql_keys = [m.key for m in stat.measures if m.sql is not None]
+    select = _select(stat, sql_keys, tokens)
+    level = q.level
+    con = connection(root)
+    try:
+        # Only names and SQL from the statistic's definition and "?" placeholders reach the text.
+        row = con.execute(f"SELECT {select} FROM {stat.view} WHERE {where}", params).fetchone()  # noqa: S608
+        result = StatResult(stat, q, _finish(stat, dict(zip(sql_keys, row, strict=True))))
+        if level is not None:
+            fetched = con.execute(
+                f"SELECT {level}_id, {select} FROM {stat.view} WHERE {where} GROUP BY 1 ORDER BY 1",  # noqa: S608
+                params,
+            ).fetchall()
+            labels = names(level, [r[0] for r in fetched if r[0] is not None])
+            for r in fetched:
+                code, name = labels.get(r[0], ("", "—"))
+                result.rows.append(
+                    _finish(
+                        stat,
+                        {"id": r[0], "code": code, "name": name, **dict(zip(sql_keys, r[1:], strict=True))},
+                    )
+                )
+        for b in stat.breakdowns:
+            keys = [k for k in b.measures if stat.measure(k).sql is not None]
+            needed = _needed(stat, b.measures)
+            fetched = con.execute(
+                f"SELECT {b.sql} AS g, {_select(stat, needed, tokens)} FROM {stat.view} "  # noqa: S608
+                f"WHERE {where} GROUP BY 1",
+                params,
+            ).fetchall()
+            groups = {r[0]: dict(zip(needed, r[1:], strict=True)) for r in fetched}
+            if b.order == "key":
+                order = sorted(groups, key=lambda g: (g is None, g))
+            elif b.order is not None:
+                order = list(b.order) + [g for g in groups if g not in b.order]
+            else:
+                order = sorted(groups, key=lambda g: (-(groups[g].get(keys[0]) or 0) if keys else 0, str(g)))
+            result.breakdowns[b.key] = [
+                {
+                    "key": g,
+                    "label": _label(b.labels, g),
+                    **_pick(_finish(stat, dict(groups.get(g, {}))), b.measures),
+                }
+                for g in order
+            ]
+        if stat.sections is not None:
+            result.extra = stat.sections(con, where, params, tokens, user, q)
+    finally:
+        con.close()
+    return result
+
+
+def _needed(stat: Statistic, keys) -> list[str]:
+    """The SQL measures a set of measures needs (derived ones need every SQL measure of the row)."""
+    if any(stat.measure(k).sql is None for k in keys):
+        return [m.key for m in stat.measures if m.sql is not None]
+    return list(keys)
+
+
+def _pick(row: dict, keys) -> dict:
+    return {k: row.get(k) for k in keys}
+
+
+def display(value, unit: str):
+    """A measure's value as shown in a table cell and an Excel cell (fen → yuan, rates → %)."""
+    if value is None:
+        return None
+    if unit == "fen":
+        return round(value / 100, 2)
+    if unit == "percent":
+        return round(value * 100, 2)
+    return value

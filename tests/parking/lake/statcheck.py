@@ -1,0 +1,87 @@
+"""Checks every registered statistic must pass (used by each statistic's tests).
+
+* :func:`assert_reconciles` — the drill rows and every breakdown's groups sum to the total
+  for each additive measure (counts and sums), at every drill level down to one segment;
+* :func:`assert_surfaces_agree` — the API, the page and the Excel export show the numbers
+  of :func:`compute` (the page's table cells and the sheet's cells are the displayed values).
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.test import Client
+from openpyxl import load_workbook
+
+from govcenter.core.audit import AuditEntry
+from govcenter.parking.models import Road, Segment
+from govcenter.parking.stats2.common import StatQuery
+from govcenter.parking.stats2.framework import compute, display
+
+
+def additive(stat) -> list[str]:
+    return [m.key for m in stat.measures if m.additive]
+
+
+def assert_sums(stat, result) -> None:
+    keys = additive(stat)
+    if result.rows:
+        for k in keys:
+            assert sum(r[k] for r in result.rows) == result.total[k], (stat.slug, "rows", k)
+    for b in stat.breakdowns:
+        for k in b.measures:
+            if k in keys:
+                assert sum(g[k] for g in result.breakdowns[b.key]) == result.total[k], (stat.slug, b.key, k)
+
+
+def assert_reconciles(stat, user, start, end, **filters) -> dict:
+    """Drill from the city down to the busiest row at each level; returns the city total."""
+    q = StatQuery(start, end, levels=stat.levels, **filters)
+    city = compute(stat, user, q)
+    assert_sums(stat, city)
+    result, kwargs = city, dict(filters)
+    first = additive(stat)[0]
+    while result.rows:
+        top = max(result.rows, key=lambda r: r[first])
+        level = result.query.level
+        model = {"district": None, "road": Road, "segment": Segment}[level]
+        if model is None:
+            from govcenter.core.models import District
+
+            kwargs["district"] = District.objects.get(pk=top["id"])
+        else:
+            obj = model.objects.get(pk=top["id"])
+            kwargs[level] = obj
+            if level == "segment":
+                kwargs["road"] = obj.road
+        child = compute(stat, user, StatQuery(start, end, levels=stat.levels, **kwargs))
+        for k in additive(stat):
+            assert child.total[k] == top[k], (stat.slug, level, k)
+        assert_sums(stat, child)
+        result = child
+    return city.total
+
+
+def assert_surfaces_agree(user, stat, params: dict) -> dict:
+    client = Client()
+    client.force_login(user)
+    api = client.get(f"/api/v1/parking/stats/{stat.slug}", params)
+    assert api.status_code == 200, api.content
+    body = api.json()
+    page = client.get(f"/parking/stats/{stat.slug}/", params)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="stats-charts"' in html and "echarts.min.js" in html
+    for row in body["rows"]:
+        assert f'data-code="{row["code"]}"' in html
+    export = client.get(f"/parking/stats/{stat.slug}/export.xlsx", params)
+    assert export.status_code == 200
+    book = load_workbook(io.BytesIO(export.content))
+    values = list(book.worksheets[0].iter_rows(values_only=True))
+    _header, data_rows, total = values[2], values[3:-1], values[-1]
+    assert total[0] == "合计" and len(data_rows) == len(body["rows"])
+    for i, m in enumerate(stat.measures, start=1):
+        assert total[i] == display(body["total"][m.key], m.unit), m.key
+        assert [r[i] for r in data_rows] == [display(r[m.key], m.unit) for r in body["rows"]], m.key
+    assert len(book.worksheets) == 1 + len(stat.breakdowns) + len(body["extra"])
+    assert AuditEntry.objects.filter(action=f"parking.stats.{stat.slug}.export").exists()
+    return body
