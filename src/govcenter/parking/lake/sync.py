@@ -72,6 +72,8 @@ ORDERS_SCHEMA = pa.schema(
         ("updated_at", TS_US),
         ("paid_at", TS),  # the first payment that paid the order (version 2)
         ("pay_channel", pa.string()),  # its provider
+        ("refunds", pa.int64()),  # refunds asked for this order, any status (version 3)
+        ("refund_fen", pa.int64()),  # of which succeeded, their amount
     ]
 )
 
@@ -86,10 +88,11 @@ def parking_root(root: Path | str | None = None) -> Path:
 
 def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
     """The OLTP order rows started on Beijing ``day`` in ``district_ids``, by district id."""
-    from django.db.models import OuterRef, Subquery
+    from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 
     from govcenter.parking.models import Order, PaymentItem
     from govcenter.parking.models.payments import PaymentStatus
+    from govcenter.parking.models.refunds import Refund, RefundStatus
 
     lo = dt.datetime.combine(day, dt.time(), TZ)
     hi = lo + dt.timedelta(days=1)
@@ -99,17 +102,24 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
     paying = PaymentItem.objects.filter(order=OuterRef("pk"), intent__status=PaymentStatus.PAID).order_by(
         "intent__paid_at", "intent_id"
     )
+    # Its refunds (a refund bumps only its own updated_at: _orders_changed re-exports the order).
+    refunds = Refund.objects.filter(order=OuterRef("pk")).order_by().values("order")
     qs = (
         Order.objects.filter(district_id__in=sorted(district_ids), started_at__gte=lo, started_at__lt=hi)
         .annotate(
             _paid_at=Subquery(paying.values("intent__paid_at")[:1]),
             _channel=Subquery(paying.values("intent__provider")[:1]),
+            _refunds=Subquery(refunds.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+            _refund_fen=Subquery(
+                refunds.annotate(n=Sum("amount_fen", filter=Q(status=RefundStatus.SUCCEEDED))).values("n"),
+                output_field=IntegerField(),
+            ),
         )
         .order_by("id")
         .values_list(
             "id", "district_id", "managing_unit_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
             "vehicle_class", "started_at", "ended_at", "amount_due_fen", "amount_paid_fen",
-            "amount_adjustment_fen", "updated_at", "_paid_at", "_channel",
+            "amount_adjustment_fen", "updated_at", "_paid_at", "_channel", "_refunds", "_refund_fen",
         )
     )  # fmt: skip
     for r in qs.iterator(chunk_size=5000):
@@ -118,7 +128,7 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
 
 
 def _orders_table(rows: list, district_code: str) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(17)]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(19)]
     started, ended = cols[9], cols[10]
     duration = [
         int((e - s).total_seconds()) if e is not None else None for s, e in zip(started, ended, strict=True)
@@ -143,19 +153,42 @@ def _orders_table(rows: list, district_code: str) -> pa.Table:
         pa.array(cols[14], TS_US),
         pa.array(cols[15], TS),
         pa.array(cols[16], pa.string()),
+        pa.array([n or 0 for n in cols[17]], pa.int64()),
+        pa.array([n or 0 for n in cols[18]], pa.int64()),
     ]
     return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
 
 
 def _orders_changed(since: dt.datetime | None):
-    """(id, started_at, district_id, updated_at) of the orders changed after ``since`` (all if None)."""
+    """(id, started_at, district_id, updated_at) of the orders changed after ``since`` (all if None).
+
+    An order whose refund changed counts as changed (with the refund's ``updated_at``): its
+    row carries its refunds. Inside the overlap such an order is re-exported on each run (its
+    lake row keeps the order's own stamp), which costs a partition rewrite for five minutes.
+    """
+    import itertools
+
     from govcenter.parking.models import Order
+    from govcenter.parking.models.refunds import Refund
 
     qs = Order.objects.all()
-    if since is not None:
-        qs = qs.filter(updated_at__gt=since)
-    return (
-        qs.order_by().values_list("id", "started_at", "district_id", "updated_at").iterator(chunk_size=20000)
+    if since is None:
+        return (
+            qs.order_by()
+            .values_list("id", "started_at", "district_id", "updated_at")
+            .iterator(chunk_size=20000)
+        )
+    refunded = (
+        Refund.objects.filter(updated_at__gt=since, order__isnull=False)
+        .order_by()
+        .values_list("order_id", "order__started_at", "order__district_id", "updated_at")
+    )
+    return itertools.chain(
+        qs.filter(updated_at__gt=since)
+        .order_by()
+        .values_list("id", "started_at", "district_id", "updated_at")
+        .iterator(chunk_size=20000),
+        refunded.iterator(chunk_size=20000),
     )
 
 
@@ -341,8 +374,8 @@ def _holding(root: Path, dataset: Dataset, manifest: dict, ids: list[int]) -> se
         con.close()
 
 
-def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[tuple]) -> set[int]:
-    """The ids among (id, updated_at) ``pairs`` whose exact version the live files already hold."""
+def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[tuple]) -> set[tuple]:
+    """The (id, updated_at) ``pairs`` whose exact version the live files already hold."""
     if not pairs or not manifest["partitions"]:
         return set()
     files = [str(root / dataset.name / p["file"]) for p in manifest["partitions"].values()]
@@ -359,10 +392,10 @@ def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[
         )
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         sql = (
-            f"SELECT {dataset.key} FROM read_parquet({listed}) JOIN _seen "  # noqa: S608
+            f"SELECT {dataset.key}, updated_at FROM read_parquet({listed}) JOIN _seen "  # noqa: S608
             f"ON {dataset.key} = _seen.id AND updated_at = _seen.u"
         )
-        return {r[0] for r in con.execute(sql).fetchall()}
+        return {(r[0], r[1]) for r in con.execute(sql).fetchall()}
     finally:
         con.close()
 
@@ -395,7 +428,7 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
         if old_wm_at is not None:
             boundary = [(pk, updated) for pk, _at, _d, updated in changed if updated <= old_wm_at]
             seen = _already_exported(root, dataset, manifest, boundary)
-            changed = [row for row in changed if row[0] not in seen]
+            changed = [row for row in changed if (row[0], row[3]) not in seen]
         for pk, at, district_id, updated in changed:
             ids.append(pk)
             affected.add((timezone.localtime(at, TZ).date().isoformat(), codes[district_id]))

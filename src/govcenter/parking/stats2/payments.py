@@ -2,14 +2,17 @@
 
 The cohort is the orders statistic's (orders started in the window, void left out), so the
 two pages agree: ``due_fen`` and ``paid_fen`` here equal the orders statistic's. The order
-rows of the lake carry the payment that paid them (``paid_at``, ``pay_channel`` — see
-``parking/lake/sync.py``); refunds come from the ``refunds`` data set, joined per order
-(they do not change the order: the amount received stays what it was).
+rows of the lake carry the payment that paid them (``paid_at``, ``pay_channel``) and their
+refunds (``refunds``, ``refund_fen``) — see ``parking/lake/sync.py``; a refund does not
+change the amount received.
 
 * ``payment_rate`` = paid / due (amount); ``order_payment_rate`` = paid orders / billed orders;
 * time to pay = the paying payment's time − the order's end (before the end: paid while
   parked or at the exit);
-* refunds: requested / succeeded refunds of the cohort's orders and their amount.
+* refunds: refunds asked for the cohort's orders (any status) and the amount of the succeeded
+  ones — carried by the order rows (a refund re-exports its order); a refund of a payment
+  that names no order (one spanning several orders) is not attributed to an order and is
+  left out here.
 """
 
 from __future__ import annotations
@@ -41,27 +44,15 @@ CHANNELS = {
     "cash": _("现金"),
 }
 
-VIEW = """(
-    SELECT o.*, coalesce(r.refund_requested_fen, 0) AS refund_requested_fen,
-           coalesce(r.refund_fen, 0) AS refund_fen, coalesce(r.refunds, 0) AS refunds,
-           coalesce(r.refunds_succeeded, 0) AS refunds_succeeded
-    FROM orders o LEFT JOIN (
-        SELECT order_id, sum(amount_fen) AS refund_requested_fen,
-               sum(amount_fen) FILTER (WHERE status = 'succeeded') AS refund_fen,
-               count(*) AS refunds, count(*) FILTER (WHERE status = 'succeeded') AS refunds_succeeded
-        FROM refunds GROUP BY order_id
-    ) r USING (order_id)
-) AS payments_cohort"""
-
 PAYMENTS = register(
     Statistic(
         slug="payments",
         number=2,
         title=_("缴费情况统计"),
         description=_("窗口内开始的订单的应收与实收、缴费率、支付渠道、缴费时长分布与退款。"),
-        view=VIEW,
+        view="orders",
         base="state <> 'void'",
-        datasets=("orders", "refunds"),
+        datasets=("orders",),
         measures=(
             Measure("orders", _("订单数"), "count(*)"),
             Measure("billed_orders", _("应缴订单数"), "count(*) FILTER (WHERE amount_due_fen > 0)"),
