@@ -589,7 +589,7 @@ SMS = _simple(
 
 DATASETS: dict[str, Dataset] = {
     "orders": Dataset(
-        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=2
+        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=3
     ),
     "payments": PAYMENTS,
     "refunds": REFUNDS,
