@@ -75,7 +75,9 @@ def sandbox_notify_deliver(out_trade_no: str, attempt: int = 1) -> dict:
 # Every 3 minutes: changed parking facts into the lake (parking/lake/sync.py; idempotent).
 @db_periodic_task(crontab(minute="*/3"), name="parking.lake_sync")
 def lake_sync_periodic() -> list[dict]:
-    """Every 3 minutes: the incremental lake export of every parking data set."""
+    """Every 3 minutes: the incremental lake export of every parking data set, then the cubes."""
     from .lake.sync import sync_all
+    from .stats2.cubes import refresh_all
 
-    return [r.as_dict() for r in sync_all()]
+    results = [r.as_dict() for r in sync_all()]
+    return results + refresh_all()

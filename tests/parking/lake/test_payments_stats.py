@@ -110,3 +110,39 @@ def test_api_page_and_excel_agree(world):
         world.leader, STAT, {"start": world.start.isoformat(), "end": world.end.isoformat()}
     )
     assert body["total"]["orders"] > 0 and set(body["breakdowns"]) == {"channel", "time_to_pay", "by_day"}
+
+
+def test_the_daily_cube_gives_the_raw_numbers_and_follows_changes(world):
+    from govcenter.parking.stats2 import cubes
+
+    q = StatQuery(world.start, world.end)
+    raw = compute(STAT, world.leader, q, cube=False)
+    assert raw.source == "raw"
+    assert compute(STAT, world.leader, q).source == "raw"  # no cube yet: the raw facts
+    built = cubes.refresh(STAT)
+    assert built["dates"] == len({timezone.localtime(o.started_at).date() for o in Order.objects.all()})
+    assert cubes.refresh(STAT)["dates"] == 0  # nothing changed: nothing rebuilt
+    cubed = compute(STAT, world.leader, q)
+    assert cubed.source == "cube"
+    assert (cubed.total, cubed.rows, cubed.breakdowns) == (raw.total, raw.rows, raw.breakdowns)
+    # Scope and drill levels read the cube too.
+    dc = world.manager_dc
+    assert compute(STAT, dc, q).total == compute(STAT, dc, q, cube=False).total
+    district = compute(STAT, world.leader, q).rows[0]
+    from govcenter.core.models import District
+
+    dq = StatQuery(world.start, world.end, district=District.objects.get(pk=district["id"]))
+    one = compute(STAT, world.leader, dq)
+    assert one.source == "cube" and (one.total, one.rows) == (
+        compute(STAT, world.leader, dq, cube=False).total,
+        compute(STAT, world.leader, dq, cube=False).rows,
+    )
+    # A change re-exports a partition: the cube is stale for that date (raw until refreshed), then current.
+    order = Order.objects.filter(state__in=["billed", "arrears"], amount_due_fen__gt=100).first()
+    Order.objects.filter(pk=order.pk).update(amount_adjustment_fen=-70, updated_at=timezone.now())
+    sync_dataset("orders")
+    assert compute(STAT, world.leader, q).source == "raw"
+    assert cubes.refresh(STAT)["dates"] == 1
+    after = compute(STAT, world.leader, q)
+    assert after.source == "cube" and after.total == compute(STAT, world.leader, q, cube=False).total
+    assert after.total["adjustment_fen"] == raw.total["adjustment_fen"] - 70 - order.amount_adjustment_fen

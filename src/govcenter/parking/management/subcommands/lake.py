@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("lake-sync", help="export changed parking facts to the lake (Parquet)")
     p.add_argument("--dataset", action="append", default=None, help="data set (repeatable; default all)")
     p.add_argument("--full", action="store_true", help="rebuild every partition, ignoring the watermark")
+    p.add_argument("--no-cubes", action="store_true", help="do not refresh the statistics' daily cubes")
     p.set_defaults(handler=handle_sync)
     s = subparsers.add_parser("lake-status", help="watermark, lag and rows of the parking lake data sets")
     s.set_defaults(handler=handle_status)
@@ -31,6 +32,11 @@ def handle_sync(command, options: dict) -> None:
             raise UsageError(f"--dataset {name!r}: use one of {', '.join(sorted(DATASETS))}")
     results = sync_all(full=bool(options.get("full")), datasets=names)
     command.stdout.write(json.dumps([r.as_dict() for r in results], ensure_ascii=False))
+    if not options.get("no_cubes"):
+        from ...stats2.cubes import refresh_all
+
+        # The statistics' daily cubes follow the partitions just written (stderr: a summary).
+        command.stderr.write("cubes: " + json.dumps(refresh_all(), ensure_ascii=False))
 
 
 def handle_status(command, options: dict) -> None:

@@ -1,0 +1,205 @@
+"""Pre-aggregated daily cubes of the statistics: the same numbers, from far fewer rows.
+
+A statistic is *cubeable* when it reads one lake data set, its window is the partition
+``date``, and every SQL measure is a count or a sum with no window token (so sums of the
+cube's sums are the measure). For such a statistic the cube holds, per Beijing date:
+
+* ``rows`` — its SQL measures (with the statistic's ``base`` condition applied) grouped by
+  date and the place and filter columns (district, unit, road, segment, area class, vehicle
+  class — those its data set has): answers the total and every drill level;
+* one ``b_<breakdown>`` part per breakdown, grouped by date, district, unit, area class,
+  vehicle class and the breakdown's group: answers the breakdown when the query names no
+  road or segment (below a district the raw facts are read — a district's year is small).
+
+**Freshness.** A cube date is built from the data set's partitions of that date; the cube's
+manifest keeps, per date, a fingerprint of the source files it was built from (the data set
+manifest's file names — a rewritten partition has a new name). :func:`refresh` rebuilds the
+dates whose fingerprint changed (after every lake sync: the Huey task and ``lake-sync``);
+:func:`usable` answers whether every date of a window is current, and
+:func:`.framework.compute` reads the cube only then — otherwise the raw facts. A cube can be
+behind, never wrong.
+
+Layout: ``<lake>/parking/_cubes/<slug>/<part>/date=YYYY-MM-DD/part-<uuid>.parquet`` and
+``<lake>/parking/_cubes/<slug>/_manifest.json`` (swapped atomically, superseded files deleted
+after the sync's grace period, like the data sets).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from govcenter.analytics.lake.files import dataset_lock, replace_file
+
+from ..lake.sync import GRACE_S, _write_manifest, parking_root, read_manifest
+from .lake import connection
+
+CUBE_DIR = "_cubes"
+# The columns a cube keeps (those of them the data set has), in this order.
+PLACE_COLUMNS = ("district_id", "managing_unit_id", "road_id", "segment_id", "area_class", "vehicle_class")
+BREAKDOWN_COLUMNS = ("district_id", "managing_unit_id", "area_class", "vehicle_class")
+BATCH_DAYS = 31
+
+
+def cubes_root(root=None) -> Path:
+    return parking_root(root) / CUBE_DIR
+
+
+def cubeable(stat) -> bool:
+    if len(stat.datasets) != 1 or stat.view != stat.datasets[0] or stat.date_col != "date":
+        return False
+    for m in stat.measures:
+        if m.sql is not None and (m.unit not in ("count", "fen") or "{" in m.sql):
+            return False
+    return all("{" not in b.sql for b in stat.breakdowns)
+
+
+def _sql_measures(stat) -> list:
+    return [m for m in stat.measures if m.sql is not None]
+
+
+def definition_digest(stat) -> str:
+    """Changes when the statistic's cube-relevant definition changes (the cube is then rebuilt)."""
+    parts = [stat.view, stat.base or ""]
+    parts += [f"{m.key}={m.sql}" for m in _sql_measures(stat)]
+    parts += [f"{b.key}={b.sql}:{','.join(b.measures)}" for b in stat.breakdowns]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _fingerprints(root, dataset: str) -> dict[str, str]:
+    """Per date of the data set: a digest of its partitions' live file names."""
+    files: dict[str, list[str]] = defaultdict(list)
+    for key, entry in read_manifest(root, dataset)["partitions"].items():
+        files[key.split("/", 1)[0]].append(entry["file"])
+    return {day: hashlib.sha256("\n".join(sorted(f)).encode()).hexdigest()[:16] for day, f in files.items()}
+
+
+def _columns(con, view: str) -> set[str]:
+    return {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}  # noqa: S608
+
+
+def _parts(stat, present: set[str]) -> dict[str, tuple[list[str], list[str], str | None]]:
+    """part → (group columns, measure keys, breakdown group SQL or None)."""
+    keys = [m.key for m in _sql_measures(stat)]
+    parts = {"rows": ([c for c in PLACE_COLUMNS if c in present], keys, None)}
+    for b in stat.breakdowns:
+        needed = [k for k in b.measures if stat.measure(k).sql is not None]
+        if any(stat.measure(k).sql is None for k in b.measures):
+            needed = keys
+        parts[f"b_{b.key}"] = ([c for c in BREAKDOWN_COLUMNS if c in present], needed, b.sql)
+    return parts
+
+
+def _cube_manifest(root, slug: str) -> dict:
+    manifest = read_manifest(cubes_root(root), slug)
+    manifest.setdefault("dates", {})
+    manifest.setdefault("superseded", [])
+    return manifest
+
+
+def refresh(stat, *, root=None) -> dict:
+    """Rebuild the cube dates of ``stat`` whose source partitions changed; drop vanished dates."""
+    if not cubeable(stat):
+        return {"statistic": stat.slug, "cubeable": False}
+    base = cubes_root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    result = {"statistic": stat.slug, "dates": 0, "rows": 0, "removed": 0}
+    with dataset_lock(base, stat.slug):
+        manifest = _cube_manifest(root, stat.slug)
+        superseded: list[str] = []
+        digest = definition_digest(stat)
+        if manifest.get("definition") != digest:  # another definition: nothing is reused
+            for entry in manifest["dates"].values():
+                superseded += list(entry["files"].values())
+            manifest["dates"] = {}
+        source = _fingerprints(root, stat.datasets[0])
+        stale = sorted(d for d, fp in source.items() if manifest["dates"].get(d, {}).get("source") != fp)
+        for day in sorted(set(manifest["dates"]) - set(source)):
+            superseded += list(manifest["dates"].pop(day)["files"].values())
+        con = connection(root)
+        try:
+            parts = _parts(stat, _columns(con, stat.view))
+            for i in range(0, len(stale), BATCH_DAYS):
+                days = stale[i : i + BATCH_DAYS]
+                built = _build(con, stat, parts, days, base / stat.slug)
+                for day in days:
+                    old = manifest["dates"].get(day)
+                    if old:
+                        superseded += list(old["files"].values())
+                    manifest["dates"][day] = {"source": source[day], "files": built[day]}
+                result["dates"] += len(days)
+                result["rows"] += sum(n for _f, n in built.pop("_rows", {}).items())
+        finally:
+            con.close()
+        stamp = time.time()
+        keep = []
+        for entry in manifest["superseded"]:
+            if stamp - entry["at"] > GRACE_S:
+                try:
+                    (base / stat.slug / entry["file"]).unlink()
+                    result["removed"] += 1
+                except FileNotFoundError:
+                    pass
+            else:
+                keep.append(entry)
+        manifest["superseded"] = keep + [{"file": f, "at": stamp} for f in superseded]
+        manifest["definition"] = digest
+        _write_manifest(base, stat.slug, manifest)
+    return result
+
+
+def _build(con, stat, parts, days: list[str], directory: Path) -> dict:
+    """Compute every part of ``days`` in one query per part; one file per (part, date)."""
+    built: dict = defaultdict(dict)
+    dates = [dt.date.fromisoformat(d) for d in days]
+    placeholders = ", ".join("?" * len(dates))
+    where = f"({stat.base}) AND date IN ({placeholders})" if stat.base else f"date IN ({placeholders})"
+    for part, (group, keys, gsql) in parts.items():
+        cols = ", ".join(["date", *group, *([f"{gsql} AS g"] if gsql else [])])
+        select = ", ".join(f"{stat.measure(k).sql} AS {k}" for k in keys)
+        # Only SQL of the statistic's definition and column names of this module reach the text.
+        table = con.sql(
+            f"SELECT {cols}, {select} FROM {stat.view} WHERE {where} GROUP BY ALL",  # noqa: S608
+            params=dates,
+        ).to_arrow_table()
+        for day, date in zip(days, dates, strict=True):
+            piece = table.filter(pc.equal(table["date"], pa.scalar(date, pa.date32()))).drop_columns(["date"])
+            rel = f"{part}/date={day}/part-{uuid.uuid4().hex}.parquet"
+            replace_file(directory / rel, piece)
+            built[day][part] = rel
+            built["_rows"][rel] = piece.num_rows
+    return built
+
+
+def usable(stat, start: dt.date, end: dt.date, *, root=None) -> dict | None:
+    """The cube's files of the window's dates when every one is current, else None (read raw)."""
+    if not cubeable(stat):
+        return None
+    manifest = _cube_manifest(root, stat.slug)
+    if manifest.get("definition") != definition_digest(stat):
+        return None
+    source = _fingerprints(root, stat.datasets[0])
+    files: dict[str, list[str]] = defaultdict(list)
+    base = cubes_root(root) / stat.slug
+    for day, fp in source.items():
+        if not start.isoformat() <= day <= end.isoformat():
+            continue
+        entry = manifest["dates"].get(day)
+        if entry is None or entry["source"] != fp:
+            return None
+        for part, rel in entry["files"].items():
+            files[part].append(str(base / rel))
+    return files
+
+
+def refresh_all(*, root=None) -> list[dict]:
+    from .catalog import STATISTICS
+
+    return [refresh(stat, root=root) for stat in STATISTICS.values() if cubeable(stat)]
