@@ -19,7 +19,8 @@ SQL text comes only from these definitions (module constants), the window placeh
 and ``?`` parameters; no request text reaches it. Window tokens a measure may use:
 ``{window_start}`` / ``{window_end}`` (TIMESTAMPTZ of the window's first midnight and of the
 midnight after its last day, Beijing) and ``{as_of}`` (the earlier of ``{window_end}`` and
-now) — e.g. arrears aged "as of" the end of the window.
+now) — e.g. arrears aged "as of" the end of the window. A breakdown's group expression and
+its ``where`` may use them too.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class Breakdown:
     # by the first measure, descending.
     order: tuple | str | None = None
     chart: str = "bar"  # bar | pie | line
+    # A condition the breakdown's rows must meet (rows of another kind in a union view); the
+    # measures it shows must be zero on the rows it leaves out, so its groups still sum to the total.
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,9 +218,10 @@ def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None) -> Stat
         for b in stat.breakdowns:
             keys = [k for k in b.measures if stat.measure(k).sql is not None]
             needed = _needed(stat, b.measures)
+            only = f" AND ({b.where.format(**tokens)})" if b.where else ""
             fetched = con.execute(
-                f"SELECT {b.sql} AS g, {_select(stat, needed, tokens)} FROM {stat.view} "  # noqa: S608
-                f"WHERE {where} GROUP BY 1",
+                f"SELECT {b.sql.format(**tokens)} AS g, {_select(stat, needed, tokens)} FROM {stat.view} "  # noqa: S608
+                f"WHERE {where}{only} GROUP BY 1",
                 params,
             ).fetchall()
             groups = {r[0]: dict(zip(needed, r[1:], strict=True)) for r in fetched}
