@@ -300,3 +300,19 @@ def test_statistics_3_4_13(world):
         check_rows_and_breakdowns_sum_to_every_total(world, slug)
         check_district_staff_see_their_district_and_bad_input_is_400(world, slug)
         check_api_page_and_excel_agree(world, slug)
+
+
+def test_ageing_buckets_count_whole_days_since_the_due_time():
+    """0–30, 31–75, over 75 whole days between the due time and the window's end (no database)."""
+    import duckdb
+
+    from govcenter.parking.stats2.reminders import AGE_BUCKET
+
+    as_of = "TIMESTAMPTZ '2026-06-01 00:00:00+08:00'"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    seconds = {0: "0_30", 30 * 86400 + 86399: "0_30", 31 * 86400: "31_75", 75 * 86400 + 86399: "31_75"}
+    seconds[76 * 86400] = "over_75"
+    for age, bucket in seconds.items():
+        sql = f"SELECT {AGE_BUCKET.format(as_of=as_of)} FROM (SELECT {as_of} - to_seconds(?) AS due_at)"  # noqa: S608
+        assert con.execute(sql, [age]).fetchone()[0] == bucket, age
