@@ -3,11 +3,16 @@
 Pages, API routes, navigation and reports are generated from :data:`STATISTICS`; a new
 statistic is a module with its definition and one import line here.
 """
+# ruff: noqa: I001  (one import line per statistic, in the contract's order)
 
 from __future__ import annotations
 
-# One import per statistic module (each calls framework.register at import).
-from . import payments  # noqa: F401  2 缴费情况统计
 from .framework import STATISTICS
+
+# One import per statistic module (each calls framework.register at import).
+from . import payments  # noqa: E402, F401  2 缴费情况统计
+from . import reminders  # noqa: E402, F401  3 催缴情况统计
+from . import penalties  # noqa: E402, F401  4 处罚情况统计
+from . import sms  # noqa: E402, F401  13 提示短信、处罚短信情况统计
 
 __all__ = ["STATISTICS"]

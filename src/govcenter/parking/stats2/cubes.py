@@ -58,7 +58,7 @@ def cubeable(stat) -> bool:
     for m in stat.measures:
         if m.sql is not None and (m.unit not in ("count", "fen") or "{" in m.sql):
             return False
-    return all("{" not in b.sql for b in stat.breakdowns)
+    return all("{" not in b.sql and "{" not in (b.where or "") for b in stat.breakdowns)
 
 
 def _sql_measures(stat) -> list:
@@ -69,7 +69,7 @@ def definition_digest(stat) -> str:
     """Changes when the statistic's cube-relevant definition changes (the cube is then rebuilt)."""
     parts = [stat.view, stat.base or ""]
     parts += [f"{m.key}={m.sql}" for m in _sql_measures(stat)]
-    parts += [f"{b.key}={b.sql}:{','.join(b.measures)}" for b in stat.breakdowns]
+    parts += [f"{b.key}={b.sql}:{b.where}:{','.join(b.measures)}" for b in stat.breakdowns]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -85,15 +85,15 @@ def _columns(con, view: str) -> set[str]:
     return {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}  # noqa: S608
 
 
-def _parts(stat, present: set[str]) -> dict[str, tuple[list[str], list[str], str | None]]:
-    """part → (group columns, measure keys, breakdown group SQL or None)."""
+def _parts(stat, present: set[str]) -> dict[str, tuple[list[str], list[str], str | None, str | None]]:
+    """part → (group columns, measure keys, breakdown group SQL or None, breakdown condition or None)."""
     keys = [m.key for m in _sql_measures(stat)]
-    parts = {"rows": ([c for c in PLACE_COLUMNS if c in present], keys, None)}
+    parts = {"rows": ([c for c in PLACE_COLUMNS if c in present], keys, None, None)}
     for b in stat.breakdowns:
         needed = [k for k in b.measures if stat.measure(k).sql is not None]
         if any(stat.measure(k).sql is None for k in b.measures):
             needed = keys
-        parts[f"b_{b.key}"] = ([c for c in BREAKDOWN_COLUMNS if c in present], needed, b.sql)
+        parts[f"b_{b.key}"] = ([c for c in BREAKDOWN_COLUMNS if c in present], needed, b.sql, b.where)
     return parts
 
 
@@ -161,12 +161,13 @@ def _build(con, stat, parts, days: list[str], directory: Path) -> dict:
     dates = [dt.date.fromisoformat(d) for d in days]
     placeholders = ", ".join("?" * len(dates))
     where = f"({stat.base}) AND date IN ({placeholders})" if stat.base else f"date IN ({placeholders})"
-    for part, (group, keys, gsql) in parts.items():
+    for part, (group, keys, gsql, gwhere) in parts.items():
         cols = ", ".join(["date", *group, *([f"{gsql} AS g"] if gsql else [])])
+        only = f" AND ({gwhere})" if gwhere else ""
         select = ", ".join(f"{stat.measure(k).sql} AS {k}" for k in keys)
         # Only SQL of the statistic's definition and column names of this module reach the text.
         table = con.sql(
-            f"SELECT {cols}, {select} FROM {stat.view} WHERE {where} GROUP BY ALL",  # noqa: S608
+            f"SELECT {cols}, {select} FROM {stat.view} WHERE {where}{only} GROUP BY ALL",  # noqa: S608
             params=dates,
         ).to_arrow_table()
         for day, date in zip(days, dates, strict=True):

@@ -19,7 +19,8 @@ SQL text comes only from these definitions (module constants), the window placeh
 and ``?`` parameters; no request text reaches it. Window tokens a measure may use:
 ``{window_start}`` / ``{window_end}`` (TIMESTAMPTZ of the window's first midnight and of the
 midnight after its last day, Beijing) and ``{as_of}`` (the earlier of ``{window_end}`` and
-now) — e.g. arrears aged "as of" the end of the window.
+now) — e.g. arrears aged "as of" the end of the window. A breakdown's group expression and
+its ``where`` may use them too.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class Breakdown:
     # by the first measure, descending.
     order: tuple | str | None = None
     chart: str = "bar"  # bar | pie | line
+    # A condition the breakdown's rows must meet (rows of another kind in a union view); the
+    # measures it shows must be zero on the rows it leaves out, so its groups still sum to the total.
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,9 +251,13 @@ def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: b
             keys = [k for k in b.measures if stat.measure(k).sql is not None]
             needed = _needed(stat, b.measures)
             view, select, where, params = source(needed, "none" if below_district else f"b_{b.key}")
-            group = "g" if view.startswith("cube_") else b.sql
+            if view.startswith("cube_"):  # the cube part is already grouped and filtered
+                group, only = "g", ""
+            else:
+                group = b.sql.format(**tokens)
+                only = f" AND ({b.where.format(**tokens)})" if b.where else ""
             fetched = con.execute(
-                f"SELECT {group} AS g, {select} FROM {view} WHERE {where} GROUP BY 1",  # noqa: S608
+                f"SELECT {group} AS g, {select} FROM {view} WHERE {where}{only} GROUP BY 1",  # noqa: S608
                 params,
             ).fetchall()
             groups = {r[0]: dict(zip(needed, r[1:], strict=True)) for r in fetched}
