@@ -9,5 +9,6 @@ from __future__ import annotations
 # One import per statistic module (each calls framework.register at import).
 from . import payments  # noqa: F401  2 缴费情况统计
 from .framework import STATISTICS
+from .monitoring import MONITORING  # noqa: F401  6 数据监控情况统计
 
 __all__ = ["STATISTICS"]
