@@ -13,6 +13,7 @@ from django.utils import timezone
 from govcenter.core.audit import AuditEntry
 from govcenter.parking.lake.sync import DATASETS, GAP_BUCKETS, read_manifest, sync_dataset
 from govcenter.parking.models import Device, DeviceEvent, DeviceOfflinePeriod, Order
+from govcenter.parking.models.devices import DeviceBinding
 from govcenter.parking.models.events import ParkingAnomaly
 from govcenter.parking.services.events import events_ingest
 from govcenter.parking.stats2.catalog import STATISTICS
@@ -83,6 +84,18 @@ def _day(t: dt.datetime) -> dt.date:
     return timezone.localtime(t).date()
 
 
+def devices_on(day: dt.date) -> int:
+    """Devices bound at some moment of ``day`` or sending events that day."""
+    lo = _at(day, 0)
+    hi = lo + dt.timedelta(days=1)
+    bound = set(
+        DeviceBinding.objects.filter(valid_from__lt=hi)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=lo))
+        .values_list("device_id", flat=True)
+    )
+    return len(bound | {e.device_id for e in DeviceEvent.objects.all() if _day(e.event_time) == day})
+
+
 def orm_truth(start: dt.date, end: dt.date) -> dict:
     """The statistic's additive measures computed from the OLTP rows (small data: plain Python)."""
     events = [e for e in DeviceEvent.objects.all() if start <= _day(e.event_time) <= end]
@@ -95,9 +108,8 @@ def orm_truth(start: dt.date, end: dt.date) -> dict:
         for i in range((end - start).days + 1)
         if first_day <= start + dt.timedelta(days=i) <= timezone.localdate()
     ]
-    devices = Device.objects.exclude(status=Device.Status.RETIRED).count()
     return {
-        "device_days": devices * len(days),
+        "device_days": sum(devices_on(day) for day in days),
         "events": len(events),
         "park_events": len(park),
         "park_anomalies": sum(1 for e in park if e.outcome == "anomaly"),
@@ -119,7 +131,9 @@ def test_totals_equal_the_orm(world):
     assert kinds[str(ParkingAnomaly.Kind.END_WITHOUT_START.label)]["anomalies"] >= 1
     assert kinds[str(ParkingAnomaly.Kind.OVERLAPPING_STAY.label)]["anomalies"] >= 1
     assert result.total["completeness"] == round(1 - truth["park_anomalies"] / truth["park_events"], 4)
-    assert result.total["mean_confidence"] == round(truth["confidence_milli"] / truth["plate_reads"] / 1000, 4)
+    assert result.total["mean_confidence"] == round(
+        truth["confidence_milli"] / truth["plate_reads"] / 1000, 4
+    )
 
 
 def test_online_time_gaps_and_confidence_of_one_device(world):

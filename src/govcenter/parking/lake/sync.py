@@ -347,13 +347,16 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _devices_of_day(day: dt.date, *, district_ids=None, device_ids=None) -> list[tuple]:
-    """The devices with a row on ``day``: not retired, or retired with events that day.
+    """The devices with a row on ``day``: those bound (``DeviceBinding``) during the day, and any
+    other that sent events that day.
 
-    (id, kind, status, district_id, managing_unit_id, road_id, segment_id).
+    (id, kind, status, district_id, managing_unit_id, road_id, segment_id); the road and segment
+    are those of the day's binding (the latest one that day), else the device's current ones.
     """
     from django.db.models import Exists, OuterRef, Q
 
     from govcenter.parking.models import Device, DeviceEvent
+    from govcenter.parking.models.devices import DeviceBinding
 
     lo, hi = _day_bounds(day)
     qs = Device.objects.all()
@@ -361,13 +364,26 @@ def _devices_of_day(day: dt.date, *, district_ids=None, device_ids=None) -> list
         qs = qs.filter(district_id__in=sorted(district_ids))
     if device_ids is not None:
         qs = qs.filter(pk__in=sorted(device_ids))
+    bindings = DeviceBinding.objects.filter(valid_from__lt=hi).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=lo)
+    )
     active = DeviceEvent.objects.filter(device_id=OuterRef("pk"), event_time__gte=lo, event_time__lt=hi)
-    qs = qs.filter(~Q(status=Device.Status.RETIRED) | Exists(active))
-    return list(
+    qs = qs.filter(Exists(bindings.filter(device_id=OuterRef("pk"))) | Exists(active))
+    devices = list(
         qs.order_by("id").values_list(
             "id", "kind", "status", "district_id", "managing_unit_id", "segment__road_id", "segment_id"
         )
     )
+    ids = [d[0] for d in devices]
+    place: dict[int, tuple] = {}
+    for chunk in range(0, len(ids), 5000):
+        for dev, road, segment in (
+            bindings.filter(device_id__in=ids[chunk : chunk + 5000])
+            .order_by("device_id", "valid_from")
+            .values_list("device_id", "segment__road_id", "segment_id")
+        ):
+            place[dev] = (road, segment)  # the latest of the day wins
+    return [(*d[:5], *place.get(d[0], d[5:])) for d in devices]
 
 
 def _device_day_stamps(day: dt.date, device_ids, now: dt.datetime) -> dict[int, dt.datetime | None]:

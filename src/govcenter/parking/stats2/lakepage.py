@@ -4,8 +4,8 @@ Every lake data set (``parking/lake/sync.py`` ``DATASETS``) with its manifest's 
 (:func:`..lake.sync.lake_status`: watermark, lag, rows, partitions, last run and its result)
 and whether the OLTP side has changes the lake has not taken yet: the data set's own change
 query (``Dataset.changed``) from the watermark on, of which only the first row is fetched —
-an indexed range on the change key (``updated_at``; the events' ``received_at`` BRIN index for
-``device_days``), cheap whatever the table size. A data set is **stale** when its lag is over
+an indexed range on the change key (``updated_at``), cheap whatever the table size;
+``device_days`` asks small tables instead (:func:`_device_days_newest`). A data set is **stale** when its lag is over
 ``STALE_AFTER`` and such a newer change exists (a large lag on an idle system is not stale).
 
 The sync button (POST, CSRF-protected) runs the incremental export of one data set, or of all,
@@ -36,9 +36,37 @@ PERMISSION = "parking.view_dailydistrictstat"
 STALE_AFTER = dt.timedelta(minutes=5)
 
 
-def _newer_change(name: str, watermark: str | None):
-    """The change stamp of one OLTP change after ``watermark`` (None: nothing newer)."""
+def _device_days_newest(since, now):
+    """The newest change behind ``device_days`` after ``since``, from small tables only.
+
+    Its exporter's change query groups the events received since the watermark — fine for a
+    sync, too much for a page, and a never-synced data set would make it look at every day.
+    Instead: the devices' newest heartbeat (every ingested batch sets ``last_heartbeat_at``
+    to its receipt time; the device table is small), the offline periods' ``updated_at``
+    (indexed), and a Beijing midnight passed since (the day's final rows).
+    """
+    from django.db.models import Max
+
+    from ..lake.sync import TZ
+    from ..models import Device, DeviceOfflinePeriod
+
+    stamps = [
+        Device.objects.aggregate(m=Max("last_heartbeat_at"))["m"],
+        DeviceOfflinePeriod.objects.aggregate(m=Max("updated_at"))["m"],
+    ]
+    midnight = dt.datetime.combine(timezone.localtime(now, TZ).date(), dt.time(), TZ)
+    if stamps[0] is not None:
+        stamps.append(midnight)
+    newer = [t for t in stamps if t is not None and (since is None or t > since)]
+    return max(newer) if newer else None
+
+
+def _newer_change(name: str, watermark: str | None, now):
+    """The stamp of an OLTP change after ``watermark`` (None: nothing newer): the first row
+    of the data set's own change query (an indexed range on its change key)."""
     since = dt.datetime.fromisoformat(watermark) if watermark else None
+    if name == "device_days":
+        return _device_days_newest(since, now)
     for _pk, _at, _district, updated in DATASETS[name].changed(since):
         return updated
     return None
@@ -49,7 +77,7 @@ def lake_rows(*, root=None, now=None) -> list[dict]:
     now = now or timezone.now()
     rows = []
     for status in lake_status(root=root, now=now):
-        newer = _newer_change(status["dataset"], status["watermark"])
+        newer = _newer_change(status["dataset"], status["watermark"], now)
         lag = status["lag_seconds"]
         status["newer_change"] = newer.isoformat() if newer else None
         status["stale"] = newer is not None and (lag is None or lag > STALE_AFTER.total_seconds())
