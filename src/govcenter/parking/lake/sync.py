@@ -603,6 +603,334 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+# ---------------------------------------------------------------- data monitoring (statistic 6)
+# Added by the stats-monitor work (parking/stats2/monitoring.py): parking anomalies, and the
+# per-device daily health aggregate computed from the device events (which are big: the lake
+# keeps one row per device per Beijing day, never the event rows).
+
+# Anomalies: one row per ParkingAnomaly, on the Beijing day of its event time, in its
+# district; road/segment are those of the event (the space's, or the device's segment for an
+# unknown space); change key ``ParkingAnomaly.updated_at`` (migration 0019_stats_monitor).
+ANOMALIES = _simple(
+    "anomalies",
+    "parking.ParkingAnomaly",
+    "anomaly_id",
+    time="event_time",
+    district="district_id",
+    columns=[
+        ("kind", "kind", pa.string()),
+        ("status", "status", pa.string()),
+        ("district_id", "district_id", pa.int64()),
+        ("managing_unit_id", "managing_unit_id", pa.int64()),
+        ("road_id", "event__segment__road_id", pa.int64()),
+        ("segment_id", "event__segment_id", pa.int64()),
+        ("space_id", "space_id", pa.int64()),
+        ("device_id", "event__device_id", pa.int64()),
+        ("device_kind", "event__device__kind", pa.string()),
+        ("order_id", "order_id", pa.int64()),
+        ("event_time", "event_time", TS),
+        ("created_at", "created_at", TS),
+        ("resolved_at", "resolved_at", TS),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
+# Device days: one row per device per Beijing day (see _device_days_rows).
+# Gap buckets (seconds, upper bound exclusive): the silences between a device's events.
+GAP_BUCKETS = (("lt10m", 600), ("10m_1h", 3600), ("1h_4h", 4 * 3600), ("4h_12h", 12 * 3600), ("ge12h", None))
+# Plate-recognition confidence buckets (0–1, upper bound exclusive).
+CONFIDENCE_BUCKETS = (("lt60", 0.6), ("60_80", 0.8), ("80_90", 0.9), ("90_95", 0.95), ("ge95", None))
+DEVICE_DAYS_SCHEMA = pa.schema(
+    [
+        ("device_day_id", pa.int64()),  # device_id * 100000 + days since 1970-01-01
+        ("district_code", pa.string()),
+        ("device_id", pa.int64()),
+        ("device_kind", pa.string()),
+        ("device_status", pa.string()),  # the device's status when the row was computed
+        ("district_id", pa.int64()),
+        ("managing_unit_id", pa.int64()),
+        ("road_id", pa.int64()),
+        ("segment_id", pa.int64()),
+        ("events", pa.int64()),  # stored events (accepted + anomaly) with event_time that day
+        ("reports", pa.int64()),  # of which scheduled_report
+        ("park_events", pa.int64()),  # of which park_start / park_end
+        ("park_anomalies", pa.int64()),  # park events whose outcome was an anomaly
+        ("observed_s", pa.int64()),  # seconds of the day up to computed_at
+        ("offline_s", pa.int64()),  # of those, inside the device's offline periods
+        ("online_s", pa.int64()),  # observed_s - offline_s
+        ("longest_gap_s", pa.int64()),
+        *[(f"gaps_{k}", pa.int64()) for k, _hi in GAP_BUCKETS],
+        ("plate_reads", pa.int64()),  # events carrying a plate confidence
+        ("confidence_milli", pa.int64()),  # sum of round(confidence × 1000) over them
+        *[(f"conf_{k}", pa.int64()) for k, _hi in CONFIDENCE_BUCKETS],
+        ("computed_at", TS),
+        ("updated_at", TS_US),
+    ]
+)
+_EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def device_day_id(device_id: int, day: dt.date) -> int:
+    return device_id * 100000 + (day - _EPOCH_DAY).days
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    lo = dt.datetime.combine(day, dt.time(), TZ)
+    return lo, lo + dt.timedelta(days=1)
+
+
+def _devices_of_day(day: dt.date, *, district_ids=None, device_ids=None) -> list[tuple]:
+    """The devices with a row on ``day``: those bound (``DeviceBinding``) during the day, and any
+    other that sent events that day.
+
+    (id, kind, status, district_id, managing_unit_id, road_id, segment_id); the road and segment
+    are those of the day's binding (the latest one that day), else the device's current ones.
+    """
+    from django.db.models import Exists, OuterRef, Q
+
+    from govcenter.parking.models import Device, DeviceEvent
+    from govcenter.parking.models.devices import DeviceBinding
+
+    lo, hi = _day_bounds(day)
+    qs = Device.objects.all()
+    if district_ids is not None:
+        qs = qs.filter(district_id__in=sorted(district_ids))
+    if device_ids is not None:
+        qs = qs.filter(pk__in=sorted(device_ids))
+    bindings = DeviceBinding.objects.filter(valid_from__lt=hi).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=lo)
+    )
+    active = DeviceEvent.objects.filter(device_id=OuterRef("pk"), event_time__gte=lo, event_time__lt=hi)
+    qs = qs.filter(Exists(bindings.filter(device_id=OuterRef("pk"))) | Exists(active))
+    devices = list(
+        qs.order_by("id").values_list(
+            "id", "kind", "status", "district_id", "managing_unit_id", "segment__road_id", "segment_id"
+        )
+    )
+    ids = [d[0] for d in devices]
+    place: dict[int, tuple] = {}
+    for chunk in range(0, len(ids), 5000):
+        for dev, road, segment in (
+            bindings.filter(device_id__in=ids[chunk : chunk + 5000])
+            .order_by("device_id", "valid_from")
+            .values_list("device_id", "segment__road_id", "segment_id")
+        ):
+            place[dev] = (road, segment)  # the latest of the day wins
+    return [(*d[:5], *place.get(d[0], d[5:])) for d in devices]
+
+
+def _device_day_stamps(day: dt.date, device_ids, now: dt.datetime) -> dict[int, dt.datetime | None]:
+    """The change stamp of each device's row of ``day`` (its ``updated_at``).
+
+    The newest of: the receipt of its events that day, the updates of its offline periods
+    that start or end that day, and the day's end once the day is over (the row computed
+    after midnight is the day's final one).
+    """
+    from django.db.models import Max, Q
+
+    from govcenter.parking.models import DeviceEvent, DeviceOfflinePeriod
+
+    lo, hi = _day_bounds(day)
+    ids = sorted(device_ids)
+    out: dict[int, dt.datetime | None] = dict.fromkeys(ids, hi if now >= hi else None)
+    for chunk in range(0, len(ids), 5000):
+        part = ids[chunk : chunk + 5000]
+        for dev, u in (
+            DeviceEvent.objects.filter(device_id__in=part, event_time__gte=lo, event_time__lt=hi)
+            .order_by()
+            .values_list("device_id")
+            .annotate(u=Max("received_at"))
+        ):
+            if u is not None and (out[dev] is None or u > out[dev]):
+                out[dev] = u
+        for dev, u in (
+            DeviceOfflinePeriod.objects.filter(device_id__in=part)
+            .filter(Q(started_at__gte=lo, started_at__lt=hi) | Q(ended_at__gte=lo, ended_at__lt=hi))
+            .order_by()
+            .values_list("device_id")
+            .annotate(u=Max("updated_at"))
+        ):
+            if u is not None and (out[dev] is None or u > out[dev]):
+                out[dev] = u
+    return out
+
+
+def _noon(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), TZ)
+
+
+def _device_days_changed(since):
+    """(device_day_id, noon of the day, the device's district, stamp) of the device days changed after ``since``.
+
+    Candidates: the device days of events received after ``since`` (``received_at``; a BRIN
+    index on PostgreSQL, migration 0019_stats_monitor), of offline periods updated after it
+    (start and end day), and every device's day that ended after ``since`` (the final row).
+    Their stamps are recomputed exactly as the rows carry them, so the sync's "already
+    exported" check recognises a row the lake holds. A full run (``since`` None) yields one
+    entry per (district, day) from the first event on, stamped with the newest change.
+    """
+    from django.db.models import Max, Min
+    from django.db.models.functions import TruncDate
+
+    from govcenter.parking.models import Device, DeviceEvent, DeviceOfflinePeriod
+
+    now = timezone.now()
+    today = timezone.localtime(now, TZ).date()
+    district_of = dict(Device.objects.values_list("id", "district_id"))
+    if since is None:
+        agg = DeviceEvent.objects.aggregate(first=Min("event_time"), last=Max("received_at"))
+        periods = DeviceOfflinePeriod.objects.aggregate(first=Min("started_at"), last=Max("updated_at"))
+        firsts = [t for t in (agg["first"], periods["first"]) if t is not None]
+        if not firsts or not district_of:
+            return
+        first = min(timezone.localtime(t, TZ).date() for t in firsts)
+        stamps = [t for t in (agg["last"], periods["last"]) if t is not None]
+        if today > first:
+            stamps.append(_day_bounds(today)[0])
+        stamp = max(stamps)
+        districts = sorted(set(district_of.values()))
+        day = first
+        while day <= today:
+            for district_id in districts:
+                yield (0, _noon(day), district_id, stamp)
+            day += dt.timedelta(days=1)
+        return
+    candidates: dict[dt.date, set[int]] = defaultdict(set)
+    for dev, day in (
+        DeviceEvent.objects.filter(received_at__gt=since)
+        .annotate(day=TruncDate("event_time", tzinfo=TZ))
+        .order_by()
+        .values_list("device_id", "day")
+        .distinct()
+    ):
+        candidates[day].add(dev)
+    for dev, started, ended in DeviceOfflinePeriod.objects.filter(updated_at__gt=since).values_list(
+        "device_id", "started_at", "ended_at"
+    ):
+        for t in (started, ended):
+            if t is not None:
+                candidates[timezone.localtime(t, TZ).date()].add(dev)
+    # Days that ended after ``since``: every device's final row of that day.
+    day = timezone.localtime(since, TZ).date()
+    while day < today:
+        if _day_bounds(day)[1] > since:
+            candidates[day] |= {d for d, *_rest in _devices_of_day(day)}
+        day += dt.timedelta(days=1)
+    for day, devs in sorted(candidates.items()):
+        if day > today:
+            continue
+        stamps = _device_day_stamps(day, devs, now)
+        for dev in sorted(devs):
+            if dev in district_of and stamps.get(dev) is not None:
+                yield (device_day_id(dev, day), _noon(day), district_of[dev], stamps[dev])
+
+
+def _bucket(value, buckets) -> int:
+    for i, (_k, hi) in enumerate(buckets):
+        if hi is None or value < hi:
+            return i
+    return len(buckets) - 1
+
+
+def _device_days_rows(day: dt.date, district_ids: set[int]) -> dict[int, list]:
+    """The device-day rows of Beijing ``day`` for the devices of ``district_ids``, by district id.
+
+    Per device, from its events with ``event_time`` that day (one indexed query per 5,000
+    devices, ordered by device and time) and its offline periods overlapping the day:
+    counts, gaps (day start → first event → … → last event → the end of the observed part of
+    the day, i.e. ``min(day end, computed_at)``), offline seconds (periods clipped to the
+    observed part), confidence histogram.
+    """
+    from django.db.models import Q
+
+    from govcenter.parking.models import DeviceEvent, DeviceOfflinePeriod
+    from govcenter.parking.models.events import EventType, Outcome
+
+    now = timezone.now()
+    lo, hi = _day_bounds(day)
+    out: dict[int, list] = defaultdict(list)
+    if lo >= now:
+        return out
+    end = min(hi, now)
+    observed = int((end - lo).total_seconds())
+    devices = _devices_of_day(day, district_ids=district_ids)
+    ids = [d[0] for d in devices]
+    events: dict[int, list] = defaultdict(list)
+    offline: dict[int, list] = defaultdict(list)
+    stamps = _device_day_stamps(day, ids, now)
+    for chunk in range(0, len(ids), 5000):
+        part = ids[chunk : chunk + 5000]
+        for r in (
+            DeviceEvent.objects.filter(device_id__in=part, event_time__gte=lo, event_time__lt=hi)
+            .order_by("device_id", "event_time")
+            .values_list("device_id", "event_time", "event_type", "outcome", "plate_confidence")
+            .iterator(chunk_size=5000)
+        ):
+            events[r[0]].append(r[1:])
+        for dev, s, e in (
+            DeviceOfflinePeriod.objects.filter(device_id__in=part, started_at__lt=end)
+            .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=lo))
+            .values_list("device_id", "started_at", "ended_at")
+        ):
+            offline[dev].append((max(s, lo), min(e or end, end)))
+    park = {EventType.PARK_START.value, EventType.PARK_END.value}
+    for dev, kind, status, district_id, unit_id, road_id, segment_id in devices:
+        evs = events.get(dev, [])
+        times = [lo] + [t for t, *_r in evs if t <= end] + [end]
+        gaps = [0] * len(GAP_BUCKETS)
+        longest = 0
+        for a, b in zip(times, times[1:], strict=False):
+            g = int((b - a).total_seconds())
+            longest = max(longest, g)
+            gaps[_bucket(g, GAP_BUCKETS)] += 1
+        spans = sorted(p for p in offline.get(dev, []) if p[1] > p[0])
+        off, cursor = 0, lo
+        for s, e in spans:  # the union of the (clipped) periods
+            s = max(s, cursor)
+            if e > s:
+                off += int((e - s).total_seconds())
+                cursor = e
+        off = min(off, observed)
+        conf = [0] * len(CONFIDENCE_BUCKETS)
+        reads = milli = 0
+        for _t, _type, _outcome, c in evs:
+            if c is not None:
+                reads += 1
+                milli += round(c * 1000)
+                conf[_bucket(c, CONFIDENCE_BUCKETS)] += 1
+        row = (
+            device_day_id(dev, day), dev, kind, status, district_id, unit_id, road_id, segment_id,
+            len(evs),
+            sum(1 for _t, typ, _o, _c in evs if typ == EventType.SCHEDULED_REPORT),
+            sum(1 for _t, typ, _o, _c in evs if typ in park),
+            sum(1 for _t, typ, o, _c in evs if typ in park and o == Outcome.ANOMALY),
+            observed, off, observed - off, longest, *gaps, reads, milli, *conf, now, stamps.get(dev) or now,
+        )  # fmt: skip
+        out[district_id].append(row)
+    return out
+
+
+def _device_days_table(rows: list, district_code: str) -> pa.Table:
+    n = len(DEVICE_DAYS_SCHEMA) - 1  # district_code comes from the partition
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(n)]
+    fields = [f for f in DEVICE_DAYS_SCHEMA if f.name != "district_code"]
+    arrays = [pa.array(cols[0], pa.int64()), pa.array([district_code] * len(rows), pa.string())]
+    arrays += [pa.array(cols[i], f.type) for i, f in enumerate(fields) if i > 0]
+    return pa.Table.from_arrays(arrays, schema=DEVICE_DAYS_SCHEMA)
+
+
+DEVICE_DAYS = Dataset(
+    "device_days",
+    DEVICE_DAYS_SCHEMA,
+    _device_days_changed,
+    _device_days_rows,
+    _device_days_table,
+    "device_day_id",
+)
+DATASETS["anomalies"] = ANOMALIES
+DATASETS["device_days"] = DEVICE_DAYS
+
+
 # ---------------------------------------------------------------- manifest
 
 

@@ -141,6 +141,8 @@ class DeviceOfflinePeriod(ScopedModel):
     started_at = models.DateTimeField(_("离线开始"))
     ended_at = models.DateTimeField(_("离线结束"), null=True, blank=True)
     reason = models.CharField(_("原因"), max_length=40, blank=True)
+    # The lake's change key (parking/lake/sync.py ``device_days``): every write sets it.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     scope_fields = {"district": "device__district", "unit": "device__managing_unit"}
 

@@ -186,6 +186,8 @@ class ParkingAnomaly(ScopedModel):
     resolved_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
     resolved_by = models.CharField(_("处理人"), max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The lake's change key (parking/lake/sync.py ``anomalies``): every write sets it.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     scope_fields = {"district": "district", "unit": "managing_unit"}
 

@@ -785,7 +785,7 @@ def _ingest(*, device: Device, raw_events: list, transport: str, max_age: dt.tim
                 else:
                     if offline_open is not None:
                         offline_open.ended_at = max(event.event_time, offline_open.started_at)
-                        offline_open.save(update_fields=["ended_at"])
+                        offline_open.save(update_fields=["ended_at", "updated_at"])
                         offline_open = None
                     device_status = Device.Status.ONLINE
             if event.battery_pct is not None:
@@ -829,8 +829,10 @@ def _ingest(*, device: Device, raw_events: list, transport: str, max_age: dt.tim
     if batch.resolved_anomalies:
         for anomaly in batch.resolved_anomalies:
             anomaly.order_id = anomaly._order.pk
+            anomaly.updated_at = now
         ParkingAnomaly.objects.bulk_update(
-            batch.resolved_anomalies, ["status", "resolution_note", "resolved_at", "resolved_by", "order"]
+            batch.resolved_anomalies,
+            ["status", "resolution_note", "resolved_at", "resolved_by", "order", "updated_at"],
         )
     for result in results:
         if result is not None and isinstance(result.order_id, Order):
@@ -936,7 +938,7 @@ def _heartbeat(device: Device, now, status, battery, offline_open) -> None:
         if device.status == Device.Status.OFFLINE:
             DeviceOfflinePeriod.objects.filter(
                 device=device, ended_at__isnull=True, reason=_OFFLINE_NO_HEARTBEAT
-            ).update(ended_at=now)
+            ).update(ended_at=now, updated_at=now)
     elif status == Device.Status.OFFLINE:
         fields["status"] = Device.Status.OFFLINE
     if battery is not None:
