@@ -72,6 +72,10 @@ ORDERS_SCHEMA = pa.schema(
         ("updated_at", TS_US),
         ("paid_at", TS),  # the first payment that paid the order (version 2)
         ("pay_channel", pa.string()),  # its provider
+        # Residential permit cover (version 3): the permit of the order's first 0-fen ``permit``
+        # quote line (Biller.bill) and the seconds all its permit lines cover (0: none).
+        ("permit_id", pa.int64()),
+        ("permit_s", pa.int64()),
     ]
 )
 
@@ -109,7 +113,7 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
         .values_list(
             "id", "district_id", "managing_unit_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
             "vehicle_class", "started_at", "ended_at", "amount_due_fen", "amount_paid_fen",
-            "amount_adjustment_fen", "updated_at", "_paid_at", "_channel",
+            "amount_adjustment_fen", "updated_at", "_paid_at", "_channel", "quote_lines",
         )
     )  # fmt: skip
     for r in qs.iterator(chunk_size=5000):
@@ -117,8 +121,22 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
     return out
 
 
+def _permit_cover(lines) -> tuple[int | None, int]:
+    """(permit id, covered seconds) of an order's quote lines: its ``permit`` lines (0 fen)."""
+    permit_id, seconds = None, 0
+    for line in lines or ():
+        if line.get("period") != "permit":
+            continue
+        if permit_id is None:
+            permit_id = line.get("permit_id")
+        start, end = dt.datetime.fromisoformat(line["from"]), dt.datetime.fromisoformat(line["to"])
+        seconds += int((end - start).total_seconds())
+    return permit_id, seconds
+
+
 def _orders_table(rows: list, district_code: str) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(17)]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(18)]
+    cover = [_permit_cover(lines) for lines in cols[17]]
     started, ended = cols[9], cols[10]
     duration = [
         int((e - s).total_seconds()) if e is not None else None for s, e in zip(started, ended, strict=True)
@@ -143,6 +161,8 @@ def _orders_table(rows: list, district_code: str) -> pa.Table:
         pa.array(cols[14], TS_US),
         pa.array(cols[15], TS),
         pa.array(cols[16], pa.string()),
+        pa.array([c[0] for c in cover], pa.int64()),
+        pa.array([c[1] for c in cover], pa.int64()),
     ]
     return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
 
@@ -180,6 +200,7 @@ def _simple(
     columns: list,
     annotate=None,
     extra=None,
+    version: int = 1,
 ) -> Dataset:
     """A data set whose rows are one model's rows, columns given as (name, ORM path, Arrow type).
 
@@ -238,7 +259,7 @@ def _simple(
             arrays.append(pa.array(values, t))
         return pa.Table.from_arrays(arrays, schema=schema)
 
-    return Dataset(name, schema, changed, rows, table, key)
+    return Dataset(name, schema, changed, rows, table, key, version)
 
 
 # Payments: one row per payment item (an order's share of a payment), in the district of its
@@ -476,6 +497,24 @@ def _receipt_annotate(qs):
     )
 
 
+def _receipt_items(ids: list[int]) -> dict[int, dict]:
+    """The orders of each receipt and their amounts (items never change after issue; a void
+    bumps the receipt's updated_at and its status says the items are no longer live)."""
+    from govcenter.parking.models.receipts import ReceiptItem
+
+    out: dict[int, dict] = {pk: {"order_ids": [], "item_fen": []} for pk in ids}
+    for start in range(0, len(ids), 5000):
+        items = (
+            ReceiptItem.objects.filter(receipt_id__in=ids[start : start + 5000])
+            .order_by("receipt_id", "order_id")
+            .values_list("receipt_id", "order_id", "amount_fen")
+        )
+        for receipt_id, order_id, amount in items:
+            out[receipt_id]["order_ids"].append(order_id)
+            out[receipt_id]["item_fen"].append(amount)
+    return out
+
+
 # Receipts: one row per receipt, on the day issued, in its district; ``item_count`` > 1 is a
 # merged receipt (合并开票: several paid orders of one district on one receipt). No payer plate.
 RECEIPTS = _simple(
@@ -485,6 +524,8 @@ RECEIPTS = _simple(
     time="issued_at",
     district="district_id",
     annotate=_receipt_annotate,
+    extra=_receipt_items,
+    version=2,  # 2: order_ids, item_fen
     columns=[
         ("series_id", "series_id", pa.int64()),
         ("district_id", "district_id", pa.int64()),
@@ -494,6 +535,8 @@ RECEIPTS = _simple(
         ("item_count", "n_items", pa.int64()),
         ("issued_at", "issued_at", TS),
         ("voided_at", "voided_at", TS),
+        ("order_ids", None, pa.list_(pa.int64())),  # the receipt's orders (version 2)
+        ("item_fen", None, pa.list_(pa.int64())),  # their amounts, in the same order
         ("updated_at", "updated_at", TS_US),
     ],
 )
@@ -556,7 +599,7 @@ SMS = _simple(
 
 DATASETS: dict[str, Dataset] = {
     "orders": Dataset(
-        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=2
+        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=3
     ),
     "payments": PAYMENTS,
     "refunds": REFUNDS,
