@@ -25,13 +25,14 @@ STAT = STATISTICS["permits"]
 APPROVED = ("active", "expired", "revoked")
 
 
-def _apply(segment, plate, id_number):
+def _apply(segment, plate, id_number, phone):
     return services.permit_apply(
         actor=UserFactory(is_superuser=True),
         plate=plate,
         segment_ids=[segment.pk],
         applicant_name="张三",
         applicant_id_number=id_number,
+        applicant_phone=phone,
         address="北京市东城区王府井大街1号",
         address_proof_ref="京房权证东字第000123号",
         months=1,
@@ -44,9 +45,9 @@ def world(generated, lake):
     org = build_org()
     reviewer = UserFactory(is_superuser=True)
     segment = Segment.objects.filter(status=Segment.Status.ACTIVE).order_by("id").first()
-    rejected = _apply(segment, "京A12345", "110101199003071233")
+    rejected = _apply(segment, "京A12345", "110101199003071233", "13900001111")
     services.permit_reject(actor=reviewer, permit=rejected, comment="证明不符")
-    _apply(segment, "京B54321", "110101198001010010")  # pending
+    _apply(segment, "京B54321", "110101198001010010", "13900002222")  # pending
     active = ResidentialPermit.objects.filter(status="active").order_by("id").first()
     assert active is not None
     services.permit_revoke(actor=reviewer, permit=active, comment="地址证明不实")
