@@ -12,12 +12,20 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from govcenter.parking.lake.sync import LakeSyncError, lake_status, live_files, read_manifest, sync_dataset
+from govcenter.parking.lake.sync import (
+    DATASETS,
+    LakeSyncError,
+    lake_status,
+    live_files,
+    read_manifest,
+    sync_dataset,
+)
 from govcenter.parking.models import Order
 
 pytestmark = pytest.mark.django_db
 
 TZ = dt.timezone(dt.timedelta(hours=8))
+FACTS = ["arrears", "reminders", "penalties", "complaints", "permits", "receipts", "sms"]
 
 
 def lake_rows(lake) -> dict[int, tuple]:
@@ -144,14 +152,18 @@ def test_status_and_cli(generated, lake):
     [printed] = json.loads(out.getvalue())
     assert printed["dataset"] == "orders" and printed["rows_written"] == Order.objects.count()
     status = lake_status()[0]
-    assert [s["dataset"] for s in lake_status()] == ["orders", "payments", "refunds"]
+    assert [s["dataset"] for s in lake_status()] == list(DATASETS)
+    assert list(DATASETS) == ["orders", "payments", "refunds", *FACTS]
     assert status["rows"] == Order.objects.count() and status["last_run"] and status["lag_seconds"] >= 0
     out = StringIO()
     call_command("parking", "lake-status", stdout=out)
     assert json.loads(out.getvalue())[0]["rows"] == Order.objects.count()
     out = StringIO()
     call_command("parking", "lake-sync", stdout=out)  # every data set
-    assert [r["dataset"] for r in json.loads(out.getvalue())] == ["orders", "payments", "refunds"]
+    assert [r["dataset"] for r in json.loads(out.getvalue())] == list(DATASETS)
+    out = StringIO()
+    call_command("parking", "lake-sync", "--dataset", "sms", "--dataset", "permits", stdout=out)
+    assert [r["dataset"] for r in json.loads(out.getvalue())] == ["sms", "permits"]
 
 
 def test_unknown_dataset(db, lake):
