@@ -74,6 +74,10 @@ ORDERS_SCHEMA = pa.schema(
         ("pay_channel", pa.string()),  # its provider
         ("refunds", pa.int64()),  # refunds asked for this order, any status (version 3)
         ("refund_fen", pa.int64()),  # of which succeeded, their amount
+        # Residential permit cover (version 4): the permit of the order's first 0-fen ``permit``
+        # quote line (Biller.bill) and the seconds all its permit lines cover (0: none).
+        ("permit_id", pa.int64()),
+        ("permit_s", pa.int64()),
     ]
 )
 
@@ -120,6 +124,7 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
             "id", "district_id", "managing_unit_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
             "vehicle_class", "started_at", "ended_at", "amount_due_fen", "amount_paid_fen",
             "amount_adjustment_fen", "updated_at", "_paid_at", "_channel", "_refunds", "_refund_fen",
+            "quote_lines",
         )
     )  # fmt: skip
     for r in qs.iterator(chunk_size=5000):
@@ -127,8 +132,22 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
     return out
 
 
+def _permit_cover(lines) -> tuple[int | None, int]:
+    """(permit id, covered seconds) of an order's quote lines: its ``permit`` lines (0 fen)."""
+    permit_id, seconds = None, 0
+    for line in lines or ():
+        if line.get("period") != "permit":
+            continue
+        if permit_id is None:
+            permit_id = line.get("permit_id")
+        start, end = dt.datetime.fromisoformat(line["from"]), dt.datetime.fromisoformat(line["to"])
+        seconds += int((end - start).total_seconds())
+    return permit_id, seconds
+
+
 def _orders_table(rows: list, district_code: str) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(19)]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(20)]
+    cover = [_permit_cover(lines) for lines in cols[19]]
     started, ended = cols[9], cols[10]
     duration = [
         int((e - s).total_seconds()) if e is not None else None for s, e in zip(started, ended, strict=True)
@@ -155,6 +174,8 @@ def _orders_table(rows: list, district_code: str) -> pa.Table:
         pa.array(cols[16], pa.string()),
         pa.array([n or 0 for n in cols[17]], pa.int64()),
         pa.array([n or 0 for n in cols[18]], pa.int64()),
+        pa.array([c[0] for c in cover], pa.int64()),
+        pa.array([c[1] for c in cover], pa.int64()),
     ]
     return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
 
@@ -213,6 +234,7 @@ def _simple(
     columns: list,
     annotate=None,
     extra=None,
+    version: int = 1,
 ) -> Dataset:
     """A data set whose rows are one model's rows, columns given as (name, ORM path, Arrow type).
 
@@ -271,7 +293,7 @@ def _simple(
             arrays.append(pa.array(values, t))
         return pa.Table.from_arrays(arrays, schema=schema)
 
-    return Dataset(name, schema, changed, rows, table, key)
+    return Dataset(name, schema, changed, rows, table, key, version)
 
 
 # Payments: one row per payment item (an order's share of a payment), in the district of its
@@ -509,6 +531,24 @@ def _receipt_annotate(qs):
     )
 
 
+def _receipt_items(ids: list[int]) -> dict[int, dict]:
+    """The orders of each receipt and their amounts (items never change after issue; a void
+    bumps the receipt's updated_at and its status says the items are no longer live)."""
+    from govcenter.parking.models.receipts import ReceiptItem
+
+    out: dict[int, dict] = {pk: {"order_ids": [], "item_fen": []} for pk in ids}
+    for start in range(0, len(ids), 5000):
+        items = (
+            ReceiptItem.objects.filter(receipt_id__in=ids[start : start + 5000])
+            .order_by("receipt_id", "order_id")
+            .values_list("receipt_id", "order_id", "amount_fen")
+        )
+        for receipt_id, order_id, amount in items:
+            out[receipt_id]["order_ids"].append(order_id)
+            out[receipt_id]["item_fen"].append(amount)
+    return out
+
+
 # Receipts: one row per receipt, on the day issued, in its district; ``item_count`` > 1 is a
 # merged receipt (合并开票: several paid orders of one district on one receipt). No payer plate.
 RECEIPTS = _simple(
@@ -518,6 +558,8 @@ RECEIPTS = _simple(
     time="issued_at",
     district="district_id",
     annotate=_receipt_annotate,
+    extra=_receipt_items,
+    version=2,  # 2: order_ids, item_fen
     columns=[
         ("series_id", "series_id", pa.int64()),
         ("district_id", "district_id", pa.int64()),
@@ -527,6 +569,8 @@ RECEIPTS = _simple(
         ("item_count", "n_items", pa.int64()),
         ("issued_at", "issued_at", TS),
         ("voided_at", "voided_at", TS),
+        ("order_ids", None, pa.list_(pa.int64())),  # the receipt's orders (version 2)
+        ("item_fen", None, pa.list_(pa.int64())),  # their amounts, in the same order
         ("updated_at", "updated_at", TS_US),
     ],
 )
@@ -589,7 +633,7 @@ SMS = _simple(
 
 DATASETS: dict[str, Dataset] = {
     "orders": Dataset(
-        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=3
+        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=4
     ),
     "payments": PAYMENTS,
     "refunds": REFUNDS,

@@ -23,7 +23,7 @@ def drop_brin(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('parking', '0017_lake'),
+        ('parking', '0018_lake_facts'),
     ]
 
     operations = [
