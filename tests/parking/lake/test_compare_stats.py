@@ -28,8 +28,8 @@ pytestmark = pytest.mark.django_db
 DAYS = 14
 
 
-@pytest.fixture
-def fortnight(db, settings, lake):
+@pytest.fixture(name="fortnight")
+def fortnight_fixture(db, settings, lake):
     """100 spaces, 14 days of orders (fixed seed), synced to the lake; the org's people."""
     settings.DEBUG = True
     load_districts()
@@ -77,7 +77,10 @@ def test_period_vs_previous_period_equals_two_computations_and_the_orm(fortnight
     start = end - dt.timedelta(days=6)
     cmp = compare(fortnight.leader, {"start": start.isoformat(), "end": end.isoformat()})
     assert cmp.source.slug == "orders" and cmp.baseline.kind == "previous" and cmp.basis == "total"
-    assert (cmp.baseline.start, cmp.baseline.end) == (start - dt.timedelta(days=7), start - dt.timedelta(days=1))
+    assert (cmp.baseline.start, cmp.baseline.end) == (
+        start - dt.timedelta(days=7),
+        start - dt.timedelta(days=1),
+    )
     measures = by_key(cmp)
     period_orm = orm_orders(start, end)
     baseline_orm = orm_orders(cmp.baseline.start, cmp.baseline.end)
@@ -113,7 +116,9 @@ def test_a_registered_statistic_is_compared_with_its_own_compute(fortnight):
     params = {"statistic": "payments", "start": start.isoformat(), "end": end.isoformat()}
     cmp = compare(fortnight.leader, params)
     p = compute(stat, fortnight.leader, StatQuery(start, end, levels=stat.levels)).total
-    b = compute(stat, fortnight.leader, StatQuery(cmp.baseline.start, cmp.baseline.end, levels=stat.levels)).total
+    b = compute(
+        stat, fortnight.leader, StatQuery(cmp.baseline.start, cmp.baseline.end, levels=stat.levels)
+    ).total
     for m in cmp.measures:
         assert (m["period"], m["baseline"]) == (p[m["key"]], b[m["key"]]), m["key"]
     assert sum(d["period"]["paid_fen"] for d in cmp.daily) == p["paid_fen"]
@@ -179,7 +184,10 @@ def test_holidays_of_2026_come_from_the_calendar(db):
         national = found["national_day"]
         assert national.name == "国庆"
         assert (national.start, national.end) == (dt.date(2026, 10, 1), dt.date(2026, 10, 7))
-        assert dt.date(2026, 9, 20) in national.makeup_workdays and dt.date(2026, 10, 10) in national.makeup_workdays
+        assert (
+            dt.date(2026, 9, 20) in national.makeup_workdays
+            and dt.date(2026, 10, 10) in national.makeup_workdays
+        )
         spring = found["spring_festival"]
         assert (spring.name, spring.start, spring.end) == ("春节", dt.date(2026, 2, 15), dt.date(2026, 2, 23))
         assert {p.name for p in found.values()} >= {"元旦", "春节", "清明", "劳动节", "端午", "中秋", "国庆"}
@@ -206,10 +214,9 @@ def test_a_holiday_period_compares_with_the_same_holiday_last_year(fortnight):
 
 
 def test_custom_events_crud_audit_and_scope(fortnight):
-    client = Client()
-    client.force_login(fortnight.sysadmin if False else fortnight.leader)
-    # Leaders read; the data staff and district managers write.
+    # District managers (and the data staff) write; leaders read.
     staff = fortnight.manager_dc
+    client = Client()
     client.force_login(staff)
     start, end = fortnight.last - dt.timedelta(days=2), fortnight.last
     city = client.post(
@@ -220,7 +227,12 @@ def test_custom_events_crud_audit_and_scope(fortnight):
     assert city.status_code == 400 and city.json()["code"] == "unknown_district"
     created = client.post(
         "/api/v1/parking/stats/events",
-        {"name": "东城庙会", "start": start.isoformat(), "end": end.isoformat(), "district": fortnight.dongcheng.pk},
+        {
+            "name": "东城庙会",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "district": fortnight.dongcheng.pk,
+        },
         content_type="application/json",
     )
     assert created.status_code == 201, created.content
@@ -228,13 +240,23 @@ def test_custom_events_crud_audit_and_scope(fortnight):
     assert AuditEntry.objects.filter(action="parking.statevent.create", object_id=str(pk)).exists()
     inverted = client.put(
         f"/api/v1/parking/stats/events/{pk}",
-        {"name": "东城庙会", "start": end.isoformat(), "end": start.isoformat(), "district": fortnight.dongcheng.pk},
+        {
+            "name": "东城庙会",
+            "start": end.isoformat(),
+            "end": start.isoformat(),
+            "district": fortnight.dongcheng.pk,
+        },
         content_type="application/json",
     )
     assert inverted.status_code == 400 and inverted.json()["code"] == "invalid_window"
     updated = client.put(
         f"/api/v1/parking/stats/events/{pk}",
-        {"name": "东城春节庙会", "start": start.isoformat(), "end": end.isoformat(), "district": fortnight.dongcheng.pk},
+        {
+            "name": "东城春节庙会",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "district": fortnight.dongcheng.pk,
+        },
         content_type="application/json",
     )
     assert updated.status_code == 200 and updated.json()["name"] == "东城春节庙会"
@@ -260,14 +282,24 @@ def test_custom_events_crud_audit_and_scope(fortnight):
     # The CRUD page: create, edit, delete through forms.
     response = client.post(
         "/parking/stats/events/",
-        {"name": "页面活动", "start": start.isoformat(), "end": end.isoformat(), "district": fortnight.dongcheng.pk},
+        {
+            "name": "页面活动",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "district": fortnight.dongcheng.pk,
+        },
     )
     assert response.status_code == 302
     event = StatEvent.objects.get(name="页面活动")
     assert event.created_by == staff
     response = client.post(
         f"/parking/stats/events/{event.pk}/",
-        {"name": "页面活动2", "start": start.isoformat(), "end": end.isoformat(), "district": fortnight.dongcheng.pk},
+        {
+            "name": "页面活动2",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "district": fortnight.dongcheng.pk,
+        },
     )
     assert response.status_code == 302 and StatEvent.objects.get(pk=event.pk).name == "页面活动2"
     assert client.post(f"/parking/stats/events/{event.pk}/delete/").status_code == 302

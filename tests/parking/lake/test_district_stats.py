@@ -19,7 +19,7 @@ from govcenter.parking.stats2.district import district_report, rank_of
 from govcenter.parking.stats2.framework import compute
 from govcenter.parking.stats2.orders import order_stats
 
-from .test_compare_stats import fortnight, orm_orders  # noqa: F401  (the 14-day fixture)
+from .test_compare_stats import fortnight_fixture, orm_orders  # noqa: F401  (the 14-day fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,8 @@ def city_rows(user, slug, start, end) -> dict[int, dict]:
 def expected_rank(rows: dict[int, dict], pk: int, key: str, additive: bool) -> int | None:
     """An independent rank: sort every district's value (0 when it has no rows), highest first."""
     values = [
-        (rows[d][key] if d in rows else (0 if additive else None)) for d in District.objects.values_list("pk", flat=True)
+        (rows[d][key] if d in rows else (0 if additive else None))
+        for d in District.objects.values_list("pk", flat=True)
     ]
     mine = rows[pk][key] if pk in rows else (0 if additive else None)
     if mine is None:
@@ -96,7 +97,15 @@ def test_a_district_manager_sees_the_rank_without_other_districts_values(fortnig
     for other in District.objects.exclude(pk=dongcheng):
         assert other.name_zh not in text and f'"{other.code}"' not in text
     for s in body["statistics"]:
-        assert s["ranking"] is None and set(s) == {"statistic", "title", "link", "count", "kpis", "values", "ranking"}
+        assert s["ranking"] is None and set(s) == {
+            "statistic",
+            "title",
+            "link",
+            "count",
+            "kpis",
+            "values",
+            "ranking",
+        }
     # The page: the rank badge and the note, no ranking table.
     page = client.get(f"/parking/stats/district/{dongcheng}/", params).content.decode()
     rank = kpi["orders"]["rank"]

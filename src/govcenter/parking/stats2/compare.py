@@ -44,6 +44,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from govcenter.core.api.errors import ServiceError
@@ -54,15 +55,15 @@ from .common import bad, check_window, level_label, parse_date, parse_query
 from .events import visible_events
 from .framework import display
 from .pages import header, link
-from .sources import ORDERS_PERMISSION, Source, source_for, visible_sources
+from .sources import ORDERS_PERMISSION, Source, check_years, source_for, visible_sources
 
 BASELINES = ("previous", "last_year_weekday", "last_year_date", "last_year_holiday", "custom")
 BASELINE_LABELS = {
-    "previous": "上一周期",
-    "last_year_weekday": "去年同期（按星期对齐）",
-    "last_year_date": "去年同期（按日期对齐）",
-    "last_year_holiday": "去年同一节日",
-    "custom": "自定义基准期",
+    "previous": gettext_lazy("上一周期"),
+    "last_year_weekday": gettext_lazy("去年同期（按星期对齐）"),
+    "last_year_date": gettext_lazy("去年同期（按日期对齐）"),
+    "last_year_holiday": gettext_lazy("去年同一节日"),
+    "custom": gettext_lazy("自定义基准期"),
 }
 # The holiday keys of the API and URLs (the package's English names, snake case) → Chinese names.
 HOLIDAY_KEYS = {
@@ -80,7 +81,7 @@ MAKEUP_REACH = dt.timedelta(days=21)  # a 调休 workday belongs to a break of i
 
 
 def _baseline_label(kind: str) -> str:
-    return _(BASELINE_LABELS[kind])
+    return str(BASELINE_LABELS[kind])
 
 
 # ---- the holiday calendar ------------------------------------------------------------------
@@ -233,8 +234,10 @@ def resolve_period(user, params) -> tuple[Window, HolidayPeriod | None, object |
         return Window(holiday.start, holiday.end, "holiday", label), holiday, None
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     end = parse_date("end", params.get("end"), yesterday)
+    check_years(end, end)
     start = parse_date("start", params.get("start"), end - dt.timedelta(days=6))
     check_window(start, end)
+    check_years(start, end)
     return Window(start, end, "dates", f"{start.isoformat()} — {end.isoformat()}"), None, None
 
 
@@ -276,6 +279,7 @@ def resolve_baseline(params, period: Window, holiday: HolidayPeriod | None) -> W
 
 
 def _check_baseline(period: Window, baseline: Window) -> None:
+    check_years(baseline.start, baseline.end, "invalid_baseline")
     try:
         check_window(baseline.start, baseline.end)
     except ServiceError as exc:

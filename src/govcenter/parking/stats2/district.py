@@ -40,7 +40,7 @@ from govcenter.core.scope import FULL_SCOPE, scope_for
 from .common import StatQuery, bad, check_window, parse_date
 from .framework import display
 from .pages import header, workbook_of
-from .sources import ORDERS_PERMISSION, Source, visible_sources
+from .sources import FIRST_YEAR, LAST_YEAR, ORDERS_PERMISSION, Source, check_years, visible_sources
 
 
 def rank_of(value, values: list) -> int | None:
@@ -126,8 +126,11 @@ def district_in_scope(user, pk) -> District:
 def window(params) -> tuple[dt.date, dt.date]:
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     end = parse_date("end", params.get("end"), yesterday)
+    if not FIRST_YEAR <= end.year <= LAST_YEAR:
+        check_years(end, end)
     start = parse_date("start", params.get("start"), end - dt.timedelta(days=6))
     check_window(start, end)
+    check_years(start, end)
     return start, end
 
 

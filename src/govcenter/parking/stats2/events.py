@@ -29,6 +29,7 @@ from govcenter.core.scope import scope_for
 
 from ..models.statevents import StatEvent
 from .common import check_window
+from .sources import check_years
 
 FIELDS = ["name", "start", "end", "district_id", "note"]
 
@@ -54,6 +55,7 @@ def _check(user, *, name: str, start: dt.date, end: dt.date, district: District 
     if not (name or "").strip():
         raise ServiceError(_("请填写活动名称。"), code="invalid", details={"name": [""]})
     check_window(start, end)
+    check_years(start, end)
     scope = scope_for(user)
     if district is None:
         if not scope.all:

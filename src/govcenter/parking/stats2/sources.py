@@ -15,6 +15,7 @@ A statistic added to the registry by another module appears here without a chang
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -190,4 +191,28 @@ def source_for(user, slug: str | None) -> Source:
     return found[slug]
 
 
-__all__ = ["ALL_FILTERS", "ORDERS", "Source", "SourceMeasure", "source_for", "sources", "visible_sources"]
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # dates outside are refused (date arithmetic stays in range)
+
+
+def check_years(start: dt.date, end: dt.date, code: str = "invalid_window") -> None:
+    """400 ``code`` for dates outside FIRST_YEAR..LAST_YEAR."""
+    if start.year < FIRST_YEAR or end.year > LAST_YEAR:
+        raise ServiceError(
+            _("日期超出范围（%(first)d–%(last)d 年）。") % {"first": FIRST_YEAR, "last": LAST_YEAR},
+            code=code,
+            details={"start": [start.isoformat()], "end": [end.isoformat()]},
+        )
+
+
+__all__ = [
+    "ALL_FILTERS",
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "ORDERS",
+    "check_years",
+    "Source",
+    "SourceMeasure",
+    "source_for",
+    "sources",
+    "visible_sources",
+]
