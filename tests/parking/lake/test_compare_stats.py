@@ -340,6 +340,12 @@ def test_bad_input_is_400(fortnight):
             "invalid_baseline",
         ),
         ({"event": "99999"}, "unknown_event"),
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "invalid_window"),
+        ({"end": "9999-12-31"}, "invalid_window"),
+        (
+            {"baseline": "custom", "baseline_start": "0001-01-01", "baseline_end": "0001-01-02"},
+            "invalid_baseline",
+        ),
         ({"district": "999999"}, "unknown_district"),
     ):
         response = client.get("/api/v1/parking/stats/compare", params)

@@ -152,6 +152,7 @@ def test_bad_input(fortnight):
     for params, code in (
         ({"start": "2026-03-10", "end": "2026-03-09"}, "invalid_window"),
         ({"end": "2026-02-30"}, "invalid_date"),
+        ({"end": "0001-01-02"}, "invalid_window"),
     ):
         response = client.get(f"/api/v1/parking/stats/district/{pk}", params)
         assert response.status_code == 400 and response.json()["code"] == code
