@@ -62,6 +62,9 @@ def register_navigation() -> None:
                 NavItem(_("订单情况统计"), "parking:stats_orders", "parking.view_dailydistrictstat", icon="chart-bar"),
                 *_statistic_items(),
                 NavItem(_("数据湖同步监控"), "parking:stats_lake", "parking.view_dailydistrictstat", icon="database"),
+                NavItem(_("重大活动节假日数据统计"), "parking:stats_compare", "parking.view_dailydistrictstat", icon="chart-bar"),
+                NavItem(_("各区数据专题统计"), "parking:stats_district_index", "parking.view_dailydistrictstat", icon="chart-bar"),
+                NavItem(_("统计活动管理"), "parking:stats_events", "parking.view_statevent", icon="calendar"),
             ),
         )
     )

@@ -139,3 +139,15 @@ for _role in ("data_staff", "center_leader"):
 def contribute() -> None:
     for role_code, permissions in CONTRIBUTIONS.items():
         contribute_permissions(role_code, permissions)
+
+
+# Custom events of the comparison statistic (stats2/events.py): districts keep their own
+# district's events, the Center's data staff every event (city-wide ones too); leaders read.
+STATEVENT_VIEW = ("parking.view_statevent",)
+STATEVENT_EDIT = ("parking.add_statevent", "parking.change_statevent", "parking.delete_statevent")
+for _role, _perms in {
+    "district_manager": (*STATEVENT_VIEW, *STATEVENT_EDIT),
+    "data_staff": (*STATEVENT_VIEW, *STATEVENT_EDIT),
+    "center_leader": STATEVENT_VIEW,
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)

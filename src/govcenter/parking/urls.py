@@ -63,6 +63,9 @@ urlpatterns: list = [
     path("", include("govcenter.parking.views.stats")),
     path("", include("govcenter.parking.stats2.views")),
     path("", include("govcenter.parking.stats2.lakepage")),
+    path("", include("govcenter.parking.stats2.compare")),
+    path("", include("govcenter.parking.stats2.events")),
+    path("", include("govcenter.parking.stats2.district")),
     path("", include("govcenter.parking.stats2.pages")),
     path("", include("govcenter.parking.views.rejections")),
 ]

@@ -24,3 +24,4 @@ __all__ = [
     "TariffPlan",
     "VehicleClass",
 ]
+from . import statevents  # noqa: E402, F401  (StatEvent: parking/stats2/events.py)

@@ -1,7 +1,7 @@
 /*
  * Charts of a parking statistic page (Apache ECharts, vendored). Data: <script type="application/json"
  * id="stats-charts"> — a list of {id, title, type: bar|line|pie, categories, series: [{name, data}]},
- * drawn into [data-chart=id]. CSP: no inline script or style; heights through the CSSOM.
+ * drawn into [data-chart=id]; shared: true puts every series on one value axis. CSP: no inline script or style; heights through the CSSOM.
  */
 (function () {
   "use strict";
@@ -19,7 +19,7 @@
         }) }]
       };
     }
-    var two = s.series.length > 1;
+    var two = s.series.length > 1 && !s.shared;  // shared: one axis (a period vs its baseline)
     return {
       tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { top: 0 },
