@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0009_search_title_upper_trgm'),
-        ('parking', '0017_lake'),
+        ('parking', '0019_stats_monitor'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
