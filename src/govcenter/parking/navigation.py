@@ -61,6 +61,7 @@ def register_navigation() -> None:
                 NavItem(_("统计看板"), "parking:stats_dashboard", "parking.view_dailydistrictstat", icon="chart-bar"),
                 NavItem(_("订单情况统计"), "parking:stats_orders", "parking.view_dailydistrictstat", icon="chart-bar"),
                 *_statistic_items(),
+                NavItem(_("临时数据统计"), "parking:stats_query", "parking.view_dailydistrictstat", icon="chart-bar"),
             ),
         )
     )

@@ -139,3 +139,11 @@ for _role in ("data_staff", "center_leader"):
 def contribute() -> None:
     for role_code, permissions in CONTRIBUTIONS.items():
         contribute_permissions(role_code, permissions)
+
+# The query builder (statistic 10, stats2/builder.py): whoever runs statistics may save areas
+# and queries, share them, schedule exports (each run under the reader's own scope).
+QUERY_SAVE = tuple(
+    f"parking.{a}_{m}" for m in ("statarea", "savedquery", "scheduledexport") for a in ("view", "add", "change", "delete")
+) + ("parking.view_queryexport", "parking.add_queryexport")
+for _role in ("district_manager", "data_staff", "center_leader"):
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *QUERY_SAVE)

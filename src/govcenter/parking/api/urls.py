@@ -64,3 +64,4 @@ urlpatterns: list = [
     path("", include("govcenter.parking.api.rejections")),
     path("", include(router.urls)),
 ]
+urlpatterns += [path("", include("govcenter.parking.api.stats_query"))]  # statistic 10 (query builder)

@@ -24,3 +24,4 @@ __all__ = [
     "TariffPlan",
     "VehicleClass",
 ]
+from . import stats_query  # noqa: E402, F401  statistic 10 (query builder)
