@@ -68,7 +68,10 @@ def test_night_economy_query_equals_the_orm(world):
         "area": {"kind": "polygon", "polygon": polygon},
     }
     # The generated days may not include a Friday or Saturday: then compare on every weekday too.
-    weekdays_present = {d.isoweekday() for d in (world.start + dt.timedelta(days=i) for i in range((world.end - world.start).days + 1))}
+    weekdays_present = {
+        d.isoweekday()
+        for d in (world.start + dt.timedelta(days=i) for i in range((world.end - world.start).days + 1))
+    }
     for weekdays in ([5, 6], sorted(weekdays_present)):
         spec["filters"]["weekdays"] = weekdays
         result = builder.query(world.leader, spec)
@@ -91,25 +94,51 @@ def test_night_economy_query_equals_the_orm(world):
     assert result.total["orders"] > 0  # the all-weekdays run has data in the evening
 
 
-@pytest.mark.parametrize(
-    "dimensions",
-    [["district"], ["road"], ["district", "hour"], ["weekday", "day_night"], ["duration"], ["pay_channel", "area_class"], ["week"], ["month", "vehicle_class"], ["state"]],
-)
-def test_dimensions_sum_to_the_total(world, dimensions):
-    keys = ["orders", "completed", "due_fen", "paid_fen", "adjustment_fen", "day_orders", "night_orders", "billed_orders", "paid_orders", "refunds", "refund_fen"]
-    result = builder.query(world.leader, {"measures": keys, "dimensions": dimensions, "window": world.window})
-    assert result.total["orders"] == Order.objects.exclude(state="void").count()
-    for k in keys:
-        assert sum(r[k] for r in result.rows) == result.total[k], (dimensions, k)
-    assert all(r[f"{d}_label"] for r in result.rows for d in dimensions)
+DIMENSION_SETS = [
+    ["district"], ["road"], ["segment"], ["district", "hour"], ["weekday", "day_night"], ["duration"],
+    ["pay_channel", "area_class"], ["week"], ["month", "vehicle_class"], ["state"], ["date", "hour", "district"],
+]  # fmt: skip
+
+
+def test_dimensions_sum_to_the_total(world):
+    keys = [
+        "orders",
+        "completed",
+        "due_fen",
+        "paid_fen",
+        "adjustment_fen",
+        "day_orders",
+        "night_orders",
+        "billed_orders",
+        "paid_orders",
+        "refunds",
+        "refund_fen",
+    ]
+    for dimensions in DIMENSION_SETS:
+        result = builder.query(
+            world.leader, {"measures": keys, "dimensions": dimensions, "window": world.window}
+        )
+        assert result.total["orders"] == Order.objects.exclude(state="void").count()
+        for k in keys:
+            assert sum(r[k] for r in result.rows) == result.total[k], (dimensions, k)
+        assert all(r[f"{d}_label"] for r in result.rows for d in dimensions)
 
 
 def test_payments_source_equals_the_orm(world):
     result = builder.query(
         world.leader,
-        {"source": "payments", "measures": ["items", "amount_fen", "paid_amount_fen"], "dimensions": ["pay_channel", "district"], "window": world.window},
+        {
+            "source": "payments",
+            "measures": ["items", "amount_fen", "paid_amount_fen"],
+            "dimensions": ["pay_channel", "district"],
+            "window": world.window,
+        },
     )
-    items = [i for i in PaymentItem.objects.select_related("intent") if world.start <= local(i.intent.created_at).date() <= world.end]
+    items = [
+        i
+        for i in PaymentItem.objects.select_related("intent")
+        if world.start <= local(i.intent.created_at).date() <= world.end
+    ]
     assert result.total["items"] == len(items) > 0
     assert result.total["amount_fen"] == sum(i.amount_fen for i in items)
     assert result.total["paid_amount_fen"] == sum(i.amount_fen for i in items if i.intent.status == "paid")
@@ -120,7 +149,9 @@ def test_scope_a_district_manager_sees_only_their_district(world):
     spec = {"measures": ["orders"], "dimensions": ["district"], "window": world.window}
     result = builder.query(world.manager_dc, spec)
     assert {r["district"] for r in result.rows} == {world.dongcheng.pk}
-    assert result.total["orders"] == Order.objects.exclude(state="void").filter(district=world.dongcheng).count()
+    assert (
+        result.total["orders"] == Order.objects.exclude(state="void").filter(district=world.dongcheng).count()
+    )
     with pytest.raises(ServiceError) as exc:
         builder.query(world.manager_dc, {**spec, "filters": {"district": world.xicheng.pk}})
     assert exc.value.error_code == "unknown_district"
@@ -147,35 +178,72 @@ BAD = [
     ({"measures": ["orders"], "filters": {"pay_channels": ["bitcoin"]}}, "invalid_pay_channel"),
     ({"measures": ["orders"], "filters": {"vehicle_class": "bus"}}, "invalid_vehicle_class"),
     ({"measures": ["orders"], "area": {"kind": "circle"}}, "invalid_area"),
-    ({"measures": ["orders"], "area": {"kind": "polygon", "polygon": {"type": "Polygon", "coordinates": [[[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91]]]}}}, "invalid_area"),
-    ({"measures": ["orders"], "area": {"kind": "polygon", "polygon": {"type": "Polygon", "coordinates": [[[116.4 + i * 1e-5, 39.9 + (i % 2) * 1e-4] for i in range(600)] + [[116.4, 39.9]]]}}}, "area_too_complex"),
+    (
+        {
+            "measures": ["orders"],
+            "area": {
+                "kind": "polygon",
+                "polygon": {
+                    "type": "Polygon",
+                    "coordinates": [[[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91]]],
+                },
+            },
+        },
+        "invalid_area",
+    ),
+    (
+        {
+            "measures": ["orders"],
+            "area": {
+                "kind": "polygon",
+                "polygon": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[116.4 + i * 1e-5, 39.9 + (i % 2) * 1e-4] for i in range(600)] + [[116.4, 39.9]]
+                    ],
+                },
+            },
+        },
+        "area_too_complex",
+    ),
     ({"measures": ["orders"], "area": {"kind": "segments", "codes": ["NO-SUCH-SEGMENT"]}}, "unknown_segment"),
     ({"measures": ["orders"], "area": {"kind": "saved", "id": 999999}}, "unknown_area"),
     ({"measures": ["orders"], "sort": {"by": "paid_fen"}}, "invalid_sort"),
 ]
 
 
-@pytest.mark.parametrize(("spec", "code"), BAD)
-def test_every_bad_spec_is_400_with_its_code(world, spec, code):
+def test_every_bad_spec_is_400_with_its_code(world):
     client = Client()
     client.force_login(world.leader)
-    response = client.post("/api/v1/parking/stats/query", spec, content_type="application/json")
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == code and body["message"] and isinstance(body["details"], dict)
+    for spec, code in BAD:
+        response = client.post("/api/v1/parking/stats/query", spec, content_type="application/json")
+        assert response.status_code == 400, (spec, response.content)
+        body = response.json()
+        assert body["code"] == code and body["message"] and isinstance(body["details"], dict), (spec, body)
 
 
 def test_a_polygon_outside_beijing_is_400(world):
-    shanghai = {"type": "Polygon", "coordinates": [[[121.4, 31.2], [121.5, 31.2], [121.5, 31.3], [121.4, 31.2]]]}
-    straddling = {"type": "Polygon", "coordinates": [[[116.4, 39.9], [118.5, 39.9], [118.5, 40.0], [116.4, 39.9]]]}
+    shanghai = {
+        "type": "Polygon",
+        "coordinates": [[[121.4, 31.2], [121.5, 31.2], [121.5, 31.3], [121.4, 31.2]]],
+    }
+    straddling = {
+        "type": "Polygon",
+        "coordinates": [[[116.4, 39.9], [118.5, 39.9], [118.5, 40.0], [116.4, 39.9]]],
+    }
     client = Client()
     client.force_login(world.leader)
     for polygon in (shanghai, straddling):
         response = client.post(
-            "/api/v1/parking/stats/query", {"measures": ["orders"], "area": {"kind": "polygon", "polygon": polygon}}, content_type="application/json"
+            "/api/v1/parking/stats/query",
+            {"measures": ["orders"], "area": {"kind": "polygon", "polygon": polygon}},
+            content_type="application/json",
         )
         assert response.status_code == 400 and response.json()["code"] == "area_outside_beijing"
-    page = client.get("/parking/stats/query/", {"measures": "orders", "area_kind": "polygon", "polygon": str(shanghai).replace("'", '"')})
+    page = client.get(
+        "/parking/stats/query/",
+        {"measures": "orders", "area_kind": "polygon", "polygon": str(shanghai).replace("'", '"')},
+    )
     assert page.status_code == 400 and 'data-error="area_outside_beijing"' in page.content.decode()
 
 
@@ -190,7 +258,9 @@ def test_segment_list_and_saved_area(world):
     by_saved = builder.query(world.leader, {**base, "area": {"kind": "saved", "id": area.pk}}).total
     assert by_poly == by_codes == by_saved
     assert by_poly["orders"] == sum(
-        1 for o in Order.objects.exclude(state="void").filter(segment_id__in=segs) if world.start <= local(o.started_at).date() <= world.end
+        1
+        for o in Order.objects.exclude(state="void").filter(segment_id__in=segs)
+        if world.start <= local(o.started_at).date() <= world.end
     )
     # A private area of someone else is unknown.
     with pytest.raises(ServiceError) as exc:
@@ -198,7 +268,9 @@ def test_segment_list_and_saved_area(world):
     assert exc.value.error_code == "unknown_area"
 
 
-def test_too_large_offers_a_background_export_that_produces_the_file(world, monkeypatch):
+def test_too_large_offers_a_background_export_that_produces_the_file(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(builder, "PAGE_LIMIT", 5)
     spec = {"measures": ["orders", "paid_fen"], "dimensions": ["segment", "hour"], "window": world.window}
     with pytest.raises(ServiceError) as exc:
@@ -209,7 +281,12 @@ def test_too_large_offers_a_background_export_that_produces_the_file(world, monk
     response = client.post("/api/v1/parking/stats/query", spec, content_type="application/json")
     # the API's own limit (5,000) may or may not be exceeded by this small data set
     assert response.status_code in (200, 400)
-    job = client.post("/api/v1/parking/stats/query/exports", {"spec": spec, "title": "大查询"}, content_type="application/json")
+    with django_capture_on_commit_callbacks(execute=True):  # the task is queued on commit
+        job = client.post(
+            "/api/v1/parking/stats/query/exports",
+            {"spec": spec, "title": "大查询"},
+            content_type="application/json",
+        )
     assert job.status_code == 202, job.content
     job_id = job.json()["id"]
     status = client.get(f"/api/v1/parking/stats/query/exports/{job_id}").json()
@@ -230,33 +307,39 @@ def test_too_large_offers_a_background_export_that_produces_the_file(world, monk
     assert page.status_code == 200 and "data-download" in page.content.decode()
 
 
-def test_query_timeout_is_a_503_with_the_offer(world, settings):
-    settings.GOVCENTER_PARKING_QUERY_TIMEOUT_S = 0.001
-    spec = builder.parse_spec(world.leader, {"measures": ["orders"], "dimensions": ["segment", "hour", "date"], "window": world.window})
-    import duckdb
-
+def test_query_timeout_is_a_503_with_the_offer(world, settings, monkeypatch):
+    settings.GOVCENTER_PARKING_QUERY_TIMEOUT_S = 0.5
+    spec = builder.parse_spec(
+        world.leader, {"measures": ["orders"], "dimensions": ["segment"], "window": world.window}
+    )
     real = builder.connection
 
-    def slow(root=None):  # a view that takes seconds: the guard must interrupt it
+    def slow(root=None):  # the orders view made to take minutes: the guard must interrupt it
         con = real(root)
-        con.execute("CREATE OR REPLACE VIEW orders AS SELECT o.* FROM orders o, range(3000000) r WHERE r.range = 0 OR (r.range > 0 AND o.order_id < 0)")
+        con.execute("ALTER VIEW orders RENAME TO orders_raw")
+        con.execute(
+            "CREATE VIEW orders AS SELECT o.* FROM orders_raw o, range(50000000) r WHERE r.range % 1000000007 = 0"
+        )
         return con
 
-    builder.connection = slow
-    try:
-        with pytest.raises(ServiceError) as exc:
-            builder.run(world.leader, spec)
-    finally:
-        builder.connection = real
+    monkeypatch.setattr(builder, "connection", slow)
+    started = dt.datetime.now()
+    with pytest.raises(ServiceError) as exc:
+        builder.run(world.leader, spec)
     assert exc.value.error_code == "query_timeout" and exc.value.status_code == 503
-    assert duckdb  # imported for the exception types the guard handles
+    assert exc.value.details["offer"] == ["background_export"]
+    assert (dt.datetime.now() - started).total_seconds() < 30
 
 
 def test_saved_query_and_share_link_use_the_viewers_scope(world):
     leader = Client()
     leader.force_login(world.leader)
     spec = {"measures": ["orders"], "dimensions": ["district"], "window": world.window}
-    created = leader.post("/api/v1/parking/stats/queries", {"name": "各区订单", "spec": spec, "shared": True}, content_type="application/json")
+    created = leader.post(
+        "/api/v1/parking/stats/queries",
+        {"name": "各区订单", "spec": spec, "shared": True},
+        content_type="application/json",
+    )
     assert created.status_code == 201, created.content
     token = created.json()["share_token"]
     assert token
@@ -270,17 +353,30 @@ def test_saved_query_and_share_link_use_the_viewers_scope(world):
     assert [r["district"] for r in body["result"]["rows"]] == [world.dongcheng.pk]
     assert body["query"]["share_token"] is None  # only the owner sees the token
     page = manager.get(f"/parking/stats/query/s/{token}/")
-    assert page.status_code == 200 and "东城区" in page.content.decode() and "西城区" not in page.content.decode().split("data-query-table")[1]
+    assert (
+        page.status_code == 200
+        and "东城区" in page.content.decode()
+        and "西城区" not in page.content.decode().split("data-query-table")[1]
+    )
     # Not the owner: cannot change or delete it; anonymous: login.
     saved_id = created.json()["id"]
-    assert manager.patch(f"/api/v1/parking/stats/queries/{saved_id}", {"name": "x"}, content_type="application/json").status_code == 403
+    assert (
+        manager.patch(
+            f"/api/v1/parking/stats/queries/{saved_id}", {"name": "x"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
     assert Client().get(f"/parking/stats/query/s/{token}/").status_code == 302
     assert manager.get("/api/v1/parking/stats/queries/shared/not-a-token").status_code == 404
 
 
 def test_a_due_scheduled_export_runs_once_and_produces_files(world):
-    saved = services.saved_query_create(actor=world.leader, name="每日订单", spec={"measures": ["orders"], "dimensions": ["district"]})
-    schedule = services.schedule_create(actor=world.leader, saved=saved, cadence="daily", recipients=[world.manager_dc])
+    saved = services.saved_query_create(
+        actor=world.leader, name="每日订单", spec={"measures": ["orders"], "dimensions": ["district"]}
+    )
+    schedule = services.schedule_create(
+        actor=world.leader, saved=saved, cadence="daily", recipients=[world.manager_dc]
+    )
     now = dt.datetime.combine(world.end + dt.timedelta(days=1), dt.time(8), timezone.get_default_timezone())
     ScheduledExport.objects.filter(pk=schedule.pk).update(next_run=now - dt.timedelta(hours=1))
     jobs = services.schedules_run_due(now=now)
@@ -289,12 +385,18 @@ def test_a_due_scheduled_export_runs_once_and_produces_files(world):
     schedule.refresh_from_db()
     assert schedule.last_run == now and schedule.next_run > now
     by_user = {j.user_id: j for j in QueryExport.objects.filter(pk__in=jobs)}
-    assert all(j.status == "done" for j in by_user.values()), [(j.error_code, j.error_message) for j in by_user.values()]
+    assert all(j.status == "done" for j in by_user.values()), [
+        (j.error_code, j.error_message) for j in by_user.values()
+    ]
     data, _name = services.export_file(actor=world.manager_dc, job=by_user[world.manager_dc.pk])
     rows = list(load_workbook(io.BytesIO(data)).active.values)
     assert any(r[0] == "东城区" for r in rows) and not any(r[0] == "西城区" for r in rows)
     end = world.end
-    expected = sum(1 for o in Order.objects.exclude(state="void").filter(district=world.dongcheng) if local(o.started_at).date() == end)
+    expected = sum(
+        1
+        for o in Order.objects.exclude(state="void").filter(district=world.dongcheng)
+        if local(o.started_at).date() == end
+    )
     assert rows[-1][1] == expected
 
 
@@ -309,7 +411,9 @@ def test_page_renders_and_exports_what_is_on_screen(world):
     excel = client.get("/parking/stats/query/export.xlsx", params)
     assert excel.status_code == 200
     rows = list(load_workbook(io.BytesIO(excel.content)).active.values)
-    result = builder.query(world.leader, {"measures": ["orders", "paid_fen"], "dimensions": ["district"], "window": world.window})
+    result = builder.query(
+        world.leader, {"measures": ["orders", "paid_fen"], "dimensions": ["district"], "window": world.window}
+    )
     assert rows[-1][1] == result.total["orders"] and rows[-1][2] == round(result.total["paid_fen"] / 100, 2)
     bad = client.get("/parking/stats/query/", {"measures": "orders", "hour_from": "20", "hour_to": "20"})
     assert bad.status_code == 400 and 'data-error="invalid_hours"' in bad.content.decode()
@@ -321,13 +425,17 @@ def test_page_renders_and_exports_what_is_on_screen(world):
 def test_openapi_lists_the_builder(world):
     client = Client()
     client.force_login(world.sysadmin)
-    schema = client.get("/api/v1/schema/", {"format": "json"})
-    if schema.status_code != 200:
-        pytest.skip("schema endpoint not at /api/v1/schema/")
-    paths = schema.json()["paths"] if schema["Content-Type"].startswith("application/json") else {}
+    schema = client.get("/api/schema/", {"format": "json"})
+    assert schema.status_code == 200
     text = schema.content.decode()
-    assert "/api/v1/parking/stats/query" in text and "/api/v1/parking/stats/queries" in text and "/api/v1/parking/stats/areas" in text
-    assert paths is not None
+    for path in (
+        "/api/v1/parking/stats/query",
+        "/api/v1/parking/stats/queries",
+        "/api/v1/parking/stats/areas",
+        "/api/v1/parking/stats/query/exports",
+        "/api/v1/parking/stats/schedules",
+    ):
+        assert f"{path}:" in text or f'"{path}"' in text, path
 
 
 def test_demo_area_is_a_valid_beijing_polygon():

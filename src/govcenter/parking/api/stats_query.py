@@ -52,8 +52,15 @@ class QuerySpecSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=list(builder.SOURCES), required=False, default="orders")
     measures = serializers.ListField(child=serializers.CharField())
     dimensions = serializers.ListField(child=serializers.CharField(), required=False)
-    window = inline_serializer("ParkingQueryWindow", {"start": serializers.DateField(), "end": serializers.DateField()}, required=False)
-    filters = serializers.DictField(required=False, help_text="district, road, segment, area_class, vehicle_class, hours [from, to], weekdays [1–7], pay_channels")
+    window = inline_serializer(
+        "ParkingQueryWindow",
+        {"start": serializers.DateField(), "end": serializers.DateField()},
+        required=False,
+    )
+    filters = serializers.DictField(
+        required=False,
+        help_text="district, road, segment, area_class, vehicle_class, hours [from, to], weekdays [1–7], pay_channels",
+    )
     area = serializers.DictField(
         required=False,
         allow_null=True,
@@ -68,7 +75,9 @@ class QueryResultSerializer(serializers.Serializer):
     window = serializers.DictField()
     area = serializers.DictField(allow_null=True)
     columns = serializers.ListField(child=serializers.DictField())
-    rows = serializers.ListField(child=serializers.DictField(), help_text="dimension values (+ <dim>_label) and measures")
+    rows = serializers.ListField(
+        child=serializers.DictField(), help_text="dimension values (+ <dim>_label) and measures"
+    )
     total = serializers.DictField()
     row_count = serializers.IntegerField()
     elapsed_ms = serializers.IntegerField()
@@ -85,7 +94,11 @@ class QueryView(_Base):
         operation_id="parking_stats_query",
         summary="临时数据统计：运行查询",
         request=QuerySpecSerializer,
-        responses={200: QueryResultSerializer, **ERRORS, 503: OpenApiResponse(ErrorSerializer, description="query_timeout")},
+        responses={
+            200: QueryResultSerializer,
+            **ERRORS,
+            503: OpenApiResponse(ErrorSerializer, description="query_timeout"),
+        },
         tags=TAGS,
     )
     def post(self, request):
@@ -93,7 +106,9 @@ class QueryView(_Base):
 
 
 class WhitelistView(_Base):
-    @extend_schema(operation_id="parking_stats_query_whitelist", responses={200: serializers.DictField()}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_query_whitelist", responses={200: serializers.DictField()}, tags=TAGS
+    )
     def get(self, request):
         return Response(builder.whitelist())
 
@@ -118,17 +133,26 @@ class SavedQuerySerializer(serializers.ModelSerializer):
 class SavedQueryListView(_Base):
     write_permissions = (RUN, "parking.add_savedquery")
 
-    @extend_schema(operation_id="parking_stats_queries_list", responses={200: SavedQuerySerializer(many=True)}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_queries_list", responses={200: SavedQuerySerializer(many=True)}, tags=TAGS
+    )
     def get(self, request):
         qs = SavedQuery.objects.visible_to(request.user).select_related("owner")
         return Response(SavedQuerySerializer(qs, many=True, context={"request": request}).data)
 
-    @extend_schema(operation_id="parking_stats_queries_create", request=SavedQuerySerializer, responses={201: SavedQuerySerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_queries_create",
+        request=SavedQuerySerializer,
+        responses={201: SavedQuerySerializer, **ERRORS},
+        tags=TAGS,
+    )
     def post(self, request):
         s = SavedQuerySerializer(data=request.data)
         s.is_valid(raise_exception=True)
         saved = services.saved_query_create(actor=request.user, **s.validated_data)
-        return Response(SavedQuerySerializer(saved, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SavedQuerySerializer(saved, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class SavedQueryDetailView(_Base):
@@ -137,16 +161,26 @@ class SavedQueryDetailView(_Base):
     def _get(self, request, pk):
         return get_object_or_404(SavedQuery.objects.visible_to(request.user), pk=pk)
 
-    @extend_schema(operation_id="parking_stats_queries_read", responses={200: SavedQuerySerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_queries_read", responses={200: SavedQuerySerializer, **ERRORS}, tags=TAGS
+    )
     def get(self, request, pk: int):
         return Response(SavedQuerySerializer(self._get(request, pk), context={"request": request}).data)
 
-    @extend_schema(operation_id="parking_stats_queries_update", request=SavedQuerySerializer, responses={200: SavedQuerySerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_queries_update",
+        request=SavedQuerySerializer,
+        responses={200: SavedQuerySerializer, **ERRORS},
+        tags=TAGS,
+    )
     def patch(self, request, pk: int):
         s = SavedQuerySerializer(data=request.data, partial=True)
         s.is_valid(raise_exception=True)
         saved = services.saved_query_update(
-            actor=request.user, saved=self._get(request, pk), new_token=bool(request.data.get("new_token")), **s.validated_data
+            actor=request.user,
+            saved=self._get(request, pk),
+            new_token=bool(request.data.get("new_token")),
+            **s.validated_data,
         )
         return Response(SavedQuerySerializer(saved, context={"request": request}).data)
 
@@ -160,13 +194,23 @@ class SharedQueryView(_Base):
     @extend_schema(
         operation_id="parking_stats_queries_shared",
         summary="运行分享链接的查询（使用查看者自己的数据范围）",
-        responses={200: inline_serializer("ParkingSharedQuery", {"query": SavedQuerySerializer(), "result": QueryResultSerializer()}), **ERRORS},
+        responses={
+            200: inline_serializer(
+                "ParkingSharedQuery", {"query": SavedQuerySerializer(), "result": QueryResultSerializer()}
+            ),
+            **ERRORS,
+        },
         tags=TAGS,
     )
     def get(self, request, token: str):
         saved = services.saved_query_by_token(viewer=request.user, token=token)
         result = services.saved_query_run(viewer=request.user, saved=saved)
-        return Response({"query": SavedQuerySerializer(saved, context={"request": request}).data, "result": result.as_dict()})
+        return Response(
+            {
+                "query": SavedQuerySerializer(saved, context={"request": request}).data,
+                "result": result.as_dict(),
+            }
+        )
 
 
 # ------------------------------------------------------------------ areas
@@ -178,18 +222,39 @@ class StatAreaSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StatArea
-        fields = ["id", "name", "kind", "polygon", "segment_ids", "segment_codes", "shared", "owner", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "polygon",
+            "segment_ids",
+            "segment_codes",
+            "shared",
+            "owner",
+            "created_at",
+        ]
         read_only_fields = ["id", "kind", "segment_ids", "owner", "created_at"]
 
 
 class StatAreaListView(_Base):
     write_permissions = (RUN, "parking.add_statarea")
 
-    @extend_schema(operation_id="parking_stats_areas_list", responses={200: StatAreaSerializer(many=True)}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_areas_list", responses={200: StatAreaSerializer(many=True)}, tags=TAGS
+    )
     def get(self, request):
-        return Response(StatAreaSerializer(StatArea.objects.visible_to(request.user).select_related("owner"), many=True).data)
+        return Response(
+            StatAreaSerializer(
+                StatArea.objects.visible_to(request.user).select_related("owner"), many=True
+            ).data
+        )
 
-    @extend_schema(operation_id="parking_stats_areas_create", request=StatAreaSerializer, responses={201: StatAreaSerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_areas_create",
+        request=StatAreaSerializer,
+        responses={201: StatAreaSerializer, **ERRORS},
+        tags=TAGS,
+    )
     def post(self, request):
         s = StatAreaSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -208,13 +273,25 @@ class StatAreaDetailView(_Base):
     def _get(self, request, pk):
         return get_object_or_404(StatArea.objects.visible_to(request.user), pk=pk)
 
-    @extend_schema(operation_id="parking_stats_areas_read", responses={200: StatAreaSerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_areas_read", responses={200: StatAreaSerializer, **ERRORS}, tags=TAGS
+    )
     def get(self, request, pk: int):
         return Response(StatAreaSerializer(self._get(request, pk)).data)
 
-    @extend_schema(operation_id="parking_stats_areas_update", request=StatAreaSerializer, responses={200: StatAreaSerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_areas_update",
+        request=StatAreaSerializer,
+        responses={200: StatAreaSerializer, **ERRORS},
+        tags=TAGS,
+    )
     def patch(self, request, pk: int):
-        area = services.area_update(actor=request.user, area=self._get(request, pk), name=request.data.get("name"), shared=request.data.get("shared"))
+        area = services.area_update(
+            actor=request.user,
+            area=self._get(request, pk),
+            name=request.data.get("name"),
+            shared=request.data.get("shared"),
+        )
         return Response(StatAreaSerializer(area).data)
 
     @extend_schema(operation_id="parking_stats_areas_delete", responses={204: None, **ERRORS}, tags=TAGS)
@@ -229,7 +306,18 @@ class StatAreaDetailView(_Base):
 class QueryExportSerializer(serializers.ModelSerializer):
     class Meta:
         model = QueryExport
-        fields = ["id", "title", "spec", "status", "rows", "error_code", "error_message", "schedule", "created_at", "finished_at"]
+        fields = [
+            "id",
+            "title",
+            "spec",
+            "status",
+            "rows",
+            "error_code",
+            "error_message",
+            "schedule",
+            "created_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
 
@@ -239,27 +327,48 @@ class ExportCreateSerializer(serializers.Serializer):
 
 
 class QueryExportListView(_Base):
-    @extend_schema(operation_id="parking_stats_query_exports_list", responses={200: QueryExportSerializer(many=True)}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_query_exports_list",
+        responses={200: QueryExportSerializer(many=True)},
+        tags=TAGS,
+    )
     def get(self, request):
-        return Response(QueryExportSerializer(QueryExport.objects.filter(user=request.user)[:200], many=True).data)
+        return Response(
+            QueryExportSerializer(QueryExport.objects.filter(user=request.user)[:200], many=True).data
+        )
 
-    @extend_schema(operation_id="parking_stats_query_exports_create", request=ExportCreateSerializer, responses={202: QueryExportSerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_query_exports_create",
+        request=ExportCreateSerializer,
+        responses={202: QueryExportSerializer, **ERRORS},
+        tags=TAGS,
+    )
     def post(self, request):
         s = ExportCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        job = services.export_start(actor=request.user, spec=s.validated_data["spec"], title=s.validated_data.get("title", ""))
+        job = services.export_start(
+            actor=request.user, spec=s.validated_data["spec"], title=s.validated_data.get("title", "")
+        )
         job.refresh_from_db()
         return Response(QueryExportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class QueryExportDetailView(_Base):
-    @extend_schema(operation_id="parking_stats_query_exports_read", responses={200: QueryExportSerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_query_exports_read",
+        responses={200: QueryExportSerializer, **ERRORS},
+        tags=TAGS,
+    )
     def get(self, request, pk: int):
         return Response(QueryExportSerializer(get_object_or_404(QueryExport, pk=pk, user=request.user)).data)
 
 
 class QueryExportFileView(_Base):
-    @extend_schema(operation_id="parking_stats_query_exports_file", responses={(200, services.XLSX): bytes, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_query_exports_file",
+        responses={(200, services.XLSX): bytes, **ERRORS},
+        tags=TAGS,
+    )
     def get(self, request, pk: int):
         job = get_object_or_404(QueryExport, pk=pk, user=request.user)
         data, name = services.export_file(actor=request.user, job=job)
@@ -269,7 +378,12 @@ class QueryExportFileView(_Base):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
-    recipients = serializers.SlugRelatedField(slug_field="username", many=True, required=False, queryset=get_user_model().objects.filter(is_active=True))
+    recipients = serializers.SlugRelatedField(
+        slug_field="username",
+        many=True,
+        required=False,
+        queryset=get_user_model().objects.filter(is_active=True),
+    )
     cadence = serializers.ChoiceField(choices=Cadence.choices)
 
     class Meta:
@@ -281,12 +395,19 @@ class ScheduleSerializer(serializers.ModelSerializer):
 class ScheduleListView(_Base):
     write_permissions = (RUN, "parking.add_scheduledexport")
 
-    @extend_schema(operation_id="parking_stats_schedules_list", responses={200: ScheduleSerializer(many=True)}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_schedules_list", responses={200: ScheduleSerializer(many=True)}, tags=TAGS
+    )
     def get(self, request):
         qs = ScheduledExport.objects.filter(owner=request.user).prefetch_related("recipients")
         return Response(ScheduleSerializer(qs, many=True).data)
 
-    @extend_schema(operation_id="parking_stats_schedules_create", request=ScheduleSerializer, responses={201: ScheduleSerializer, **ERRORS}, tags=TAGS)
+    @extend_schema(
+        operation_id="parking_stats_schedules_create",
+        request=ScheduleSerializer,
+        responses={201: ScheduleSerializer, **ERRORS},
+        tags=TAGS,
+    )
     def post(self, request):
         s = ScheduleSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -294,7 +415,10 @@ class ScheduleListView(_Base):
         if not SavedQuery.objects.visible_to(request.user).filter(pk=saved.pk).exists():
             return Response({"code": "unknown_query", "message": "unknown query", "details": {}}, status=404)
         schedule = services.schedule_create(
-            actor=request.user, saved=saved, cadence=s.validated_data["cadence"], recipients=s.validated_data.get("recipients", [])
+            actor=request.user,
+            saved=saved,
+            cadence=s.validated_data["cadence"],
+            recipients=s.validated_data.get("recipients", []),
         )
         return Response(ScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)
 
@@ -302,7 +426,9 @@ class ScheduleListView(_Base):
 class ScheduleDetailView(_Base):
     @extend_schema(operation_id="parking_stats_schedules_delete", responses={204: None, **ERRORS}, tags=TAGS)
     def delete(self, request, pk: int):
-        services.schedule_delete(actor=request.user, schedule=get_object_or_404(ScheduledExport, pk=pk, owner=request.user))
+        services.schedule_delete(
+            actor=request.user, schedule=get_object_or_404(ScheduledExport, pk=pk, owner=request.user)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

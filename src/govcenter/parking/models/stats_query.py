@@ -39,7 +39,12 @@ class StatArea(models.Model):
     polygon = models.JSONField(_("多边形（GeoJSON，GCJ-02）"), null=True, blank=True)
     segment_ids = models.JSONField(_("路段"), default=list, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     shared = models.BooleanField(_("共享"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -61,7 +66,9 @@ class SavedQuery(models.Model):
 
     name = models.CharField(_("名称"), max_length=100)
     spec = models.JSONField(_("查询条件"))
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("创建人"), on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), on_delete=models.CASCADE, related_name="+"
+    )
     shared = models.BooleanField(_("共享"), default=False)
     share_token = models.CharField(_("分享令牌"), max_length=64, unique=True, default=_token, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,10 +95,16 @@ class Cadence(models.TextChoices):
 class ScheduledExport(models.Model):
     """A saved query exported to Excel on a cadence (the previous day / week / month)."""
 
-    query = models.ForeignKey(SavedQuery, verbose_name=_("查询"), on_delete=models.CASCADE, related_name="schedules")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("创建人"), on_delete=models.CASCADE, related_name="+")
+    query = models.ForeignKey(
+        SavedQuery, verbose_name=_("查询"), on_delete=models.CASCADE, related_name="schedules"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), on_delete=models.CASCADE, related_name="+"
+    )
     cadence = models.CharField(_("周期"), max_length=8, choices=Cadence.choices)
-    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("接收人"), blank=True, related_name="+")
+    recipients = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("接收人"), blank=True, related_name="+"
+    )
     active = models.BooleanField(_("启用"), default=True)
     last_run = models.DateTimeField(_("上次运行"), null=True, blank=True)
     next_run = models.DateTimeField(_("下次运行"))
@@ -117,11 +130,18 @@ class QueryExport(models.Model):
         DONE = "done", _("已完成")
         FAILED = "failed", _("失败")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="+"
+    )
     spec = models.JSONField(_("查询条件"))
     title = models.CharField(_("名称"), max_length=100, blank=True)
     schedule = models.ForeignKey(
-        ScheduledExport, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports", verbose_name=_("定时导出")
+        ScheduledExport,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="exports",
+        verbose_name=_("定时导出"),
     )
     status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.QUEUED)
     rows = models.PositiveIntegerField(_("行数"), null=True, blank=True)

@@ -46,7 +46,9 @@ def _own(user, obj) -> None:
 def _name(name) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name or len(name) > 100:
-        raise ServiceError(_("名称不能为空，且不超过 100 字。"), code="invalid_name", details={"name": [str(name)[:100]]})
+        raise ServiceError(
+            _("名称不能为空，且不超过 100 字。"), code="invalid_name", details={"name": [str(name)[:100]]}
+        )
     return name
 
 
@@ -54,11 +56,17 @@ def _name(name) -> str:
 
 
 @transaction.atomic
-def area_create(*, actor, name: str, polygon=None, segment_codes=None, shared: bool = False, kind: str = "") -> StatArea:
+def area_create(
+    *, actor, name: str, polygon=None, segment_codes=None, shared: bool = False, kind: str = ""
+) -> StatArea:
     """A saved area from a polygon (checked: closed, inside Beijing) or a list of segment codes."""
     _require(actor, "parking.add_statarea")
     if (polygon is None) == (segment_codes is None):
-        raise ServiceError(_("请给出多边形或路段列表之一。"), code="invalid_area", details={"area": ["polygon|segment_codes"]})
+        raise ServiceError(
+            _("请给出多边形或路段列表之一。"),
+            code="invalid_area",
+            details={"area": ["polygon|segment_codes"]},
+        )
     seg_ids: list[int] = []
     if polygon is not None:
         builder.parse_polygon(polygon)
@@ -69,7 +77,11 @@ def area_create(*, actor, name: str, polygon=None, segment_codes=None, shared: b
     area = StatArea.objects.create(
         name=_name(name), kind=kind, polygon=polygon, segment_ids=seg_ids, owner=actor, shared=bool(shared)
     )
-    audit.record(action="parking.stats.area.create", obj=area, changes={"after": {"name": area.name, "kind": kind, "shared": area.shared}})
+    audit.record(
+        action="parking.stats.area.create",
+        obj=area,
+        changes={"after": {"name": area.name, "kind": kind, "shared": area.shared}},
+    )
     return area
 
 
@@ -83,7 +95,11 @@ def area_update(*, actor, area: StatArea, name=None, shared=None) -> StatArea:
     if shared is not None:
         area.shared = bool(shared)
     area.save()
-    audit.record(action="parking.stats.area.update", obj=area, changes={"before": before, "after": {"name": area.name, "shared": area.shared}})
+    audit.record(
+        action="parking.stats.area.update",
+        obj=area,
+        changes={"before": before, "after": {"name": area.name, "shared": area.shared}},
+    )
     return area
 
 
@@ -114,12 +130,18 @@ def saved_query_create(*, actor, name: str, spec: dict, shared: bool = False) ->
     _require(actor, "parking.add_savedquery")
     builder.parse_spec(actor, spec)
     saved = SavedQuery.objects.create(name=_name(name), spec=spec, owner=actor, shared=bool(shared))
-    audit.record(action="parking.stats.query.save", obj=saved, changes={"after": {"name": saved.name, "spec": spec, "shared": saved.shared}})
+    audit.record(
+        action="parking.stats.query.save",
+        obj=saved,
+        changes={"after": {"name": saved.name, "spec": spec, "shared": saved.shared}},
+    )
     return saved
 
 
 @transaction.atomic
-def saved_query_update(*, actor, saved: SavedQuery, name=None, spec=None, shared=None, new_token: bool = False) -> SavedQuery:
+def saved_query_update(
+    *, actor, saved: SavedQuery, name=None, spec=None, shared=None, new_token: bool = False
+) -> SavedQuery:
     _require(actor, "parking.change_savedquery")
     _own(actor, saved)
     before = {"name": saved.name, "spec": saved.spec, "shared": saved.shared}
@@ -138,7 +160,11 @@ def saved_query_update(*, actor, saved: SavedQuery, name=None, spec=None, shared
     audit.record(
         action="parking.stats.query.update",
         obj=saved,
-        changes={"before": before, "after": {"name": saved.name, "spec": saved.spec, "shared": saved.shared}, "new_token": new_token},
+        changes={
+            "before": before,
+            "after": {"name": saved.name, "spec": saved.spec, "shared": saved.shared},
+            "new_token": new_token,
+        },
     )
     return saved
 
@@ -162,7 +188,9 @@ def saved_query_by_token(*, viewer, token: str) -> SavedQuery:
     _require(viewer)
     saved = SavedQuery.objects.filter(share_token=str(token)[:64]).first()
     if saved is None:
-        raise ServiceError(_("分享链接无效或已失效。"), code="unknown_query", status=404, details={"token": ["?"]})
+        raise ServiceError(
+            _("分享链接无效或已失效。"), code="unknown_query", status=404, details={"token": ["?"]}
+        )
     return saved
 
 
@@ -170,18 +198,30 @@ def saved_query_by_token(*, viewer, token: str) -> SavedQuery:
 
 
 def _export_dir(now: dt.datetime) -> Path:
-    folder = Path(settings.GOVCENTER_VAR_DIR) / "reports" / "parking" / "query" / timezone.localtime(now).strftime("%Y-%m")
+    folder = (
+        Path(settings.GOVCENTER_VAR_DIR)
+        / "reports"
+        / "parking"
+        / "query"
+        / timezone.localtime(now).strftime("%Y-%m")
+    )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 @transaction.atomic
-def export_start(*, actor, spec: dict, title: str = "", schedule: ScheduledExport | None = None, enqueue: bool = True) -> QueryExport:
+def export_start(
+    *, actor, spec: dict, title: str = "", schedule: ScheduledExport | None = None, enqueue: bool = True
+) -> QueryExport:
     """Queue a background Excel export of ``spec`` for ``actor`` (the spec is checked now)."""
     _require(actor)
     builder.parse_spec(actor, spec, allow_area_ids=_area_ids(spec))
     job = QueryExport.objects.create(user=actor, spec=spec, title=(title or "")[:100], schedule=schedule)
-    audit.record(action="parking.stats.query.export_start", obj=job, changes={"after": {"spec": spec, "title": job.title}})
+    audit.record(
+        action="parking.stats.query.export_start",
+        obj=job,
+        changes={"after": {"spec": spec, "title": job.title}},
+    )
     if enqueue:
         from ..tasks import stats_query_export
 
@@ -217,7 +257,14 @@ def export_run(job_id: int, *, now=None) -> QueryExport:
             audit.record(
                 action="parking.stats.query.export",
                 obj=job,
-                changes={"after": {"rows": job.rows, "file": job.file_path, "sm3": job.file_sm3, "user": job.user.username}},
+                changes={
+                    "after": {
+                        "rows": job.rows,
+                        "file": job.file_path,
+                        "sm3": job.file_sm3,
+                        "user": job.user.username,
+                    }
+                },
             )
     except ServiceError as exc:
         job.status = QueryExport.Status.FAILED
@@ -239,7 +286,9 @@ def export_file(*, actor, job: QueryExport) -> tuple[bytes, str]:
     if job.user_id != actor.pk:
         raise PermissionDenied(_("只能下载自己的导出文件。"))
     if job.status != QueryExport.Status.DONE:
-        raise ServiceError(_("导出尚未完成。"), code="export_not_ready", status=409, details={"status": [job.status]})
+        raise ServiceError(
+            _("导出尚未完成。"), code="export_not_ready", status=409, details={"status": [job.status]}
+        )
     path = Path(settings.GOVCENTER_VAR_DIR) / job.file_path
     try:
         data = path.read_bytes()
@@ -287,13 +336,23 @@ def schedule_create(*, actor, saved: SavedQuery, cadence: str, recipients=(), no
     """Export ``saved`` on a cadence to its owner and ``recipients`` (each under their own scope)."""
     _require(actor, "parking.add_scheduledexport")
     if saved.owner_id != actor.pk and not saved.shared:
-        raise ServiceError(_("未知的查询。"), code="unknown_query", status=404, details={"query": [str(saved.pk)]})
+        raise ServiceError(
+            _("未知的查询。"), code="unknown_query", status=404, details={"query": [str(saved.pk)]}
+        )
     if cadence not in Cadence.values:
-        raise ServiceError(_("周期应为 daily、weekly 或 monthly。"), code="invalid_cadence", details={"cadence": [str(cadence)]})
+        raise ServiceError(
+            _("周期应为 daily、weekly 或 monthly。"),
+            code="invalid_cadence",
+            details={"cadence": [str(cadence)]},
+        )
     people = list(recipients)
     for person in people:
         if not person.is_active or not person.has_perm(RUN_PERM):
-            raise ServiceError(_("接收人没有统计查询权限。"), code="invalid_recipient", details={"recipients": [person.username]})
+            raise ServiceError(
+                _("接收人没有统计查询权限。"),
+                code="invalid_recipient",
+                details={"recipients": [person.username]},
+            )
     schedule = ScheduledExport.objects.create(
         query=saved, owner=actor, cadence=cadence, next_run=next_run_after(cadence, now or timezone.now())
     )
@@ -301,7 +360,9 @@ def schedule_create(*, actor, saved: SavedQuery, cadence: str, recipients=(), no
     audit.record(
         action="parking.stats.schedule.create",
         obj=schedule,
-        changes={"after": {"query": saved.pk, "cadence": cadence, "recipients": [p.username for p in people]}},
+        changes={
+            "after": {"query": saved.pk, "cadence": cadence, "recipients": [p.username for p in people]}
+        },
     )
     return schedule
 
@@ -310,7 +371,9 @@ def schedule_create(*, actor, saved: SavedQuery, cadence: str, recipients=(), no
 def schedule_delete(*, actor, schedule: ScheduledExport) -> None:
     _require(actor, "parking.delete_scheduledexport")
     _own(actor, schedule)
-    audit.record(action="parking.stats.schedule.delete", obj=schedule, changes={"before": {"query": schedule.query_id}})
+    audit.record(
+        action="parking.stats.schedule.delete", obj=schedule, changes={"before": {"query": schedule.query_id}}
+    )
     schedule.delete()
 
 
@@ -319,7 +382,9 @@ def schedules_run_due(*, now=None) -> list[int]:
     run it); one export per person (owner + recipients), each under that person's scope."""
     now = now or timezone.now()
     jobs: list[int] = []
-    for schedule in ScheduledExport.objects.filter(active=True, next_run__lte=now).select_related("query", "owner"):
+    for schedule in ScheduledExport.objects.filter(active=True, next_run__lte=now).select_related(
+        "query", "owner"
+    ):
         claimed = ScheduledExport.objects.filter(pk=schedule.pk, next_run=schedule.next_run).update(
             next_run=next_run_after(schedule.cadence, now), last_run=now
         )

@@ -67,7 +67,16 @@ MAX_MEASURES = 20
 MAX_VERTICES = 500
 MAX_SEGMENT_CODES = 5000
 SPEC_KEYS = ("source", "measures", "dimensions", "window", "filters", "area", "sort")
-FILTER_KEYS = ("district", "road", "segment", "area_class", "vehicle_class", "hours", "weekdays", "pay_channels")
+FILTER_KEYS = (
+    "district",
+    "road",
+    "segment",
+    "area_class",
+    "vehicle_class",
+    "hours",
+    "weekdays",
+    "pay_channels",
+)
 WEEKDAYS = {
     1: _lazy("周一"),
     2: _lazy("周二"),
@@ -168,13 +177,22 @@ _ORDER_UNITS = {"due_fen": "fen", "paid_fen": "fen", "adjustment_fen": "fen"}
 
 def _order_measures() -> tuple[Measure, ...]:
     """The orders statistic's MEASURES, then the payments statistic's others (same SQL, imported)."""
-    out = [Measure(k, _ORDER_LABELS.get(k, k), sql, _ORDER_UNITS.get(k, "count")) for k, sql in MEASURES.items()]
+    out = [
+        Measure(k, _ORDER_LABELS.get(k, k), sql, _ORDER_UNITS.get(k, "count")) for k, sql in MEASURES.items()
+    ]
     seen = set(MEASURES)
     for m in PAYMENTS.measures:
         if m.key not in seen:
             out.append(m)
             seen.add(m.key)
-    out.append(Measure("average_minutes", _lazy("平均停车时长"), unit="minutes", derive=mean("dwell_seconds", "completed", 60)))
+    out.append(
+        Measure(
+            "average_minutes",
+            _lazy("平均停车时长"),
+            unit="minutes",
+            derive=mean("dwell_seconds", "completed", 60),
+        )
+    )
     return tuple(out)
 
 
@@ -183,7 +201,12 @@ PAYMENT_ITEM_MEASURES = (
     Measure("items", _lazy("支付明细数"), "count(*)"),
     Measure("amount_fen", _lazy("支付金额"), "coalesce(sum(amount_fen), 0)", "fen"),
     Measure("paid_items", _lazy("成功支付明细数"), "count(*) FILTER (WHERE status = 'paid')"),
-    Measure("paid_amount_fen", _lazy("成功支付金额"), "coalesce(sum(amount_fen) FILTER (WHERE status = 'paid'), 0)", "fen"),
+    Measure(
+        "paid_amount_fen",
+        _lazy("成功支付金额"),
+        "coalesce(sum(amount_fen) FILTER (WHERE status = 'paid'), 0)",
+        "fen",
+    ),
 )
 
 _TIME_DIMS = ("date", "week", "month", "hour", "weekday", "day_night")
@@ -199,7 +222,17 @@ SOURCES: dict[str, Source] = {
             extended=frozenset({"refunds", "refund_fen"}),
             base="state <> 'void'",
             measures=_order_measures(),
-            dimensions=("district", "road", "segment", "area_class", "vehicle_class", *_TIME_DIMS, "duration", "pay_channel", "state"),
+            dimensions=(
+                "district",
+                "road",
+                "segment",
+                "area_class",
+                "vehicle_class",
+                *_TIME_DIMS,
+                "duration",
+                "pay_channel",
+                "state",
+            ),
             filters=common.ALL_FILTERS,
             extra_filters=("hours", "weekdays", "pay_channels"),
             time_col="started_at",
@@ -261,7 +294,9 @@ def whitelist() -> dict:
 
 
 def bad(code: str, message: str, **details) -> ServiceError:
-    return ServiceError(message, code=code, details={k: v if isinstance(v, list) else [v] for k, v in details.items()})
+    return ServiceError(
+        message, code=code, details={k: v if isinstance(v, list) else [v] for k, v in details.items()}
+    )
 
 
 # ------------------------------------------------------------------ areas
@@ -272,7 +307,9 @@ def beijing() -> shapely.Geometry:
     """The union of the 16 districts' boundaries (GCJ-02, vendored in core.districts), prepared."""
     from govcenter.core.districts import DISTRICTS, read_geometry
 
-    shapes = [shapely.from_geojson(json.dumps(read_geometry(d.code))) for d in DISTRICTS if d.path is not None]
+    shapes = [
+        shapely.from_geojson(json.dumps(read_geometry(d.code))) for d in DISTRICTS if d.path is not None
+    ]
     city = shapely.union_all(shapes).buffer(0.0005)  # ~50 m: a vertex drawn on the border is inside
     shapely.prepare(city)
     return city
@@ -292,14 +329,23 @@ def parse_polygon(raw, datum: str | None = None) -> shapely.Polygon:
             raise bad("invalid_area", _("区域不是有效的 GeoJSON。"), area="polygon") from None
     if isinstance(raw, dict) and raw.get("type") == "Feature":
         raw = raw.get("geometry")
-    if not isinstance(raw, dict) or raw.get("type") != "Polygon" or not isinstance(raw.get("coordinates"), list):
+    if (
+        not isinstance(raw, dict)
+        or raw.get("type") != "Polygon"
+        or not isinstance(raw.get("coordinates"), list)
+    ):
         raise bad("invalid_area", _("区域应为 GeoJSON Polygon。"), area="polygon")
     rings = raw["coordinates"]
     if not rings:
         raise bad("invalid_area", _("区域没有顶点。"), area="polygon")
     vertices = sum(len(r) if isinstance(r, list) else 0 for r in rings)
     if vertices > MAX_VERTICES:
-        raise bad("area_too_complex", _("区域顶点过多：最多 %(n)d 个。") % {"n": MAX_VERTICES}, vertices=str(vertices), limit=str(MAX_VERTICES))
+        raise bad(
+            "area_too_complex",
+            _("区域顶点过多：最多 %(n)d 个。") % {"n": MAX_VERTICES},
+            vertices=str(vertices),
+            limit=str(MAX_VERTICES),
+        )
     try:
         datum = Datum.parse(datum or "GCJ-02")
     except ValueError:
@@ -313,7 +359,9 @@ def parse_polygon(raw, datum: str | None = None) -> shapely.Polygon:
             if (
                 not isinstance(p, list | tuple)
                 or len(p) < 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p[:2])
+                or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p[:2]
+                )
             ):
                 raise bad("invalid_area", _("区域的坐标应为数字 [经度, 纬度]。"), point=str(p)[:60])
             pts.append((float(p[0]), float(p[1])))
@@ -354,7 +402,10 @@ def segments_in_polygon(user, poly: shapely.Polygon) -> list[int]:
         found |= set(seg[inside].tolist())
     with_spaces = Space.objects.values("segment_id")
     for pk, geometry in (
-        Segment.objects.restrict(user).exclude(pk__in=with_spaces).exclude(geometry=None).values_list("pk", "geometry")
+        Segment.objects.restrict(user)
+        .exclude(pk__in=with_spaces)
+        .exclude(geometry=None)
+        .values_list("pk", "geometry")
     ):
         try:
             if poly.intersects(shapely.from_geojson(json.dumps(geometry))):
@@ -386,7 +437,9 @@ def resolve_area(user, raw, *, allow_area_ids=()) -> Area | None:
     kind = raw.get("kind")
     if kind == "polygon":
         poly = parse_polygon(raw.get("polygon"), raw.get("datum"))
-        return Area("polygon", segments_in_polygon(user, poly), _("所画区域"), json.loads(shapely.to_geojson(poly)))
+        return Area(
+            "polygon", segments_in_polygon(user, poly), _("所画区域"), json.loads(shapely.to_geojson(poly))
+        )
     if kind == "segments":
         codes = raw.get("codes")
         if isinstance(codes, str):
@@ -394,7 +447,11 @@ def resolve_area(user, raw, *, allow_area_ids=()) -> Area | None:
         if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
             raise bad("invalid_area", _("请给出路段编码列表。"), codes=str(codes)[:60])
         if len(codes) > MAX_SEGMENT_CODES:
-            raise bad("area_too_complex", _("路段过多：最多 %(n)d 个。") % {"n": MAX_SEGMENT_CODES}, codes=str(len(codes)))
+            raise bad(
+                "area_too_complex",
+                _("路段过多：最多 %(n)d 个。") % {"n": MAX_SEGMENT_CODES},
+                codes=str(len(codes)),
+            )
         found = dict(Segment.objects.restrict(user).filter(code__in=codes).values_list("code", "pk"))
         missing = sorted(set(codes) - set(found))
         if missing:
@@ -411,7 +468,11 @@ def resolve_area(user, raw, *, allow_area_ids=()) -> Area | None:
         if area.polygon:
             ids = segments_in_polygon(user, parse_polygon(area.polygon))
         else:
-            ids = list(Segment.objects.restrict(user).filter(pk__in=area.segment_ids or []).values_list("pk", flat=True))
+            ids = list(
+                Segment.objects.restrict(user)
+                .filter(pk__in=area.segment_ids or [])
+                .values_list("pk", flat=True)
+            )
         return Area("saved", sorted(ids), area.name, area.polygon)
     raise bad("invalid_area", _("区域类型应为 polygon、segments 或 saved。"), kind=str(kind)[:20])
 
@@ -467,7 +528,11 @@ def parse_spec(user, raw, *, allow_area_ids=()) -> Spec:
             raise bad("unknown_measure", _("该数据源没有此指标。"), measure=str(m)[:40])
     dims = _list("dimensions", raw.get("dimensions"), "invalid_dimensions")
     if len(dims) > MAX_DIMENSIONS:
-        raise bad("too_many_dimensions", _("维度最多 %(n)d 个。") % {"n": MAX_DIMENSIONS}, dimensions=[str(d) for d in dims])
+        raise bad(
+            "too_many_dimensions",
+            _("维度最多 %(n)d 个。") % {"n": MAX_DIMENSIONS},
+            dimensions=[str(d) for d in dims],
+        )
     if len(set(dims)) != len(dims):
         raise bad("invalid_dimensions", _("维度重复。"), dimensions=[str(d) for d in dims])
     for d in dims:
@@ -492,17 +557,27 @@ def parse_spec(user, raw, *, allow_area_ids=()) -> Spec:
     hours = None
     raw_hours = filters.get("hours")
     if raw_hours not in (None, "", []):
-        ok = isinstance(raw_hours, list) and len(raw_hours) == 2 and all(isinstance(h, int) and not isinstance(h, bool) for h in raw_hours)
-        if not ok or not (0 <= raw_hours[0] <= 23 and 1 <= raw_hours[1] <= 24 and raw_hours[0] != raw_hours[1] % 24):
+        ok = (
+            isinstance(raw_hours, list)
+            and len(raw_hours) == 2
+            and all(isinstance(h, int) and not isinstance(h, bool) for h in raw_hours)
+        )
+        if not ok or not (
+            0 <= raw_hours[0] <= 23 and 1 <= raw_hours[1] <= 24 and raw_hours[0] != raw_hours[1] % 24
+        ):
             raise bad("invalid_hours", _("时段应为 [开始时, 结束时]，0–24 之间。"), hours=str(raw_hours)[:40])
         hours = (raw_hours[0], raw_hours[1])
     weekdays = _list("weekdays", filters.get("weekdays"), "invalid_weekdays")
     try:
         weekdays = sorted({int(w) for w in weekdays})
     except (TypeError, ValueError):
-        raise bad("invalid_weekdays", _("星期应为 1（周一）到 7（周日）。"), weekdays=str(weekdays)[:40]) from None
+        raise bad(
+            "invalid_weekdays", _("星期应为 1（周一）到 7（周日）。"), weekdays=str(weekdays)[:40]
+        ) from None
     if any(w not in WEEKDAYS for w in weekdays):
-        raise bad("invalid_weekdays", _("星期应为 1（周一）到 7（周日）。"), weekdays=[str(w) for w in weekdays])
+        raise bad(
+            "invalid_weekdays", _("星期应为 1（周一）到 7（周日）。"), weekdays=[str(w) for w in weekdays]
+        )
     channels = _list("pay_channels", filters.get("pay_channels"), "invalid_pay_channel")
     for c in channels:
         if c not in CHANNELS:
@@ -548,7 +623,11 @@ def build_sql(user, spec: Spec, *, now=None) -> tuple[str, str, list, list[str]]
             clauses.append("FALSE")
     needed = [k for k in spec.measures if src.measure(k).sql is not None]
     if any(src.measure(k).sql is None for k in spec.measures):
-        needed += [m.key for m in src.measures if m.sql is not None and m.key not in src.extended and m.key not in needed]
+        needed += [
+            m.key
+            for m in src.measures
+            if m.sql is not None and m.key not in src.extended and m.key not in needed
+        ]
     view = src.extended_view if src.extended_view and set(needed) & src.extended else src.view
     return view, " AND ".join(clauses), params, needed
 
@@ -623,7 +702,9 @@ class QueryResult:
         }
 
 
-def run(user, spec: Spec, *, limit: int = PAGE_LIMIT, timeout: float | None = None, root=None, now=None) -> QueryResult:
+def run(
+    user, spec: Spec, *, limit: int = PAGE_LIMIT, timeout: float | None = None, root=None, now=None
+) -> QueryResult:
     """Run a checked spec for ``user`` (scoped): the grouped rows (≤ ``limit``) and the total.
 
     400 ``too_large`` when the grouping has more than ``limit`` rows; 503 ``query_timeout``.
@@ -631,7 +712,9 @@ def run(user, spec: Spec, *, limit: int = PAGE_LIMIT, timeout: float | None = No
     from django.utils import timezone
 
     started = time.perf_counter()
-    timeout = float(timeout if timeout is not None else getattr(settings, "GOVCENTER_PARKING_QUERY_TIMEOUT_S", 20))
+    timeout = float(
+        timeout if timeout is not None else getattr(settings, "GOVCENTER_PARKING_QUERY_TIMEOUT_S", 20)
+    )
     src = spec.source
     view, where, params, needed = build_sql(user, spec, now=now)
     tokens = window_tokens(spec.query, now or timezone.now())
@@ -650,10 +733,14 @@ def run(user, spec: Spec, *, limit: int = PAGE_LIMIT, timeout: float | None = No
                 sql = f"SELECT {group}, {select} FROM {view} WHERE {where} GROUP BY {by} ORDER BY {by} LIMIT {int(limit) + 1}"  # noqa: S608
                 fetched = con.execute(sql, params).fetchall()
                 if len(fetched) > limit:
-                    count_sql = f"SELECT count(*) FROM (SELECT {group} FROM {view} WHERE {where} GROUP BY {by})"  # noqa: S608
+                    count_sql = (
+                        f"SELECT count(*) FROM (SELECT {group} FROM {view} WHERE {where} GROUP BY {by})"  # noqa: S608
+                    )
                     n = con.execute(count_sql, params).fetchone()[0]
                     raise ServiceError(
-                        _("结果共 %(n)d 行，超过页面上限 %(limit)d 行。请减少维度或缩小范围，或转为后台导出 Excel。")
+                        _(
+                            "结果共 %(n)d 行，超过页面上限 %(limit)d 行。请减少维度或缩小范围，或转为后台导出 Excel。"
+                        )
                         % {"n": n, "limit": limit},
                         code="too_large",
                         details={"rows": [str(n)], "limit": [str(limit)], "offer": ["background_export"]},
@@ -674,7 +761,7 @@ def run(user, spec: Spec, *, limit: int = PAGE_LIMIT, timeout: float | None = No
             value = _jsonable(r[i])
             row[d] = value
             row[f"{d}_label"] = labels[d].get(value, "—" if value is None else str(value))
-        values = _finish(src, dict(zip(needed, r[len(dims):], strict=True)), spec.measures)
+        values = _finish(src, dict(zip(needed, r[len(dims) :], strict=True)), spec.measures)
         row.update({k: values.get(k) for k in spec.measures})
         rows.append(row)
     if spec.sort is not None:
@@ -682,8 +769,14 @@ def run(user, spec: Spec, *, limit: int = PAGE_LIMIT, timeout: float | None = No
         rows.sort(key=lambda row: (row[key] is None, row[key] if row[key] is not None else 0), reverse=desc)
         if desc:  # keep None last
             rows.sort(key=lambda row: row[key] is None)
-    columns = [{"key": d, "label": str(DIMENSIONS[d].label), "kind": "dimension", "unit": ""} for d in spec.dimensions]
-    columns += [{"key": k, "label": str(src.measure(k).label), "kind": "measure", "unit": src.measure(k).unit} for k in spec.measures]
+    columns = [
+        {"key": d, "label": str(DIMENSIONS[d].label), "kind": "dimension", "unit": ""}
+        for d in spec.dimensions
+    ]
+    columns += [
+        {"key": k, "label": str(src.measure(k).label), "kind": "measure", "unit": src.measure(k).unit}
+        for k in spec.measures
+    ]
     return QueryResult(spec, columns, rows, total, int((time.perf_counter() - started) * 1000))
 
 
@@ -695,7 +788,13 @@ def _jsonable(value):
     return value
 
 
-_STATES = {"open": _lazy("进行中"), "billed": _lazy("已计费"), "paid": _lazy("已缴费"), "arrears": _lazy("欠费"), "closed": _lazy("已关闭")}
+_STATES = {
+    "open": _lazy("进行中"),
+    "billed": _lazy("已计费"),
+    "paid": _lazy("已缴费"),
+    "arrears": _lazy("欠费"),
+    "closed": _lazy("已关闭"),
+}
 
 
 def _labels(dims: list[str], fetched: list) -> dict[str, dict]:
@@ -707,9 +806,15 @@ def _labels(dims: list[str], fetched: list) -> dict[str, dict]:
         if kind == "district":
             m = dict(District.objects.filter(pk__in=ids).values_list("pk", "name_zh"))
         elif kind == "road":
-            m = {pk: f"{name}（{code}）" for pk, code, name in Road.objects.filter(pk__in=ids).values_list("pk", "code", "name")}
+            m = {
+                pk: f"{name}（{code}）"
+                for pk, code, name in Road.objects.filter(pk__in=ids).values_list("pk", "code", "name")
+            }
         elif kind == "segment":
-            m = {pk: f"{name}（{code}）" for pk, code, name in Segment.objects.filter(pk__in=ids).values_list("pk", "code", "name")}
+            m = {
+                pk: f"{name}（{code}）"
+                for pk, code, name in Segment.objects.filter(pk__in=ids).values_list("pk", "code", "name")
+            }
         elif kind == "area_class":
             m = {k: str(v) for k, v in AreaClass.choices}
         elif kind == "vehicle_class":
@@ -766,7 +871,10 @@ def workbook(result: QueryResult, title: str = ""):
     sheet.append([c["label"] + suffix.get(c["unit"], "") for c in result.columns])
     for row in result.rows:
         sheet.append(
-            [row[f"{c['key']}_label"] if c["kind"] == "dimension" else display(row[c["key"]], c["unit"]) for c in result.columns]
+            [
+                row[f"{c['key']}_label"] if c["kind"] == "dimension" else display(row[c["key"]], c["unit"])
+                for c in result.columns
+            ]
         )
     dims = [c for c in result.columns if c["kind"] == "dimension"]
     sheet.append(

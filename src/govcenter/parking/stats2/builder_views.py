@@ -41,14 +41,20 @@ def spec_from_params(params) -> dict:
         try:
             return json.loads(params["spec"])
         except ValueError:
-            raise builder.bad("invalid_spec", _("查询条件不是有效的 JSON。"), spec=params["spec"][:60]) from None
+            raise builder.bad(
+                "invalid_spec", _("查询条件不是有效的 JSON。"), spec=params["spec"][:60]
+            ) from None
     spec: dict = {
         "source": params.get("source") or "orders",
         "measures": params.getlist("measures") or ["orders"],
         "dimensions": [d for d in params.getlist("dimensions") if d],
         "window": {k: params.get(k) for k in ("start", "end") if params.get(k)},
     }
-    filters: dict = {k: params.get(k) for k in ("district", "road", "segment", "area_class", "vehicle_class") if params.get(k)}
+    filters: dict = {
+        k: params.get(k)
+        for k in ("district", "road", "segment", "area_class", "vehicle_class")
+        if params.get(k)
+    }
     if params.get("hour_from") or params.get("hour_to"):
         try:
             filters["hours"] = [int(params.get("hour_from") or 0), int(params.get("hour_to") or 24)]
@@ -86,7 +92,10 @@ def _chart(result) -> dict | None:
         "title": _("查询结果"),
         "type": kind,
         "categories": categories,
-        "series": [{"name": m["label"], "data": [display(r[m["key"]], m["unit"]) for r in result.rows]} for m in measures],
+        "series": [
+            {"name": m["label"], "data": [display(r[m["key"]], m["unit"]) for r in result.rows]}
+            for m in measures
+        ],
     }
 
 
@@ -119,7 +128,10 @@ def _context(request, spec: dict, *, allow_area_ids=(), saved=None) -> tuple[dic
         result=result,
         data=data,
         table=[
-            [r[f"{c['key']}_label"] if c["kind"] == "dimension" else display(r[c["key"]], c["unit"]) for c in result.columns]
+            [
+                r[f"{c['key']}_label"] if c["kind"] == "dimension" else display(r[c["key"]], c["unit"])
+                for c in result.columns
+            ]
             for r in result.rows
         ],
         total=[display(result.total[c["key"]], c["unit"]) for c in result.columns if c["kind"] == "measure"],
@@ -139,7 +151,17 @@ def query_page(request):
         spec = spec_from_params(request.GET) if request.GET else {"source": "orders", "measures": ["orders"]}
     except ServiceError as exc:
         spec = {}
-        return render(request, T + "query.html", {"error": exc.detail, "error_code": exc.error_code, "spec_json": "{}", "whitelist": builder.whitelist()}, status=400)
+        return render(
+            request,
+            T + "query.html",
+            {
+                "error": exc.detail,
+                "error_code": exc.error_code,
+                "spec_json": "{}",
+                "whitelist": builder.whitelist(),
+            },
+            status=400,
+        )
     ctx, status = _context(request, spec)
     return render(request, T + "query.html", ctx, status=status)
 
@@ -152,7 +174,17 @@ def query_shared(request, token: str):
     try:
         saved = services.saved_query_by_token(viewer=request.user, token=token)
     except ServiceError as exc:
-        return render(request, T + "query.html", {"error": exc.detail, "error_code": exc.error_code, "spec_json": "{}", "whitelist": builder.whitelist()}, status=404)
+        return render(
+            request,
+            T + "query.html",
+            {
+                "error": exc.detail,
+                "error_code": exc.error_code,
+                "spec_json": "{}",
+                "whitelist": builder.whitelist(),
+            },
+            status=404,
+        )
     ctx, status = _context(request, saved.spec, allow_area_ids=services._area_ids(saved.spec), saved=saved)
     return render(request, T + "query.html", ctx, status=status)
 
@@ -165,7 +197,11 @@ def query_export(request):
     try:
         result = builder.query(request.user, spec_from_params(request.GET))
     except ServiceError as exc:
-        return HttpResponse(f"{exc.error_code}: {exc.detail}", status=exc.status_code, content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            f"{exc.error_code}: {exc.detail}",
+            status=exc.status_code,
+            content_type="text/plain; charset=utf-8",
+        )
     content = builder.workbook_bytes(result)
     audit.record(
         action="parking.stats.query.export_page",
@@ -175,7 +211,9 @@ def query_export(request):
         changes={"spec": result.spec.raw, "rows": len(result.rows)},
     )
     response = HttpResponse(content, content_type=services.XLSX)
-    response["Content-Disposition"] = f'attachment; filename="parking-query-{result.spec.query.start.isoformat()}-{result.spec.query.end.isoformat()}.xlsx"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="parking-query-{result.spec.query.start.isoformat()}-{result.spec.query.end.isoformat()}.xlsx"'
+    )
     return response
 
 
@@ -193,7 +231,10 @@ def _posted_spec(request) -> dict:
 def query_save(request):
     try:
         saved = services.saved_query_create(
-            actor=request.user, name=request.POST.get("name", ""), spec=_posted_spec(request), shared=request.POST.get("shared") == "1"
+            actor=request.user,
+            name=request.POST.get("name", ""),
+            spec=_posted_spec(request),
+            shared=request.POST.get("shared") == "1",
         )
     except ServiceError as exc:
         messages.error(request, str(exc.detail))
@@ -208,7 +249,9 @@ def query_save(request):
 def query_background(request):
     """Queue a background Excel export of the posted spec and show its status page."""
     try:
-        job = services.export_start(actor=request.user, spec=_posted_spec(request), title=request.POST.get("title", ""))
+        job = services.export_start(
+            actor=request.user, spec=_posted_spec(request), title=request.POST.get("title", "")
+        )
     except ServiceError as exc:
         messages.error(request, str(exc.detail))
         return redirect("parking:stats_query")
@@ -220,7 +263,11 @@ def query_background(request):
 @require_GET
 def query_job(request, pk: int):
     job = get_object_or_404(QueryExport, pk=pk, user=request.user)
-    return render(request, T + "query_job.html", {"job": job, "jobs": QueryExport.objects.filter(user=request.user)[:20]})
+    return render(
+        request,
+        T + "query_job.html",
+        {"job": job, "jobs": QueryExport.objects.filter(user=request.user)[:20]},
+    )
 
 
 @login_required
@@ -242,9 +289,13 @@ def query_job_file(request, pk: int):
 @require_POST
 def query_schedule(request, pk: int):
     saved = get_object_or_404(SavedQuery.objects.visible_to(request.user), pk=pk)
-    users = get_user_model().objects.filter(pk__in=[int(v) for v in request.POST.getlist("recipients") if v.isdigit()])
+    users = get_user_model().objects.filter(
+        pk__in=[int(v) for v in request.POST.getlist("recipients") if v.isdigit()]
+    )
     try:
-        services.schedule_create(actor=request.user, saved=saved, cadence=request.POST.get("cadence", ""), recipients=users)
+        services.schedule_create(
+            actor=request.user, saved=saved, cadence=request.POST.get("cadence", ""), recipients=users
+        )
     except (ServiceError, PermissionDenied) as exc:
         messages.error(request, str(getattr(exc, "detail", exc)))
     else:
