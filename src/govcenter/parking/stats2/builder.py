@@ -58,7 +58,6 @@ from .framework import Measure, mean, window_tokens
 from .lake import connection
 from .orders import DAY_START_HOUR, DURATION_BUCKETS, MEASURES, NIGHT_START_HOUR
 from .payments import CHANNELS, PAYMENTS
-from .payments import VIEW as PAYMENTS_VIEW
 
 PAGE_LIMIT = 5000  # rows a page / the API answer shows; more → too_large + background export
 EXPORT_LIMIT = 1_000_000  # rows a background export writes
@@ -218,7 +217,8 @@ SOURCES: dict[str, Source] = {
             key="orders",
             label=_lazy("订单"),
             view="orders",
-            extended_view=PAYMENTS_VIEW,
+            # The payments statistic's own view when it is not the plain orders (the refunds join).
+            extended_view=PAYMENTS.view if PAYMENTS.view != "orders" else None,
             extended=frozenset({"refunds", "refund_fen"}),
             base="state <> 'void'",
             measures=_order_measures(),
