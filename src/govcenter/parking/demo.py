@@ -99,10 +99,32 @@ def _points(start, step, n):
 def load_small_demo() -> dict[str, int]:
     """Create the demo network and area records that are missing; returns what was created."""
     created = _load_network()
+    _load_stat_area()  # not counted: the counts are the network's and the areas'
     with context.acting_as(None, channel="cli"):
         for name, count in load_demo_areas().items():
             created[name] = created.get(name, 0) + count
     return created
+
+
+# A saved area of the query builder (statistic 10): 夜京城 night-economy streets, 簋街 to 三里屯 (GCJ-02).
+NIGHT_AREA = (
+    "夜京城·三里屯/簋街",
+    {
+        "type": "Polygon",
+        "coordinates": [[[116.415, 39.928], [116.462, 39.928], [116.462, 39.945], [116.415, 39.945], [116.415, 39.928]]],
+    },
+)
+
+
+def _load_stat_area() -> int:
+    """The shared demo 夜京城 area (idempotent)."""
+    from .models.stats_query import StatArea
+
+    name, polygon = NIGHT_AREA
+    if StatArea.objects.filter(name=name, owner=None).exists():
+        return 0
+    StatArea.objects.create(name=name, kind=StatArea.Kind.NIGHT, polygon=polygon, shared=True)
+    return 1
 
 
 def _load_network() -> dict[str, int]:

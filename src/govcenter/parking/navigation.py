@@ -65,6 +65,7 @@ def register_navigation() -> None:
                 NavItem(_("重大活动节假日数据统计"), "parking:stats_compare", "parking.view_dailydistrictstat", icon="chart-bar"),
                 NavItem(_("各区数据专题统计"), "parking:stats_district_index", "parking.view_dailydistrictstat", icon="chart-bar"),
                 NavItem(_("统计活动管理"), "parking:stats_events", "parking.view_statevent", icon="calendar"),
+                NavItem(_("临时数据统计"), "parking:stats_query", "parking.view_dailydistrictstat", icon="chart-bar"),
             ),
         )
     )

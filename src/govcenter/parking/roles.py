@@ -151,3 +151,10 @@ for _role, _perms in {
     "center_leader": STATEVENT_VIEW,
 }.items():
     CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+# The query builder (statistic 10, stats2/builder.py): whoever runs statistics may save areas
+# and queries, share them, schedule exports (each run under the reader's own scope).
+QUERY_SAVE = tuple(
+    f"parking.{a}_{m}" for m in ("statarea", "savedquery", "scheduledexport") for a in ("view", "add", "change", "delete")
+) + ("parking.view_queryexport", "parking.add_queryexport")
+for _role in ("district_manager", "data_staff", "center_leader"):
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *QUERY_SAVE)

@@ -81,3 +81,22 @@ def lake_sync_periodic() -> list[dict]:
 
     results = [r.as_dict() for r in sync_all()]
     return results + refresh_all()
+
+
+# Statistic 10 (the query builder): background Excel exports and the scheduled ones.
+@db_task(name="parking.stats_query_export")
+def stats_query_export(job_id: int) -> str:
+    """A queued background export of a query (services/stats_query.py); the job records the outcome."""
+    from .services.stats_query import export_run
+
+    with acting_as(None, channel="task"):
+        return export_run(job_id).status
+
+
+@db_periodic_task(crontab(minute="*/10"), name="parking.stats_query_schedules")
+def stats_query_schedules() -> list[int]:
+    """Every 10 minutes: run the scheduled query exports that are due (each once)."""
+    from .services.stats_query import schedules_run_due
+
+    with acting_as(None, channel="task"):
+        return schedules_run_due()

@@ -65,3 +65,4 @@ urlpatterns: list = [
     path("", include("govcenter.parking.api.stats_compare")),
     path("", include(router.urls)),
 ]
+urlpatterns += [path("", include("govcenter.parking.api.stats_query"))]  # statistic 10 (query builder)

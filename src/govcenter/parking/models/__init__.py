@@ -24,4 +24,7 @@ __all__ = [
     "TariffPlan",
     "VehicleClass",
 ]
-from . import statevents  # noqa: E402, F401  (StatEvent: parking/stats2/events.py)
+from . import (
+    statevents,  # noqa: E402, F401  (StatEvent: parking/stats2/events.py)
+    stats_query,  # noqa: E402, F401  statistic 10 (query builder)
+)
