@@ -79,3 +79,5 @@ def lake_sync_periodic() -> list[dict]:
     from .lake.sync import sync_all
 
     return [r.as_dict() for r in sync_all()]
+
+from .reports.tasks import reports_monthly, reports_weekly  # noqa: E402, F401  (weekly/monthly parking reports)
