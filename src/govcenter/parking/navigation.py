@@ -61,6 +61,7 @@ def register_navigation() -> None:
                 NavItem(_("统计看板"), "parking:stats_dashboard", "parking.view_dailydistrictstat", icon="chart-bar"),
                 NavItem(_("订单情况统计"), "parking:stats_orders", "parking.view_dailydistrictstat", icon="chart-bar"),
                 *_statistic_items(),
+                NavItem(_("周报与月报"), "parking:stats_reports", "parking.view_parkingreport", icon="file-text"),
             ),
         )
     )

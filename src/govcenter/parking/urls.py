@@ -62,6 +62,7 @@ urlpatterns: list = [
     path("", include("govcenter.parking.views.permits")),
     path("", include("govcenter.parking.views.stats")),
     path("", include("govcenter.parking.stats2.views")),
+    path("", include("govcenter.parking.reports.views")),
     path("", include("govcenter.parking.stats2.pages")),
     path("", include("govcenter.parking.views.rejections")),
 ]

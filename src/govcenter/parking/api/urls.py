@@ -62,5 +62,6 @@ urlpatterns: list = [
     path("", include("govcenter.parking.api.stats_orders")),
     path("", include("govcenter.parking.api.stats2")),
     path("", include("govcenter.parking.api.rejections")),
+    path("", include("govcenter.parking.reports.api")),
     path("", include(router.urls)),
 ]

@@ -163,6 +163,25 @@ def report_scope(actor, district: District | None):
     return actor
 
 
+def district_of(actor, raw) -> District | None:
+    """The district of a form/API value (an id; with ``by_code`` a code), or None for the city.
+
+    400 ``unknown_district`` when absent or outside the caller's scope (the same answer).
+    """
+    if raw in (None, ""):
+        return None
+    qs = District.objects.all() if actor is SYSTEM else District.objects.restrict(actor)
+    text = str(raw).strip()
+    district = qs.filter(pk=int(text)).first() if text.isdigit() and len(text) < 9 else None
+    if district is None:
+        district = qs.filter(code=text).first()
+    if district is None:
+        raise ServiceError(
+            _("未知的区或不在数据范围内。"), code="unknown_district", details={"district": [text[:20]]}
+        )
+    return district
+
+
 def title_of(period: Period, district: District | None) -> str:
     place = district.name_zh if district is not None else _("全市")
     if period.kind == ParkingReportKind.WEEKLY:
