@@ -13,7 +13,7 @@ import io
 from django.utils.translation import gettext as _
 
 from govcenter.core import charts
-from govcenter.core.documents import east_asian_font
+from govcenter.core.documents import docx_with_cover, east_asian_font
 
 from .sections import Section, number
 
@@ -27,30 +27,19 @@ def text(value) -> str:
 
 
 def docx(*, title: str, subtitle: str, sections: list[Section], generated_at: dt.datetime) -> bytes:
-    from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Cm, Pt
 
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.size = Pt(10.5)
-    east_asian_font(normal, FONT)
-    props = doc.core_properties
-    props.title, props.author = title, AUTHOR
-    props.created = props.modified = generated_at.replace(microsecond=0, tzinfo=None)
-    for _i in range(4):
-        doc.add_paragraph()
-    for line, size in (
-        (title, 22),
-        (subtitle, 14),
-        (AUTHOR, 14),
-        (_("生成时间：%(t)s") % {"t": f"{generated_at:%Y-%m-%d %H:%M}"}, 11),
-    ):
-        p = doc.add_paragraph()
-        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        run = east_asian_font(p.add_run(line), HEADING_FONT if size > 20 else FONT)
-        run.font.size, run.bold = Pt(size), size > 20
-    doc.add_page_break()
+    generated = _("生成时间：%(t)s") % {"t": f"{generated_at:%Y-%m-%d %H:%M}"}
+    doc = docx_with_cover(
+        title=title,
+        lines=[subtitle, AUTHOR, generated],
+        author=AUTHOR,
+        generated_at=generated_at,
+        font=FONT,
+        heading_font=HEADING_FONT,
+        blank=4,
+    )
     for i, sec in enumerate(sections, start=1):
         east_asian_font(doc.add_heading(level=1).add_run(f"{i}. {sec.title}"), HEADING_FONT)
         if sec.paragraph:
