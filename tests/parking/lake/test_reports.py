@@ -20,7 +20,7 @@ from django.test import Client
 from django.utils import timezone
 
 from govcenter.core.api.errors import ServiceError
-from govcenter.core.models import AuditEntry
+from govcenter.core.models import AuditEntry, Unit
 from govcenter.parking.lake.sync import sync_dataset
 from govcenter.parking.models import Order, Road
 from govcenter.parking.models.reports import ParkingReport
@@ -160,6 +160,12 @@ def test_weekly_report_compares_with_the_previous_week(world):
     )
     kpi = report.summary["orders"]["kpis"][0]
     assert kpi["previous"] == previous.total["orders"]
+    # Every registered statistic's KPIs against its own compute over the week before.
+    before = StatQuery(world.week.start - dt.timedelta(days=7), world.week.end - dt.timedelta(days=7))
+    for stat in STATISTICS.values():
+        total = compute(stat, world.leader, before).total
+        for k in report.summary[stat.slug]["kpis"]:
+            assert k["previous"] == display(total[k["key"]], stat.measure(k["key"]).unit), (stat.slug, k)
 
 
 def test_district_version_shows_only_that_district(world):
@@ -197,6 +203,8 @@ def test_district_version_shows_only_that_district(world):
 
 
 def test_schedule_is_idempotent_and_on_demand_replaces(world):
+    # The demo made a unit in every district: keep the test org's two active (an inactive unit gets no version).
+    Unit.objects.filter(kind="district_unit").exclude(code__in=["T-PK-DC", "T-PK-XC"]).update(is_active=False)
     made = services.generate_due("monthly", world.now)
     districts = {r.district.code if r.district else None for r in made}
     assert districts == {None, "110101", "110102"}  # the city and each district unit

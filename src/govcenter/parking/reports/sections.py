@@ -14,6 +14,7 @@ page shows (:func:`..stats2.framework.display`: yuan, percent).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,7 +165,7 @@ def orders_section(ctx: Context) -> list[Section]:
 def statistic_section(ctx: Context, stat: Statistic) -> Section:
     """One registered statistic: KPIs with their change, bar by rows, by-day line, table."""
     result = compute(stat, ctx.actor, _levels(ctx.query, stat), root=ctx.root, now=ctx.now)
-    before = compute(stat, ctx.actor, _levels(ctx.previous, stat), root=ctx.root, now=ctx.now).total
+    before = previous_total(ctx, stat)
     level = result.query.level
     labels_units = {m.key: (header(m), m.unit) for m in stat.measures}
     title = str(stat.title)
@@ -192,6 +193,16 @@ def statistic_section(ctx: Context, stat: Statistic) -> Section:
     columns = [(m.key, str(m.label), m.unit) for m in stat.measures]
     sec.tables.append(_table(title, level, columns, result.rows, result.total))
     return sec
+
+
+def previous_total(ctx: Context, stat: Statistic) -> dict:
+    """The statistic's total over the previous period: the same definition and compute, without
+    the drill rows, breakdowns and extra tables (only the total is compared)."""
+    bare = dataclasses.replace(stat, breakdowns=(), sections=None, levels=())
+    q = ctx.previous
+    return compute(
+        bare, ctx.actor, StatQuery(q.start, q.end, district=q.district, levels=()), root=ctx.root, now=ctx.now
+    ).total
 
 
 def _levels(q: StatQuery, stat: Statistic) -> StatQuery:
