@@ -66,6 +66,7 @@ def register_navigation() -> None:
                 NavItem(_("各区数据专题统计"), "parking:stats_district_index", "parking.view_dailydistrictstat", icon="chart-bar"),
                 NavItem(_("统计活动管理"), "parking:stats_events", "parking.view_statevent", icon="calendar"),
                 NavItem(_("临时数据统计"), "parking:stats_query", "parking.view_dailydistrictstat", icon="chart-bar"),
+                NavItem(_("周报与月报"), "parking:stats_reports", "parking.view_parkingreport", icon="file-text"),
             ),
         )
     )

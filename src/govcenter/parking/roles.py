@@ -136,6 +136,17 @@ for _role in ("data_staff", "center_leader"):
     CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], "parking.view_ingestrejection")
 
 
+# Weekly and monthly reports (reports/services.py): districts see and generate their own
+# district's version; the Center's data staff and leaders also the city's.
+REPORTS = ("parking.view_parkingreport", "parking.add_parkingreport")
+for _role, _perms in {
+    "district_manager": REPORTS,
+    "data_staff": (*REPORTS, "parking.view_city_parkingreport"),
+    "center_leader": (*REPORTS, "parking.view_city_parkingreport"),
+}.items():
+    CONTRIBUTIONS[_role] = (*CONTRIBUTIONS[_role], *_perms)
+
+
 def contribute() -> None:
     for role_code, permissions in CONTRIBUTIONS.items():
         contribute_permissions(role_code, permissions)

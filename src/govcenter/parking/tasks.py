@@ -100,3 +100,6 @@ def stats_query_schedules() -> list[int]:
 
     with acting_as(None, channel="task"):
         return schedules_run_due()
+
+
+from .reports.tasks import reports_monthly, reports_weekly  # noqa: E402, F401  (weekly/monthly parking reports)

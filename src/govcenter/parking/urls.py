@@ -67,6 +67,7 @@ urlpatterns: list = [
     path("", include("govcenter.parking.stats2.events")),
     path("", include("govcenter.parking.stats2.district")),
     path("", include("govcenter.parking.stats2.builder_views")),
+    path("", include("govcenter.parking.reports.views")),
     path("", include("govcenter.parking.stats2.pages")),
     path("", include("govcenter.parking.views.rejections")),
 ]

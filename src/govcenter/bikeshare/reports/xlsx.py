@@ -14,7 +14,7 @@ import io
 
 from django.utils.translation import gettext as _
 
-from .charts import Chart
+from .charts import xlsx_chart
 from .layout import EXCEL_FORMATS, TEXT, Section, sections, summary_text, title
 
 HEADER_FILL = "DDE7F3"
@@ -46,40 +46,6 @@ def _write_table(ws, row: int, table) -> tuple[int, int]:
     return header, header + 1 + len(table.rows) + 1
 
 
-def _write_chart(ws, chart: Chart, first_col: int, anchor: str) -> None:
-    """The chart's data block from ``first_col`` (row 1 = header) and a native chart over it."""
-    from openpyxl.chart import BarChart, LineChart, Reference
-    from openpyxl.utils import get_column_letter
-
-    ws.cell(row=1, column=first_col, value=chart.x_title)
-    for k, name in enumerate(chart.series, start=1):
-        ws.cell(row=1, column=first_col + k, value=name)
-    for i, category in enumerate(chart.categories, start=2):
-        ws.cell(row=i, column=first_col, value=category)
-        for k, values in enumerate(chart.series.values(), start=1):
-            ws.cell(row=i, column=first_col + k, value=values[i - 2])
-    last_row = 1 + len(chart.categories)
-    obj = LineChart() if chart.kind == "line" else BarChart()
-    if chart.kind != "line":
-        obj.type = "col"
-        obj.grouping = "clustered"
-    obj.title = chart.title
-    obj.x_axis.title = chart.x_title
-    obj.y_axis.title = chart.y_title
-    obj.height, obj.width = 8, 18
-    data = Reference(
-        ws, min_col=first_col + 1, max_col=first_col + len(chart.series), min_row=1, max_row=last_row
-    )
-    cats = Reference(ws, min_col=first_col, min_row=2, max_row=last_row)
-    obj.add_data(data, titles_from_data=True)
-    obj.set_categories(cats)
-    # openpyxl ≥ 3.1 hides axes unless told otherwise (delete defaults to True in some viewers).
-    obj.x_axis.delete = False
-    obj.y_axis.delete = False
-    ws.add_chart(obj, anchor)
-    ws.column_dimensions[get_column_letter(first_col)].width = 14
-
-
 def _sheet(wb, sec: Section) -> None:
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -105,7 +71,7 @@ def _sheet(wb, sec: Section) -> None:
     chart_row = 1
     for chart in sec.charts:
         anchor = f"{get_column_letter(col + len(chart.series) + 2)}{chart_row}"
-        _write_chart(ws, chart, col, anchor)
+        xlsx_chart(ws, chart, col, anchor)
         col += len(chart.series) + 2 + 12  # data block, gap, room for the chart
 
 

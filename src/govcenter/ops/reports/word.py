@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-from govcenter.core.documents import east_asian_font
+from govcenter.core.documents import docx_with_cover, east_asian_font
 
 from . import charts
 
@@ -19,28 +19,16 @@ def _east_asian(run, name: str = FONT):
 
 
 def render(*, title: str, subtitle: str, sections: list[dict], generated_at: dt.datetime) -> bytes:
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Cm, Pt
 
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.size = Pt(10.5)
-    east_asian_font(normal, FONT)
-    props = doc.core_properties
-    props.title, props.author = title, "北京市交通综合治理事务中心"
-    props.created = props.modified = generated_at.replace(microsecond=0, tzinfo=None)
-
-    for _i in range(6):
-        doc.add_paragraph()
-    for text, size in ((title, 22), (subtitle, 14), ("北京市交通综合治理事务中心", 14),
-                       (f"生成时间：{generated_at:%Y-%m-%d %H:%M}", 11)):  # fmt: skip
-        p = doc.add_paragraph()
-        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        run = _east_asian(p.add_run(text), HEADING_FONT if size > 20 else FONT)
-        run.font.size, run.bold = Pt(size), size > 20
-    doc.add_page_break()
-
+    doc = docx_with_cover(
+        title=title,
+        lines=[subtitle, "北京市交通综合治理事务中心", f"生成时间：{generated_at:%Y-%m-%d %H:%M}"],
+        author="北京市交通综合治理事务中心",
+        generated_at=generated_at,
+        font=FONT,
+        heading_font=HEADING_FONT,
+    )
     _east_asian(doc.add_heading(level=1).add_run("目录"), HEADING_FONT)
     for number, section in enumerate(sections, start=1):
         _east_asian(doc.add_paragraph().add_run(f"{number}. {section['title']}"))

@@ -63,6 +63,7 @@ urlpatterns: list = [
     path("", include("govcenter.parking.api.stats2")),
     path("", include("govcenter.parking.api.rejections")),
     path("", include("govcenter.parking.api.stats_compare")),
+    path("", include("govcenter.parking.reports.api")),
     path("", include(router.urls)),
 ]
 urlpatterns += [path("", include("govcenter.parking.api.stats_query"))]  # statistic 10 (query builder)

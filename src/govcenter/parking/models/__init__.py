@@ -1,5 +1,6 @@
 # Registered with the app here; import their names from their own modules.
 from . import arrears, complaints, permits, receipts, refunds, stats  # noqa: E402, F401, I001
+from . import reports  # noqa: E402, F401  (statistics 8/9: ParkingReport)
 from .adjustments import ChangeSet, ChangeSetItem, TemporaryOccupation  # noqa: E402, F401
 from .base import Road, RoadVersion, Segment, SegmentVersion, Space, SpaceVersion  # noqa: E402
 from .citizens import Citizen, CitizenToken, PlateBinding, PlateTransfer  # noqa: E402, F401
