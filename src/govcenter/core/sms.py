@@ -485,7 +485,7 @@ def sms_delivery_report(message_id: int, status: str, at: datetime | None = None
         message.status = status
         if status == SmsMessage.Status.DELIVERED:
             message.delivered_at = at or timezone.now()
-        message.save(update_fields=["status", "delivered_at"])
+        message.save(update_fields=["status", "delivered_at", "updated_at"])
     return message
 
 

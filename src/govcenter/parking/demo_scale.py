@@ -1153,6 +1153,7 @@ def _arrears_records(order_ids, state, due, ends, plates, net: _Network, seg, di
             "settled_at": [None] * len(rows),
             "decided_at": [None] * len(rows),
             "created_at": [ends[k] + due_after for k in rows],
+            "updated_at": [timezone.now()] * len(rows),
         },
         Progress(enabled=False),
         "arrears",

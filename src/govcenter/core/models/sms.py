@@ -96,10 +96,14 @@ class SmsMessage(models.Model):
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now, db_index=True)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("送达时间"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["created_at", "category", "template", "status"])]
+        indexes = [
+            models.Index(fields=["created_at", "category", "template", "status"]),
+            models.Index(fields=["updated_at"], name="core_sms_updated"),
+        ]
         verbose_name = _("短信")
         verbose_name_plural = _("短信发件箱")
 

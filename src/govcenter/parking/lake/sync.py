@@ -163,32 +163,49 @@ def _orders_changed(since: dt.datetime | None):
 class Dataset:
     name: str
     schema: pa.Schema
-    changed: object  # (since) -> iterable of (id, time, district_id, updated_at)
+    changed: object  # (since) -> iterable of (id, time, district_id or None, updated_at)
     rows: object  # (day, district_ids) -> {district_id: rows}
     table: object  # (rows, district_code) -> pa.Table
     key: str
     version: int = 1  # bump when the schema changes: the next run rebuilds every partition
 
 
-def _simple(name: str, model_path: str, key: str, *, time: str, district: str, columns: list) -> Dataset:
+def _simple(
+    name: str,
+    model_path: str,
+    key: str,
+    *,
+    time: str,
+    district: str,
+    columns: list,
+    annotate=None,
+    extra=None,
+) -> Dataset:
     """A data set whose rows are one model's rows, columns given as (name, ORM path, Arrow type).
 
     ``time`` is the ORM path of the partition time, ``district`` of the district id; the change
     key is the column ``updated_at`` (its path is that column's). A ``district_code`` column
-    is added from the partition.
+    is added from the partition. A column may carry a fourth item, a function of the value read
+    (a derived column). ``annotate(queryset)`` may add annotations the paths name (a district
+    or a count from another table); a row whose district is null is in no partition (a changed
+    one is still removed from where the lake holds it). A column whose
+    path is None is filled by ``extra(ids) -> {id: {column: value}}`` (a list column, say).
     """
-    paths = [path for _n, path, _t in columns]
-    updated = next(path for n, path, _t in columns if n == "updated_at")
-    schema = pa.schema([(key, pa.int64()), ("district_code", pa.string()), *[(n, t) for n, _p, t in columns]])
+    paths = [path for _n, path, *_r in columns if path is not None]
+    updated = next(path for n, path, *_r in columns if n == "updated_at")
+    schema = pa.schema(
+        [(key, pa.int64()), ("district_code", pa.string()), *[(n, t) for n, _p, t, *_r in columns]]
+    )
     district_index = paths.index(district)
 
-    def model():
+    def queryset():
         from django.apps import apps
 
-        return apps.get_model(model_path)
+        qs = apps.get_model(model_path).objects.all()
+        return annotate(qs) if annotate is not None else qs
 
     def changed(since):
-        qs = model().objects.all()
+        qs = queryset()
         if since is not None:
             qs = qs.filter(**{f"{updated}__gt": since})
         return qs.order_by().values_list("id", time, district, updated).iterator(chunk_size=20000)
@@ -197,10 +214,8 @@ def _simple(name: str, model_path: str, key: str, *, time: str, district: str, c
         lo = dt.datetime.combine(day, dt.time(), TZ)
         hi = lo + dt.timedelta(days=1)
         qs = (
-            model()
-            .objects.filter(
-                **{f"{district}__in": sorted(district_ids), f"{time}__gte": lo, f"{time}__lt": hi}
-            )
+            queryset()
+            .filter(**{f"{district}__in": sorted(district_ids), f"{time}__gte": lo, f"{time}__lt": hi})
             .order_by("id")
         )
         out: dict[int, list] = defaultdict(list)
@@ -209,9 +224,18 @@ def _simple(name: str, model_path: str, key: str, *, time: str, district: str, c
         return out
 
     def table(rows, district_code):
-        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(len(columns) + 1)]
+        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(len(paths) + 1)]
+        more = extra([int(i) for i in cols[0]]) if extra is not None else {}
         arrays = [pa.array(cols[0], pa.int64()), pa.array([district_code] * len(rows), pa.string())]
-        arrays += [pa.array(cols[i + 1], t) for i, (_n, _p, t) in enumerate(columns)]
+        i = 1
+        for n, path, t, *convert in columns:
+            if path is None:
+                values = [more.get(pk, {}).get(n) for pk in cols[0]]
+            else:
+                values, i = cols[i], i + 1
+            if convert:
+                values = [convert[0](v) for v in values]
+            arrays.append(pa.array(values, t))
         return pa.Table.from_arrays(arrays, schema=schema)
 
     return Dataset(name, schema, changed, rows, table, key)
@@ -261,12 +285,288 @@ REFUNDS = _simple(
     ],
 )
 
+# Arrears: one row per arrears record (an order turned arrears), on the day it turned, in its district.
+ARREARS = _simple(
+    "arrears",
+    "parking.ArrearsRecord",
+    "arrears_id",
+    time="created_at",
+    district="district_id",
+    columns=[
+        ("order_id", "order_id", pa.int64()),
+        ("district_id", "district_id", pa.int64()),
+        ("managing_unit_id", "managing_unit_id", pa.int64()),
+        ("amount_fen", "amount_fen", pa.int64()),
+        ("left_at", "left_at", TS),
+        ("due_at", "due_at", TS),
+        ("window_ends_at", "window_ends_at", TS),
+        ("outcome", "outcome", pa.string()),
+        ("settled_at", "settled_at", TS),
+        ("decided_at", "decided_at", TS),
+        ("created_at", "created_at", TS),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
+# Reminders: one row per reminder log (one order, one stage, one day), on the day sent.
+REMINDERS = _simple(
+    "reminders",
+    "parking.ReminderLog",
+    "reminder_id",
+    time="sent_at",
+    district="district_id",
+    columns=[
+        ("order_id", "order_id", pa.int64()),
+        ("district_id", "district_id", pa.int64()),
+        ("managing_unit_id", "managing_unit_id", pa.int64()),
+        ("stage", "stage", pa.string()),
+        ("day_offset", "day_offset", pa.int64()),
+        ("amount_fen", "amount_fen", pa.int64()),
+        ("outcome", "outcome", pa.string()),
+        ("sms_message_id", "sms_message_id", pa.int64()),
+        ("sent_at", "sent_at", TS),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
+# Penalty cases: one row per case, on the day it was opened. An appeal's outcome is the state
+# the case left ``appealed`` for (``appealed_at`` set and state ``paid`` or ``closed``).
+PENALTIES = _simple(
+    "penalties",
+    "parking.PenaltyCase",
+    "case_id",
+    time="created_at",
+    district="district_id",
+    columns=[
+        ("district_id", "district_id", pa.int64()),
+        ("managing_unit_id", "managing_unit_id", pa.int64()),
+        ("state", "state", pa.string()),
+        ("amount_fen", "amount_fen", pa.int64()),
+        ("unpaid_fen", "unpaid_fen", pa.int64()),
+        ("fine_fen", "fine_fen", pa.int64()),
+        ("order_count", "order_count", pa.int64()),
+        ("notice_outcome", "notice_outcome", pa.string()),
+        ("sms_message_id", "sms_message_id", pa.int64()),
+        ("window_ended_at", "window_ended_at", TS),
+        ("created_at", "created_at", TS),
+        ("notified_at", "notified_at", TS),
+        ("paid_at", "paid_at", TS),
+        ("closed_at", "closed_at", TS),
+        ("appealed_at", "appealed_at", TS),
+        ("appealed", "appealed_at", pa.bool_(), lambda v: v is not None),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
+
+def _complaint_annotate(qs):
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
+    from django.db.models.functions import Coalesce
+
+    from govcenter.parking.models.complaints import FeeAdjustment
+
+    per = FeeAdjustment.objects.filter(complaint=OuterRef("pk")).order_by().values("complaint")
+    return qs.annotate(
+        adj_fen=Coalesce(
+            Subquery(per.annotate(s=Sum("amount_fen")).values("s")[:1]), 0, output_field=IntegerField()
+        ),
+        adj_count=Coalesce(
+            Subquery(per.annotate(c=Count("pk")).values("c")[:1]), 0, output_field=IntegerField()
+        ),
+    )
+
+
+def _end_of_day(day):
+    """The first instant after Beijing ``day`` (a reply before it is in time)."""
+    return None if day is None else dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TZ)
+
+
+# Complaints and appeals: one row per complaint, on the day received, in the district it is
+# routed to. ``deadline`` is the reply deadline (a Beijing date, working days after receipt);
+# ``due_at`` the first instant after it: replied in time ⇔ ``replied_at < due_at``. The fee
+# adjustments made for it are summed (``fee_adjust`` bumps the complaint's updated_at).
+COMPLAINTS = _simple(
+    "complaints",
+    "parking.Complaint",
+    "complaint_id",
+    time="received_at",
+    district="district_id",
+    annotate=_complaint_annotate,
+    columns=[
+        ("kind", "kind", pa.string()),
+        ("channel", "channel", pa.string()),
+        ("category", "category", pa.string()),
+        ("order_id", "order_id", pa.int64()),
+        ("district_id", "district_id", pa.int64()),
+        ("managing_unit_id", "handling_unit_id", pa.int64()),
+        ("status", "status", pa.string()),
+        ("outcome", "outcome", pa.string()),
+        ("received_at", "received_at", TS),
+        ("accepted_at", "accepted_at", TS),
+        ("replied_at", "replied_at", TS),
+        ("closed_at", "closed_at", TS),
+        ("deadline", "deadline", pa.date32()),
+        ("due_at", "deadline", TS, _end_of_day),
+        ("satisfaction", "satisfaction", pa.int64()),
+        ("rated_at", "rated_at", TS),
+        ("adjustment_fen", "adj_fen", pa.int64()),
+        ("adjustments", "adj_count", pa.int64()),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
+
+def _permit_segments(ids: list[int]) -> dict[int, dict]:
+    from govcenter.parking.models.permits import ResidentialPermit
+
+    through = ResidentialPermit.segments.through
+    out: dict[int, dict] = defaultdict(lambda: {"segment_ids": [], "segment_count": 0})
+    for start in range(0, len(ids), 5000):
+        pairs = (
+            through.objects.filter(residentialpermit_id__in=ids[start : start + 5000])
+            .order_by("residentialpermit_id", "segment_id")
+            .values_list("residentialpermit_id", "segment_id")
+        )
+        for permit_id, segment_id in pairs:
+            out[permit_id]["segment_ids"].append(segment_id)
+            out[permit_id]["segment_count"] += 1
+    return {pk: out[pk] if pk in out else {"segment_ids": [], "segment_count": 0} for pk in ids}
+
+
+# Residential permits: one row per permit, on the day applied for; its segments as a list.
+# No personal data (name, phone, ID number, plate, address) leaves the OLTP table.
+PERMITS = _simple(
+    "permits",
+    "parking.ResidentialPermit",
+    "permit_id",
+    time="submitted_at",
+    district="district_id",
+    extra=_permit_segments,
+    columns=[
+        ("district_id", "district_id", pa.int64()),
+        ("managing_unit_id", None, pa.int64()),  # permits are scoped by district only: null
+        ("status", "status", pa.string()),
+        ("segment_ids", None, pa.list_(pa.int64())),
+        ("segment_count", None, pa.int64()),
+        ("months", "months", pa.int64()),
+        ("monthly_fee_fen", "monthly_fee_fen", pa.int64()),
+        ("valid_from", "valid_from", pa.date32()),
+        ("valid_to", "valid_to", pa.date32()),
+        ("renewal_of_id", "renewal_of_id", pa.int64()),
+        ("is_renewal", "renewal_of_id", pa.bool_(), lambda v: v is not None),
+        ("submitted_at", "submitted_at", TS),
+        ("reviewed_at", "reviewed_at", TS),
+        ("revoked_at", "revoked_at", TS),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
+
+def _receipt_annotate(qs):
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from govcenter.parking.models.receipts import ReceiptItem
+
+    per = ReceiptItem.objects.filter(receipt=OuterRef("pk")).order_by().values("receipt")
+    return qs.annotate(
+        n_items=Coalesce(
+            Subquery(per.annotate(c=Count("pk")).values("c")[:1]), 0, output_field=IntegerField()
+        )
+    )
+
+
+# Receipts: one row per receipt, on the day issued, in its district; ``item_count`` > 1 is a
+# merged receipt (合并开票: several paid orders of one district on one receipt). No payer plate.
+RECEIPTS = _simple(
+    "receipts",
+    "parking.Receipt",
+    "receipt_id",
+    time="issued_at",
+    district="district_id",
+    annotate=_receipt_annotate,
+    columns=[
+        ("series_id", "series_id", pa.int64()),
+        ("district_id", "district_id", pa.int64()),
+        ("managing_unit_id", "payee_unit_id", pa.int64()),
+        ("total_fen", "total_fen", pa.int64()),
+        ("status", "status", pa.string()),
+        ("item_count", "n_items", pa.int64()),
+        ("issued_at", "issued_at", TS),
+        ("voided_at", "voided_at", TS),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
+
+def _sms_annotate(qs):
+    from django.db.models import Case, CharField, OuterRef, Subquery, Value, When
+    from django.db.models.functions import Coalesce
+
+    from govcenter.parking.models.arrears import PenaltyCase, ReminderLog
+
+    rem = ReminderLog.objects.filter(sms_message=OuterRef("pk")).order_by("id")
+    pen = PenaltyCase.objects.filter(sms_message=OuterRef("pk")).order_by("id")
+    return qs.annotate(
+        reminder_ref=Subquery(rem.values("id")[:1]),
+        penalty_ref=Subquery(pen.values("id")[:1]),
+    ).annotate(
+        district_ref=Coalesce(
+            Subquery(rem.values("district_id")[:1]), Subquery(pen.values("district_id")[:1])
+        ),
+        unit_ref=Coalesce(
+            Subquery(rem.values("managing_unit_id")[:1]), Subquery(pen.values("managing_unit_id")[:1])
+        ),
+        source=Case(
+            When(reminder_ref__isnull=False, then=Value("reminder")),
+            When(penalty_ref__isnull=False, then=Value("penalty")),
+            default=None,
+            output_field=CharField(),
+        ),
+        source_ref=Coalesce("reminder_ref", "penalty_ref"),
+        order_ref=Subquery(rem.values("order_id")[:1]),
+    )
+
+
+# Parking SMS: one row per outbox message a reminder or a penalty case links to (other
+# messages are left out), on the day created, in the district of the linked reminder (the
+# first, when one message covers several orders) or case. No phone number, no body.
+SMS = _simple(
+    "sms",
+    "core.SmsMessage",
+    "sms_id",
+    time="created_at",
+    district="district_ref",
+    annotate=_sms_annotate,
+    columns=[
+        ("template", "template", pa.string()),
+        ("category", "category", pa.string()),
+        ("status", "status", pa.string()),
+        ("district_id", "district_ref", pa.int64()),
+        ("managing_unit_id", "unit_ref", pa.int64()),
+        ("source", "source", pa.string()),
+        ("source_id", "source_ref", pa.int64()),
+        ("order_id", "order_ref", pa.int64()),
+        ("created_at", "created_at", TS),
+        ("sent_at", "sent_at", TS),
+        ("delivered_at", "delivered_at", TS),
+        ("updated_at", "updated_at", TS_US),
+    ],
+)
+
 DATASETS: dict[str, Dataset] = {
     "orders": Dataset(
         "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=2
     ),
     "payments": PAYMENTS,
     "refunds": REFUNDS,
+    "arrears": ARREARS,
+    "reminders": REMINDERS,
+    "penalties": PENALTIES,
+    "complaints": COMPLAINTS,
+    "permits": PERMITS,
+    "receipts": RECEIPTS,
+    "sms": SMS,
 }
 
 
@@ -398,7 +698,8 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
             changed = [row for row in changed if row[0] not in seen]
         for pk, at, district_id, updated in changed:
             ids.append(pk)
-            affected.add((timezone.localtime(at, TZ).date().isoformat(), codes[district_id]))
+            if district_id is not None:  # None: the row left the data set (an unlinked SMS)
+                affected.add((timezone.localtime(at, TZ).date().isoformat(), codes[district_id]))
             if new_wm is None or updated > new_wm:
                 new_wm = updated
         result.changed = len(ids)

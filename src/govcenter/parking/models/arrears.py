@@ -51,6 +51,7 @@ class ArrearsRecord(ScopedModel):
     settled_at = models.DateTimeField(_("补缴时间"), null=True, blank=True)
     decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("转欠费时间"))
+    updated_at = models.DateTimeField(auto_now=True)
 
     scope_fields = {"district": "district", "unit": "managing_unit"}
 
@@ -61,6 +62,7 @@ class ArrearsRecord(ScopedModel):
         indexes = [
             models.Index(fields=["outcome", "window_ends_at"]),
             models.Index(fields=["district", "outcome", "due_at"]),
+            models.Index(fields=["updated_at"], name="parking_arrears_updated"),
         ]
 
     def __str__(self) -> str:
@@ -105,6 +107,7 @@ class ReminderLog(ScopedModel):
         related_name="+",
     )
     sent_at = models.DateTimeField(_("提醒时间"))
+    updated_at = models.DateTimeField(auto_now=True)
 
     scope_fields = {"district": "district", "unit": "managing_unit"}
 
@@ -115,7 +118,10 @@ class ReminderLog(ScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["order", "stage", "day_offset"], name="parking_reminder_once"),
         ]
-        indexes = [models.Index(fields=["district", "sent_at"])]
+        indexes = [
+            models.Index(fields=["district", "sent_at"]),
+            models.Index(fields=["updated_at"], name="parking_reminder_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.stage}+{self.day_offset} #{self.order_id}"
@@ -175,7 +181,10 @@ class PenaltyCase(FSMModelMixin, ScopedModel):
         verbose_name = _("处罚案件")
         verbose_name_plural = _("处罚案件")
         permissions = [("manage_penaltycase", _("可处理处罚案件（结案、申诉）"))]
-        indexes = [models.Index(fields=["district", "state", "created_at"])]
+        indexes = [
+            models.Index(fields=["district", "state", "created_at"]),
+            models.Index(fields=["updated_at"], name="parking_penalty_updated"),
+        ]
 
     def __str__(self) -> str:
         return self.number or f"case #{self.pk}"

@@ -162,6 +162,7 @@ class Complaint(FSMModelMixin, ScopedModel):
             models.Index(fields=["status", "deadline"]),
             models.Index(fields=["channel", "received_at"]),
             models.Index(fields=["created_at"]),
+            models.Index(fields=["updated_at"], name="parking_complaint_updated"),
         ]
 
     def __str__(self) -> str:

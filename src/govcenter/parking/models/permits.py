@@ -115,6 +115,7 @@ class ResidentialPermit(FSMModelMixin, ScopedModel):
             models.Index(fields=["district", "status"]),
             models.Index(fields=["status", "valid_to"]),
             models.Index(fields=["plate", "status"]),
+            models.Index(fields=["updated_at"], name="parking_permit_updated"),
         ]
 
     def __str__(self) -> str:

@@ -91,6 +91,7 @@ class Receipt(ScopedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     voided_by_username = models.CharField(_("红冲人"), max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     scope_fields = {"district": "district", "unit": "payee_unit"}
 
@@ -108,6 +109,7 @@ class Receipt(ScopedModel):
         indexes = [
             models.Index(fields=["district", "status", "issued_at"]),
             models.Index(fields=["issued_at"]),
+            models.Index(fields=["updated_at"], name="parking_receipt_updated"),
         ]
 
     def __str__(self) -> str:

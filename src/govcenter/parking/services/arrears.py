@@ -44,6 +44,7 @@ from django_fsm import TransitionNotAllowed
 from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.masking import mask_plate
+from govcenter.core.models import SmsMessage
 from govcenter.core.sms import sms_notify
 
 from ..models import Order, OrderState, PaymentItem, PaymentStatus, PlateBinding
@@ -236,8 +237,13 @@ def _remind(
                     if len(list(locked)) != len(retried):
                         raise IntegrityError("reminder retried elsewhere")
                 outcome, message = sender.send(plate, template, **context)
+                if retried:
+                    # The retried logs' earlier (failed) messages lose their link: re-export them.
+                    SmsMessage.objects.filter(
+                        pk__in=ReminderLog.objects.filter(pk__in=retried).values("sms_message_id")
+                    ).update(updated_at=timezone.now())
                 ReminderLog.objects.filter(pk__in=[r.pk for r in new] + retried).update(
-                    outcome=outcome, sms_message=message, sent_at=now
+                    outcome=outcome, sms_message=message, sent_at=now, updated_at=timezone.now()
                 )
         except IntegrityError:
             continue  # another sweep took this plate's reminders
@@ -338,7 +344,10 @@ def _settle_records(now: dt.datetime) -> dict:
                 if record.settled_at <= record.window_ends_at and min(owed, record.amount_fen) <= exempt_fen:
                     record.outcome, record.decided_at = ArrearsRecord.Outcome.EXEMPT, now
                     counts["exempt"] += 1
-        ArrearsRecord.objects.bulk_update(records, ["outcome", "decided_at", "settled_at"])
+        stamp = timezone.now()
+        for record in records:
+            record.updated_at = stamp
+        ArrearsRecord.objects.bulk_update(records, ["outcome", "decided_at", "settled_at", "updated_at"])
         decided = [r.order_id for r in records if r.outcome != ArrearsRecord.Outcome.PENDING]
         if decided:
             audit.record(
@@ -420,7 +429,8 @@ def _close_windows(now: dt.datetime) -> dict:
                     record.outcome = ArrearsRecord.Outcome.PENALISED
                     groups[(record.plate, record.district_id, record.managing_unit_id)].append(record)
                 record.decided_at = now
-            ArrearsRecord.objects.bulk_update(records, ["outcome", "decided_at"])
+                record.updated_at = timezone.now()
+            ArrearsRecord.objects.bulk_update(records, ["outcome", "decided_at", "updated_at"])
             for (plate, district_id, unit_id), group in groups.items():
                 orders = [r.order for r in group]
                 unpaid = sum(o.payable_fen for o in orders if o.state == OrderState.ARREARS)

@@ -601,6 +601,8 @@ def fee_adjust(
         reason=reason,
     )
     if complaint is not None:
+        # The complaint's adjustment totals are in the lake's complaints data set: re-export it.
+        Complaint.objects.filter(pk=complaint.pk).update(updated_at=timezone.now())
         _log(
             complaint,
             "adjust_fee",

@@ -415,7 +415,16 @@ def receipt_void(*, actor, receipt: Receipt, reason: str) -> Receipt:
         locked.voided_at = timezone.now()
         locked.voided_by = actor if getattr(actor, "pk", None) else None
         locked.voided_by_username = getattr(actor, "username", "") or ""
-        locked.save(update_fields=["status", "void_reason", "voided_at", "voided_by", "voided_by_username"])
+        locked.save(
+            update_fields=[
+                "status",
+                "void_reason",
+                "voided_at",
+                "voided_by",
+                "voided_by_username",
+                "updated_at",
+            ]
+        )
         locked.items.update(live=False)
         audit.record(
             action="parking.receipt.void",
