@@ -502,7 +502,8 @@ def _measure(scratch: Path) -> list[dict]:
     print(
         f"synthetic year: {year_orders:,} orders in {gen['seconds']:.0f} s, {year_bytes / 1e9:.2f} GB "
         f"({sizes}); "
-        f"full year ({full_year / 1e6:.0f} M orders) ≈ {gen['seconds'] * full_year / year_orders / 60:.0f} min, "
+        f"full year ({full_year / 1e6:.0f} M orders), if linear in orders (small scale: the file count dominates) "
+        f"≈ {gen['seconds'] * full_year / year_orders / 60:.0f} min, "
         f"{year_bytes * full_year / year_orders / 1e9:.1f} GB; skipped {gen['skipped']}"
     )
     records.append(
