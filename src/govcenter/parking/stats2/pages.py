@@ -135,6 +135,7 @@ def charts(stat: Statistic, result: StatResult) -> list[dict]:
                     }
                     for k in keys
                 ],
+                "shared": len({stat.measure(k).unit for k in keys}) == 1,  # one unit: one axis
             }
         )
     for b in stat.breakdowns:
@@ -152,6 +153,7 @@ def charts(stat: Statistic, result: StatResult) -> list[dict]:
                     }
                     for k in (b.measures[:1] if b.chart == "pie" else b.measures[:2])
                 ],
+                "shared": len({stat.measure(k).unit for k in b.measures[:2]}) == 1,
             }
         )
     return out
