@@ -63,6 +63,8 @@ SPECTACULAR_SETTINGS = {
         "BackupStateEnum": "govcenter.ops.models.backups.BackupState",
         "DrillResultEnum": "govcenter.ops.models.backups.DrillResult",
         "ScanResultEnum": "govcenter.bikeshare.models.scanchecks.ScanResult",  # was ResultEnum until DrillResult
+        "StatAreaKindEnum": "govcenter.parking.models.stats_query.StatArea.Kind",
+        "ParkingReportKindEnum": "govcenter.parking.models.reports.ParkingReportKind",
     },
 }
 

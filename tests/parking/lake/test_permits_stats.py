@@ -74,7 +74,7 @@ def test_totals_equal_the_orm_and_rows_and_breakdowns_sum(world):
     total = result.total
     permits = list(ResidentialPermit.objects.all())
     applied = [p for p in permits if world.start <= timezone.localtime(p.submitted_at).date() <= world.end]
-    assert total["applications"] == len(applied) >= 3
+    assert total["applications"] == len(applied) >= 2  # the two below (the demo's may predate the window)
     assert total["approved"] == sum(1 for p in applied if p.status in APPROVED)
     assert total["rejected"] == sum(1 for p in applied if p.status == "rejected") == 1
     assert total["pending"] == sum(1 for p in applied if p.status == "submitted") >= 1

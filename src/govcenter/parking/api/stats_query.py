@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -35,11 +36,7 @@ RUN = "parking.view_dailydistrictstat"
 TAGS = ["parking-stats-query"]
 
 
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
+from .events import ErrorSerializer  # noqa: E402  one "Error" component in the schema
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="bad spec (see the code)"),
@@ -107,7 +104,13 @@ class QueryView(_Base):
 
 class WhitelistView(_Base):
     @extend_schema(
-        operation_id="parking_stats_query_whitelist", responses={200: serializers.DictField()}, tags=TAGS
+        operation_id="parking_stats_query_whitelist",
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="the whitelist: sources, measures, dimensions"
+            )
+        },
+        tags=TAGS,
     )
     def get(self, request):
         return Response(builder.whitelist())

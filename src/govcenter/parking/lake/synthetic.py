@@ -309,6 +309,13 @@ def gen_orders(day: Day) -> dict:
         "updated_at": _ts(updated).cast(pa.timestamp("us", tz="UTC")),
         "paid_at": _ts(paid_at, paid),
         "pay_channel": pa.array(channel, pa.string(), mask=~paid),
+        # The order rows' refund and permit-cover columns (schema version 4) stay empty here:
+        # the synthetic refunds are a data set of their own (0.1 %, their own random stream)
+        # and synthetic stays are not billed by a permit — timing, not these measures, is the point.
+        "refunds": np.zeros(len(ids), dtype=np.int64),
+        "refund_fen": np.zeros(len(ids), dtype=np.int64),
+        "permit_id": pa.nulls(len(ids), pa.int64()),
+        "permit_s": np.zeros(len(ids), dtype=np.int64),
         "_time": start,
     }
 
@@ -638,6 +645,16 @@ def gen_receipts(day: Day) -> dict:
         "total_fen": o["amount_paid_fen"][k] * items,
         "status": np.where(voided, "voided", "issued").astype(object),
         "item_count": items,
+        # The receipt's orders (receipts schema version 2): the paid order and, for a merged
+        # receipt, the orders numbered after it, each at the paid order's amount (synthetic).
+        "order_ids": pa.array(
+            [list(range(int(i), int(i) + int(n))) for i, n in zip(o["order_id"][k], items, strict=True)],
+            pa.list_(pa.int64()),
+        ),
+        "item_fen": pa.array(
+            [[int(a)] * int(n) for a, n in zip(o["amount_paid_fen"][k], items, strict=True)],
+            pa.list_(pa.int64()),
+        ),
         "issued_at": _ts(issued[k]),
         "voided_at": _ts(issued[k] + 86400, voided & (issued[k] + 86400 < now_s)),
         "updated_at": _us(issued[k]),

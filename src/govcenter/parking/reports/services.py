@@ -278,7 +278,7 @@ def parkingreport_generate(
     old_folder = None
     try:
         with transaction.atomic():
-            report = ParkingReport.objects.select_for_update().filter(**_key(period, district)).first()
+            report = ParkingReport.objects.select_for_update(of=("self",)).filter(**_key(period, district)).first()
             if report is None:
                 report = ParkingReport.objects.create(**_key(period, district), **values)
             else:
@@ -307,7 +307,7 @@ def _record_failure(actor, period, district, parameters, generated_at, exc, star
         return
     message = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction.atomic():
-        report = ParkingReport.objects.select_for_update().filter(**_key(period, district)).first()
+        report = ParkingReport.objects.select_for_update(of=("self",)).filter(**_key(period, district)).first()
         if report is not None:
             report.error = message
             report.save(update_fields=["error"])

@@ -104,7 +104,7 @@ def stat_event_update(
     note: str = "",
 ) -> StatEvent:
     """Change an event (audited with before/after)."""
-    event = editable_events(user).select_for_update().get(pk=event.pk)
+    event = editable_events(user).select_for_update(of=("self",)).get(pk=event.pk)
     _check(user, name=name, start=start, end=end, district=district)
     before = audit.snapshot(event, FIELDS)
     event.name, event.start, event.end, event.district, event.note = (
@@ -126,7 +126,7 @@ def stat_event_update(
 @transaction.atomic
 def stat_event_delete(*, user, event: StatEvent) -> None:
     """Delete an event (audited)."""
-    event = editable_events(user).select_for_update().get(pk=event.pk)
+    event = editable_events(user).select_for_update(of=("self",)).get(pk=event.pk)
     before = audit.snapshot(event, FIELDS)
     pk = event.pk
     event.delete()
