@@ -99,6 +99,24 @@ from .models.devices import DeviceBinding, DeviceOfflinePeriod
 from .models.orders import OrderCorrection
 from .payments.sandbox import NAME as SANDBOX
 from .plates import PROVINCES
+from .profile import (  # the generators' one profile (lake/synthetic.py reads it too)
+    BDA_CENTRE,
+    BDA_RADIUS_KM,
+    BDA_SHARE,
+    CLASS_TURNOVER,
+    DURATION_MAX_MIN,
+    DURATION_MEDIAN_MIN,
+    DURATION_SIGMA,
+    HOURLY,
+    LARGE_SHARE,
+    NIGHT_SHARE,
+    RADIAL_KM,
+    SEGMENT_GAP_M,
+    SEGMENT_MAX,
+    SIDE_OFFSET_M,
+    SPACE_STEP_M,
+    SPACES_PER_ROAD,
+)
 from .services.base import road_snapshot, segment_snapshot, space_snapshot
 from .services.events import EVENT_ROW_FIELDS, _copy, _postgresql
 from .services.orders import Biller
@@ -107,43 +125,7 @@ from .tariff import SHANGHAI
 MARK = "BJS"
 CENTRE = (116.3975, 39.9087)  # Tiananmen, GCJ-02
 CLASS_1_KM, CLASS_2_KM = 6.5, 14.0
-BDA_CENTRE, BDA_RADIUS_KM, BDA_SHARE = (116.5070, 39.7950), 4.0, 0.02
-RADIAL_KM = 9.0  # mean distance of a road from the centre (exponential), before the minimum per unit
-SPACES_PER_ROAD = 90
-SEGMENT_MAX = 30
-SPACE_STEP_M, SIDE_OFFSET_M, SEGMENT_GAP_M = 6.0, 4.0, 20.0
-CLASS_TURNOVER = {1: 1.4, 2: 1.0, 3: 0.7}  # relative stays per space per day
-HOURLY = np.array(
-    [
-        0.3,
-        0.2,
-        0.1,
-        0.1,
-        0.1,
-        0.2,
-        0.6,
-        1.5,
-        2.5,
-        2.5,
-        2.2,
-        2.0,
-        1.8,
-        1.8,
-        1.9,
-        1.9,
-        1.9,
-        2.0,
-        2.2,
-        2.2,
-        1.6,
-        1.2,
-        0.8,
-        0.5,
-    ]
-)
-DURATION_MEDIAN_MIN, DURATION_SIGMA, DURATION_MAX_MIN = 45.0, 0.85, 600
-NIGHT_SHARE = 0.12  # overnight stays: arrive 18:00–23:00, stay 8–13 h
-LARGE_SHARE, NEW_ENERGY_SHARE, OTHER_PROVINCE_SHARE = 0.03, 0.12, 0.12
+NEW_ENERGY_SHARE, OTHER_PROVINCE_SHARE = 0.12, 0.12
 ORDERS_PER_PLATE = 2.5  # distinct plates ≈ orders / this (frequent parkers recur)
 PAID_SHARE = 0.82
 COMPLAINT_SHARE = 0.0005  # complaints and appeals per order

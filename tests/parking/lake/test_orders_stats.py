@@ -193,6 +193,14 @@ def test_api_page_and_excel_show_the_same_numbers(world):
     assert page.status_code == 200 and 'id="orders-stats-data"' in html and "echarts.min.js" in html
     for row in body["rows"]:
         assert f'data-code="{row["code"]}"' in html and f"district={row['id']}" in html
+    # Every filter of the issue is on the page, the vehicle class among them.
+    assert (
+        'name="area_class"' in html
+        and 'name="vehicle_class"' in html
+        and 'href="/parking/stats/orders/export.xlsx?' in html
+    )
+    large = client.get("/parking/stats/orders/", {**params, "vehicle_class": "large"})
+    assert large.status_code == 200 and '<option value="large" selected>' in large.content.decode()
 
     export = client.get("/parking/stats/orders/export.xlsx", params)
     assert export.status_code == 200

@@ -66,43 +66,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..profile import (
+    CLASS_TURNOVER,
+    DURATION_MAX_MIN,
+    DURATION_MEDIAN_MIN,
+    DURATION_SIGMA,
+    HOURLY,
+    LARGE_SHARE,
+    NIGHT_SHARE,
+)
 from .sync import DATASETS, MANIFEST, TZ, parking_root
 
 COMPRESSION = "zstd"
 SPILL_ROWS = 3_000_000  # a data set's rows buffered for later dates before they go to a spill file
 DAY_ID = 10_000_000  # ids of day d are d × DAY_ID + k
-HOURLY = np.array(
-    [
-        0.3,
-        0.2,
-        0.1,
-        0.1,
-        0.1,
-        0.2,
-        0.6,
-        1.5,
-        2.5,
-        2.5,
-        2.2,
-        2.0,
-        1.8,
-        1.8,
-        1.9,
-        1.9,
-        1.9,
-        2.0,
-        2.2,
-        2.2,
-        1.6,
-        1.2,
-        0.8,
-        0.5,
-    ]
-)  # fmt: skip — the scale demo's profile (demo_scale.HOURLY)
-CLASS_TURNOVER = {1: 1.4, 2: 1.0, 3: 0.7}
-DURATION_MEDIAN_MIN, DURATION_SIGMA, DURATION_MAX_MIN = 45.0, 0.85, 600
-NIGHT_SHARE = 0.12  # overnight: arrive 18:00–23:00, stay 8–13 h
-LARGE_SHARE = 0.03
 VOID_SHARE = 0.002
 PAID_SHARE = 0.82
 ADJUST_SHARE = 0.0005  # a fee adjustment after a complaint

@@ -36,6 +36,17 @@ class PermitStatus(models.TextChoices):
     REVOKED = "revoked", _("已撤销")
 
 
+def default_hours_start() -> dt.time:
+    """19:00. A callable: Django warns (fields.W161) of a fixed time default whenever the
+    check runs within seconds of that time of day."""
+    return dt.time(19, 0)
+
+
+def default_hours_end() -> dt.time:
+    """07:00 (see :func:`default_hours_start`)."""
+    return dt.time(7, 0)
+
+
 class ResidentialPermit(FSMModelMixin, ScopedModel):
     """A resident's permit (居住认证) to park one plate on chosen segments in their hours."""
 
@@ -59,8 +70,8 @@ class ResidentialPermit(FSMModelMixin, ScopedModel):
         _("居住证明编号"), max_length=100, help_text=_("房产证、租赁备案或居住证的编号或文件编号")
     )
     segments = models.ManyToManyField("parking.Segment", verbose_name=_("认证路段"), related_name="permits")
-    hours_start = models.TimeField(_("认证时段开始"), default=dt.time(19, 0))
-    hours_end = models.TimeField(_("认证时段结束"), default=dt.time(7, 0))
+    hours_start = models.TimeField(_("认证时段开始"), default=default_hours_start)
+    hours_end = models.TimeField(_("认证时段结束"), default=default_hours_end)
     monthly_fee_fen = models.PositiveIntegerField(_("月费（分）"), default=0)
     months = models.PositiveSmallIntegerField(_("认证月数"), default=1)
     valid_from = models.DateField(_("有效期起"))

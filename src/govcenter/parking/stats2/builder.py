@@ -720,7 +720,7 @@ def run(
     tokens = window_tokens(spec.query, now or timezone.now())
     select = ", ".join(f"{src.measure(k).sql.format(**tokens)} AS {k}" for k in needed)
     dims = [_dim_sql(src, d) for d in spec.dimensions]
-    con = connection(root)
+    con = connection(root, datasets=src.datasets or None)  # only the source's views are bound
     guard = _Guard(con, timeout)
     try:
         with guard:

@@ -19,7 +19,20 @@ dates whose fingerprint changed (after every lake sync: the Huey task and ``lake
 :func:`.framework.compute` reads the cube only then — otherwise the raw facts. A cube can be
 behind, never wrong.
 
-Layout: ``<lake>/parking/_cubes/<slug>/<part>/date=YYYY-MM-DD/part-<uuid>.parquet`` and
+A statistic may add parts its measures and breakdowns cannot express (``cube_parts``: a
+:class:`CubePart` is one SELECT over its view that outputs ``date`` first — e.g. the orders
+statistic's occupied seconds per hour slot).
+
+**Closed months.** A year is 365 daily files per part; DuckDB opens every file's footer per
+statement. So once every date of a month before the current one is current, :func:`refresh`
+concatenates the month's daily files into one file per part (``months`` in the manifest, with
+the month's fingerprint = its dates' fingerprints); :func:`usable` reads a month's file while
+its fingerprint holds, the daily files otherwise (a late correction in a closed month: the
+daily files until the same refresh writes the month again). A month file keeps ``date`` as a
+column, so a window that covers part of a month still filters by date.
+
+Layout: ``<lake>/parking/_cubes/<slug>/<part>/date=YYYY-MM-DD/part-<uuid>.parquet``,
+``<lake>/parking/_cubes/<slug>/<part>/months/<YYYY-MM>-<uuid>.parquet`` and
 ``<lake>/parking/_cubes/<slug>/_manifest.json`` (swapped atomically, superseded files deleted
 after the sync's grace period, like the data sets).
 """
@@ -31,10 +44,13 @@ import hashlib
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from django.utils import timezone
 
 from govcenter.analytics.lake.files import dataset_lock, replace_file
 
@@ -46,6 +62,16 @@ CUBE_DIR = "_cubes"
 PLACE_COLUMNS = ("district_id", "managing_unit_id", "road_id", "segment_id", "area_class", "vehicle_class")
 BREAKDOWN_COLUMNS = ("district_id", "managing_unit_id", "area_class", "vehicle_class")
 BATCH_DAYS = 31
+
+
+@dataclass(frozen=True)
+class CubePart:
+    """A part of a statistic's cube given as SQL: ``sql`` selects ``date`` first, then its group
+    columns and sums, from the statistic's view; ``{where}`` stands for the rows' condition (the
+    statistic's base and the dates being built)."""
+
+    key: str
+    sql: str
 
 
 def cubes_root(root=None) -> Path:
@@ -61,6 +87,10 @@ def cubeable(stat) -> bool:
     return all("{" not in b.sql and "{" not in (b.where or "") for b in stat.breakdowns)
 
 
+def _extra_parts(stat) -> tuple:
+    return getattr(stat, "cube_parts", ()) or ()
+
+
 def _sql_measures(stat) -> list:
     return [m for m in stat.measures if m.sql is not None]
 
@@ -70,6 +100,7 @@ def definition_digest(stat) -> str:
     parts = [stat.view, stat.base or ""]
     parts += [f"{m.key}={m.sql}" for m in _sql_measures(stat)]
     parts += [f"{b.key}={b.sql}:{b.where}:{','.join(b.measures)}" for b in stat.breakdowns]
+    parts += [f"{p.key}={p.sql}" for p in _extra_parts(stat)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -94,18 +125,22 @@ def _parts(stat, present: set[str]) -> dict[str, tuple[list[str], list[str], str
         if any(stat.measure(k).sql is None for k in b.measures):
             needed = keys
         parts[f"b_{b.key}"] = ([c for c in BREAKDOWN_COLUMNS if c in present], needed, b.sql, b.where)
+    for extra in _extra_parts(stat):
+        parts[extra.key] = extra
     return parts
 
 
 def _cube_manifest(root, slug: str) -> dict:
     manifest = read_manifest(cubes_root(root), slug)
     manifest.setdefault("dates", {})
+    manifest.setdefault("months", {})
     manifest.setdefault("superseded", [])
     return manifest
 
 
-def refresh(stat, *, root=None) -> dict:
-    """Rebuild the cube dates of ``stat`` whose source partitions changed; drop vanished dates."""
+def refresh(stat, *, root=None, today: dt.date | None = None) -> dict:
+    """Rebuild the cube dates of ``stat`` whose source partitions changed; drop vanished dates;
+    write the closed months (before ``today``'s, Beijing) whose dates changed."""
     if not cubeable(stat):
         return {"statistic": stat.slug, "cubeable": False}
     base = cubes_root(root)
@@ -116,9 +151,9 @@ def refresh(stat, *, root=None) -> dict:
         superseded: list[str] = []
         digest = definition_digest(stat)
         if manifest.get("definition") != digest:  # another definition: nothing is reused
-            for entry in manifest["dates"].values():
+            for entry in [*manifest["dates"].values(), *manifest["months"].values()]:
                 superseded += list(entry["files"].values())
-            manifest["dates"] = {}
+            manifest["dates"], manifest["months"] = {}, {}
         source = _fingerprints(root, stat.datasets[0])
         stale = sorted(d for d, fp in source.items() if manifest["dates"].get(d, {}).get("source") != fp)
         for day in sorted(set(manifest["dates"]) - set(source)):
@@ -138,6 +173,8 @@ def refresh(stat, *, root=None) -> dict:
                 result["rows"] += sum(n for _f, n in built.pop("_rows", {}).items())
         finally:
             con.close()
+        result["months"], dropped = _compact(manifest, base / stat.slug, today or timezone.localdate())
+        superseded += dropped
         stamp = time.time()
         keep = []
         for entry in manifest["superseded"]:
@@ -155,21 +192,60 @@ def refresh(stat, *, root=None) -> dict:
     return result
 
 
+def _month_fingerprint(manifest: dict, month: str) -> str:
+    pairs = sorted((d, e["source"]) for d, e in manifest["dates"].items() if d.startswith(month))
+    return hashlib.sha256(repr(pairs).encode()).hexdigest()[:16]
+
+
+def _compact(manifest: dict, directory: Path, today: dt.date) -> tuple[int, list[str]]:
+    """Write one file per part of every closed month whose dates changed; (months written, files superseded)."""
+    current = today.strftime("%Y-%m")
+    months = sorted({d[:7] for d in manifest["dates"]} | set(manifest["months"]))
+    written, superseded = 0, []
+    for month in months:
+        old = manifest["months"].get(month)
+        days = sorted(d for d in manifest["dates"] if d.startswith(month))
+        if not days or month >= current:
+            if old:
+                superseded += list(manifest["months"].pop(month)["files"].values())
+            continue
+        fingerprint = _month_fingerprint(manifest, month)
+        if old and old["source"] == fingerprint:
+            continue
+        files = {}
+        for part in manifest["dates"][days[0]]["files"]:
+            pieces = []
+            for day in days:
+                table = pq.read_table(directory / manifest["dates"][day]["files"][part])
+                column = pa.array([dt.date.fromisoformat(day)] * table.num_rows, pa.date32())
+                pieces.append(table.add_column(0, "date", column))
+            rel = f"{part}/months/{month}-{uuid.uuid4().hex}.parquet"
+            replace_file(directory / rel, pa.concat_tables(pieces, promote_options="permissive"))
+            files[part] = rel
+        if old:
+            superseded += list(old["files"].values())
+        manifest["months"][month] = {"source": fingerprint, "files": files}
+        written += 1
+    return written, superseded
+
+
 def _build(con, stat, parts, days: list[str], directory: Path) -> dict:
     """Compute every part of ``days`` in one query per part; one file per (part, date)."""
     built: dict = defaultdict(dict)
     dates = [dt.date.fromisoformat(d) for d in days]
     placeholders = ", ".join("?" * len(dates))
     where = f"({stat.base}) AND date IN ({placeholders})" if stat.base else f"date IN ({placeholders})"
-    for part, (group, keys, gsql, gwhere) in parts.items():
-        cols = ", ".join(["date", *group, *([f"{gsql} AS g"] if gsql else [])])
-        only = f" AND ({gwhere})" if gwhere else ""
-        select = ", ".join(f"{stat.measure(k).sql} AS {k}" for k in keys)
+    for part, spec in parts.items():
+        if isinstance(spec, CubePart):
+            text = spec.sql.format(where=where)
+        else:
+            group, keys, gsql, gwhere = spec
+            cols = ", ".join(["date", *group, *([f"{gsql} AS g"] if gsql else [])])
+            only = f" AND ({gwhere})" if gwhere else ""
+            select = ", ".join(f"{stat.measure(k).sql} AS {k}" for k in keys)
+            text = f"SELECT {cols}, {select} FROM {stat.view} WHERE {where}{only} GROUP BY ALL"  # noqa: S608
         # Only SQL of the statistic's definition and column names of this module reach the text.
-        table = con.sql(
-            f"SELECT {cols}, {select} FROM {stat.view} WHERE {where}{only} GROUP BY ALL",  # noqa: S608
-            params=dates,
-        ).to_arrow_table()
+        table = con.sql(text, params=dates).to_arrow_table()
         for day, date in zip(days, dates, strict=True):
             piece = table.filter(pc.equal(table["date"], pa.scalar(date, pa.date32()))).drop_columns(["date"])
             rel = f"{part}/date={day}/part-{uuid.uuid4().hex}.parquet"
@@ -180,14 +256,17 @@ def _build(con, stat, parts, days: list[str], directory: Path) -> dict:
 
 
 def usable(stat, start: dt.date, end: dt.date, *, root=None) -> dict | None:
-    """The cube's files of the window's dates when every one is current, else None (read raw)."""
+    """The cube's files of the window's dates when every one is current, else None (read raw).
+
+    part → {"daily": [paths], "monthly": [paths]} (see :func:`attach`).
+    """
     if not cubeable(stat):
         return None
     manifest = _cube_manifest(root, stat.slug)
     if manifest.get("definition") != definition_digest(stat):
         return None
     source = _fingerprints(root, stat.datasets[0])
-    files: dict[str, list[str]] = defaultdict(list)
+    files: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"daily": [], "monthly": []})
     base = cubes_root(root) / stat.slug
     for day, fp in source.items():
         if not start.isoformat() <= day <= end.isoformat():
@@ -195,12 +274,45 @@ def usable(stat, start: dt.date, end: dt.date, *, root=None) -> dict | None:
         entry = manifest["dates"].get(day)
         if entry is None or entry["source"] != fp:
             return None
-        for part, rel in entry["files"].items():
-            files[part].append(str(base / rel))
-    return files
+    months: dict[str, bool] = {}
+    for day in sorted(source):
+        if not start.isoformat() <= day <= end.isoformat():
+            continue
+        month = day[:7]
+        if month not in months:
+            entry = manifest["months"].get(month)
+            months[month] = bool(entry) and entry["source"] == _month_fingerprint(manifest, month)
+            if months[month]:
+                for part, rel in entry["files"].items():
+                    files[part]["monthly"].append(str(base / rel))
+        if not months[month]:
+            for part, rel in manifest["dates"][day]["files"].items():
+                files[part]["daily"].append(str(base / rel))
+    return dict(files)
+
+
+def attach(con, files: dict) -> None:
+    """Views ``cube_<part>`` over the files :func:`usable` returned (daily and monthly alike)."""
+    for part, listed in files.items():
+        selects = []
+        if listed["daily"]:
+            quoted = ", ".join(_quote(f) for f in listed["daily"])
+            selects.append(
+                f"SELECT * FROM read_parquet([{quoted}], hive_partitioning = true, hive_types = {{'date': 'DATE'}})"  # noqa: S608
+            )
+        if listed["monthly"]:
+            quoted = ", ".join(_quote(f) for f in listed["monthly"])
+            selects.append(f"SELECT * FROM read_parquet([{quoted}], hive_partitioning = false)")  # noqa: S608
+        con.execute(f"CREATE VIEW cube_{part} AS " + " UNION ALL BY NAME ".join(selects))  # noqa: S608
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def refresh_all(*, root=None) -> list[dict]:
     from .catalog import STATISTICS
+    from .orders import CUBE as ORDERS_CUBE
 
-    return [refresh(stat, root=root) for stat in STATISTICS.values() if cubeable(stat)]
+    stats = [ORDERS_CUBE, *STATISTICS.values()]
+    return [refresh(stat, root=root) for stat in stats if cubeable(stat)]

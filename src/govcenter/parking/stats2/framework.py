@@ -87,6 +87,7 @@ class Statistic:
     # {"key", "title", "columns": [(key, label, unit)], "rows": [dict]}
     sections: Callable | None = None
     permission: str = "parking.view_dailydistrictstat"
+    cube_parts: tuple = ()  # extra parts of its daily cube (.cubes.CubePart)
 
     def measure(self, key: str) -> Measure:
         return next(m for m in self.measures if m.key == key)
@@ -203,16 +204,14 @@ def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: b
     raw_where, raw_params = where_sql(user, q, date_col=stat.date_col, base=stat.base)
     sql_keys = [m.key for m in stat.measures if m.sql is not None]
     level = q.level
-    con = connection(root)
     files = cubes.usable(stat, q.start, q.end, root=root) if cube else None
+    below_district = q.road is not None or q.segment is not None
+    # Answered from the cube alone: no view over the raw facts is needed (nor bound).
+    raw = not files or below_district or stat.sections is not None
+    con = connection(root, datasets=None if raw else ())
     try:
         if files:
-            for part, listed in files.items():
-                quoted = ", ".join(_quote(f) for f in listed)
-                con.execute(
-                    f"CREATE VIEW cube_{part} AS SELECT * FROM read_parquet([{quoted}], "  # noqa: S608
-                    "hive_partitioning = true, hive_types = {'date': 'DATE'})"
-                )
+            cubes.attach(con, files)
             cube_where, cube_params = where_sql(user, q)
 
         def source(keys, part: str):
@@ -246,7 +245,6 @@ def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: b
                         {"id": r[0], "code": code, "name": name, **dict(zip(sql_keys, r[1:], strict=True))},
                     )
                 )
-        below_district = q.road is not None or q.segment is not None
         for b in stat.breakdowns:
             keys = [k for k in b.measures if stat.measure(k).sql is not None]
             needed = _needed(stat, b.measures)
@@ -280,10 +278,6 @@ def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: b
     finally:
         con.close()
     return result
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _needed(stat: Statistic, keys) -> list[str]:

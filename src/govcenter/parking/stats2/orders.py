@@ -20,6 +20,14 @@ Filters (:mod:`.common`): window ``start``..``end`` (Beijing dates, inclusive, a
 roads → segments → the one segment. The parent total and the rows come from the same SQL
 (grouped / not grouped), so the rows sum to the total.
 
+Cube (:mod:`.cubes`): the daily cube ``CUBE`` holds the measures per date and place, the
+starts per hour and the duration buckets per district / unit / class, the occupied
+milliseconds of *ended* orders per hour slot (``occupied``: by the slot's date, so the window's
+end clips them as it clips the raw facts) and the still-open orders themselves (``open``: few;
+their time runs to "now", so it is computed at query time as from the raw facts). A query is
+read from the cube when it is current for every date of the window, and the raw facts below a
+district (road or segment filter) — the numbers are the same (tests compare them).
+
 Scope: the caller's data scope (``govcenter.core.scope``) becomes a filter on ``district_id``
 / ``managing_unit_id`` — a district manager sees only their district; a district, road or
 segment outside the scope is "unknown" (400), the same answer as one that does not exist.
@@ -32,8 +40,9 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from . import common
+from . import common, cubes
 from .common import LEVELS, MAX_DAYS, StatQuery, spaces, where_sql
+from .framework import Breakdown, Measure, Statistic
 from .lake import connection
 
 __all__ = ["LEVELS", "MAX_DAYS", "MEASURES", "OrderQuery", "order_stats", "parse_query"]
@@ -62,6 +71,50 @@ MEASURES = {
 }
 
 
+_DURATION_CASE = " ".join(
+    f"WHEN duration_s < {hi * 60} THEN {i}"
+    for i, (_l, _lo, hi) in enumerate(DURATION_BUCKETS)
+    if hi is not None
+)
+DURATION_SQL = f"CASE {_DURATION_CASE} ELSE {len(DURATION_BUCKETS) - 1} END"
+_PLACES = "district_id, managing_unit_id, area_class, vehicle_class"
+# Occupied time of the ended orders per Beijing hour slot, in milliseconds (exact integers).
+# Only the constants above reach the text; the cube's rows condition replaces {where}.
+OCCUPIED_SQL = f"""
+    WITH o AS (
+        SELECT date, {_PLACES}, started_at AS s, ended_at AS e FROM orders
+        WHERE {{where}} AND ended_at IS NOT NULL AND ended_at > started_at
+    ), h AS (
+        SELECT *, unnest(generate_series(date_trunc('hour', s), e - INTERVAL 1 MICROSECOND, INTERVAL 1 HOUR)) AS hs
+        FROM o
+    )
+    SELECT date, {_PLACES}, CAST(hs AS DATE) AS slot_date, hour(hs) AS hour,
+           sum(epoch_ms(least(e, hs + INTERVAL 1 HOUR)) - epoch_ms(greatest(s, hs))) AS occupied_ms
+    FROM h GROUP BY ALL
+"""  # noqa: S608
+OPEN_SQL = f"SELECT date, {_PLACES}, started_at, ended_at FROM orders WHERE {{where}} AND ended_at IS NULL"  # noqa: S608
+
+# The statistic as the cube sees it (not a page of its own: this module serves the page).
+CUBE = Statistic(
+    slug="orders",
+    number=1,
+    title="orders",
+    view="orders",
+    base="state <> 'void'",
+    measures=tuple(
+        Measure(key, key, sql, unit="fen" if key.endswith("_fen") else "count")
+        for key, sql in MEASURES.items()
+    ),
+    kpis=(),
+    datasets=("orders",),
+    breakdowns=(
+        Breakdown("duration", "duration", DURATION_SQL, ("orders",), where="duration_s IS NOT NULL"),
+        Breakdown("hour", "hour", "hour(started_at)", ("orders",)),
+    ),
+    cube_parts=(cubes.CubePart("occupied", OCCUPIED_SQL), cubes.CubePart("open", OPEN_SQL)),
+)
+
+
 OrderQuery = StatQuery  # the orders statistic honours every filter and drill level
 
 
@@ -81,6 +134,7 @@ class OrderStats:
     rows: list[dict] = field(default_factory=list)
     duration: list[dict] = field(default_factory=list)
     by_hour: list[dict] = field(default_factory=list)
+    source: str = "raw"  # "cube" when the totals were read from the daily cube
 
 
 def _derived(measures: dict, spaces: int, days: int) -> dict:
@@ -92,61 +146,99 @@ def _derived(measures: dict, spaces: int, days: int) -> dict:
     return measures
 
 
-def order_stats(user, q: OrderQuery, *, root=None, now=None) -> OrderStats:
-    """The orders statistic of ``q`` for ``user`` (scoped), from the lake."""
+def _occupied_sql(view: str, where: str) -> str:
+    """Occupied milliseconds per Beijing hour of the orders of ``view`` meeting ``where``; the
+    first two parameters are the cap of open orders (the earlier of now and the window's end)
+    and the window's end."""
+    return f"""
+        WITH o AS (
+            SELECT started_at AS s, least(coalesce(ended_at, ?::TIMESTAMPTZ), ?::TIMESTAMPTZ) AS e
+            FROM {view} WHERE {where}
+        ), h AS (
+            SELECT s, e, unnest(generate_series(date_trunc('hour', s), e - INTERVAL 1 MICROSECOND, INTERVAL 1 HOUR)) AS hs
+            FROM o WHERE e > s
+        )
+        SELECT hour(hs), sum(epoch_ms(least(e, hs + INTERVAL 1 HOUR)) - epoch_ms(greatest(s, hs)))
+        FROM h GROUP BY 1
+    """  # noqa: S608
+
+
+def order_stats(user, q: OrderQuery, *, root=None, now=None, cube: bool = True) -> OrderStats:
+    """The orders statistic of ``q`` for ``user`` (scoped), from the lake (its cube when current;
+    ``cube=False`` forces the raw facts)."""
     now = now or timezone.now()
     where, params = _where(user, q)
     names = list(MEASURES)
-    select = ", ".join(f"{MEASURES[n]} AS {n}" for n in names)
     level = q.level
-    con = connection(root)
-    # Only names from MEASURES / LEVELS and "?" placeholders reach the SQL text; values are parameters.
-    total_sql = f"SELECT {select} FROM orders WHERE {where}"  # noqa: S608
-    rows_sql = f"SELECT {level}_id, {select} FROM orders WHERE {where} GROUP BY 1 ORDER BY 1"  # noqa: S608
-    hours_sql = f"SELECT hour(started_at), count(*) FROM orders WHERE {where} GROUP BY 1"  # noqa: S608
+    window_end = dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time(), timezone.get_default_timezone())
+    cap = min(window_end, now)
+    files = cubes.usable(CUBE, q.start, q.end, root=root) if cube else None
+    below_district = q.road is not None or q.segment is not None
+    con = connection(root, datasets=None if not files or below_district else ())
     try:
-        total = dict(zip(names, con.execute(total_sql, params).fetchone(), strict=True))
+        if files:
+            cubes.attach(con, files)
+            cube_where, cube_params = where_sql(user, q)
+            sums = ", ".join(f"CAST(coalesce(sum({n}), 0) AS BIGINT) AS {n}" for n in names)
+            # Only names from MEASURES / LEVELS and "?" placeholders reach the SQL text.
+            total_sql = f"SELECT {sums} FROM cube_rows WHERE {cube_where}"  # noqa: S608
+            rows_sql = f"SELECT {level}_id, {sums} FROM cube_rows WHERE {cube_where} GROUP BY 1 ORDER BY 1"  # noqa: S608
+            total = dict(zip(names, con.execute(total_sql, cube_params).fetchone(), strict=True))
+        else:
+            select = ", ".join(f"{MEASURES[n]} AS {n}" for n in names)
+            total_sql = f"SELECT {select} FROM orders WHERE {where}"  # noqa: S608
+            rows_sql = f"SELECT {level}_id, {select} FROM orders WHERE {where} GROUP BY 1 ORDER BY 1"  # noqa: S608
+            total = dict(zip(names, con.execute(total_sql, params).fetchone(), strict=True))
         rows = []
         if level is not None:
-            result = con.execute(rows_sql, params).fetchall()
+            result = con.execute(rows_sql, cube_params if files else params).fetchall()
             rows = [{"id": r[0], **dict(zip(names, r[1:], strict=True))} for r in result]
-        cases = " ".join(
-            f"WHEN duration_s < {hi * 60} THEN {i}"
-            for i, (_l, _lo, hi) in enumerate(DURATION_BUCKETS)
-            if hi is not None
-        )
-        buckets = dict(
-            con.execute(
-                f"SELECT CASE {cases} ELSE {len(DURATION_BUCKETS) - 1} END AS b, count(*) FROM orders "  # noqa: S608
-                f"WHERE {where} AND duration_s IS NOT NULL GROUP BY b",
-                params,
-            ).fetchall()
-        )
-        window_end = dt.datetime.combine(
-            q.end + dt.timedelta(days=1), dt.time(), timezone.get_default_timezone()
-        )
-        cap = min(window_end, now)
-        started = dict(con.execute(hours_sql, params).fetchall())
-        occupied = dict(
-            con.execute(
-                f"""
-                WITH o AS (
-                    SELECT started_at AS s, least(coalesce(ended_at, ?::TIMESTAMPTZ), ?::TIMESTAMPTZ) AS e
-                    FROM orders WHERE {where}
-                ), h AS (
-                    SELECT s, e, unnest(generate_series(date_trunc('hour', s), e - INTERVAL 1 MICROSECOND, INTERVAL 1 HOUR)) AS hs
-                    FROM o WHERE e > s
-                )
-                SELECT hour(hs), sum(epoch(least(e, hs + INTERVAL 1 HOUR)) - epoch(greatest(s, hs)))
-                FROM h GROUP BY 1
-                """,  # noqa: S608
-                [cap, window_end, *params],
-            ).fetchall()
-        )
+        if files and not below_district:
+            buckets = dict(
+                con.execute(
+                    f"SELECT g, CAST(sum(orders) AS BIGINT) FROM cube_b_duration WHERE {cube_where} GROUP BY 1",  # noqa: S608
+                    cube_params,
+                ).fetchall()
+            )
+            started = dict(
+                con.execute(
+                    f"SELECT g, CAST(sum(orders) AS BIGINT) FROM cube_b_hour WHERE {cube_where} GROUP BY 1",  # noqa: S608
+                    cube_params,
+                ).fetchall()
+            )
+            occupied = dict(
+                con.execute(
+                    f"SELECT hour, sum(occupied_ms) FROM cube_occupied WHERE {cube_where} AND slot_date <= ? GROUP BY 1",  # noqa: S608
+                    [*cube_params, q.end],
+                ).fetchall()
+            )
+            for hour, ms in con.execute(
+                _occupied_sql("cube_open", cube_where), [cap, window_end, *cube_params]
+            ).fetchall():
+                occupied[hour] = (occupied.get(hour) or 0) + ms
+        else:
+            buckets = dict(
+                con.execute(
+                    f"SELECT {DURATION_SQL} AS b, count(*) FROM orders "  # noqa: S608
+                    f"WHERE {where} AND duration_s IS NOT NULL GROUP BY b",
+                    params,
+                ).fetchall()
+            )
+            started = dict(
+                con.execute(
+                    f"SELECT hour(started_at), count(*) FROM orders WHERE {where} GROUP BY 1",  # noqa: S608
+                    params,
+                ).fetchall()
+            )
+            occupied = dict(
+                con.execute(_occupied_sql("orders", where), [cap, window_end, *params]).fetchall()
+            )
     finally:
         con.close()
+    occupied = {h: round((ms or 0) / 1000) for h, ms in occupied.items()}
     counts = spaces(user, q, level)
     stats = OrderStats(query=q, total=_derived(total, counts["total"], q.days))
+    stats.source = "cube" if files else "raw"
     if level is not None:
         labels = common.names(level, [r["id"] for r in rows])
         for r in rows:

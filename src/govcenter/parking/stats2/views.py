@@ -20,7 +20,7 @@ from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import District
 
 from ..lake.sync import lake_status
-from ..models.tariff import AreaClass
+from ..models.tariff import AreaClass, VehicleClass
 from .orders import as_dict, order_stats, parse_query
 
 PERM = "parking.view_dailydistrictstat"
@@ -127,6 +127,8 @@ def _choices(request):
     return {
         "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
         "area_classes": AreaClass.choices,
+        "vehicle_classes": VehicleClass.choices,
+        "has": {"district": True, "area_class": True, "vehicle_class": True},  # every filter
     }
 
 
