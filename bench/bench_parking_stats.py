@@ -500,7 +500,8 @@ def _measure(scratch: Path) -> list[dict]:
     full_year = 90_000 * 365 * YEAR_PER_SPACE
     sizes = ", ".join(f"{k} {v['rows']:,}" for k, v in gen.items() if isinstance(v, dict))
     print(
-        f"synthetic year: {year_orders:,} orders in {gen['seconds']:.0f} s, {year_bytes / 1e9:.2f} GB "
+        f"synthetic year: {year_orders:,} orders in {gen['seconds']:.0f} s (+ closed months packed in "
+        f"{gen.get('pack_seconds', 0):.0f} s), {year_bytes / 1e9:.2f} GB "
         f"({sizes}); "
         f"full year ({full_year / 1e6:.0f} M orders), if linear in orders (small scale: the file count dominates) "
         f"≈ {gen['seconds'] * full_year / year_orders / 60:.0f} min, "

@@ -314,8 +314,8 @@ def test_query_timeout_is_a_503_with_the_offer(world, settings, monkeypatch):
     )
     real = builder.connection
 
-    def slow(root=None):  # the orders view made to take minutes: the guard must interrupt it
-        con = real(root)
+    def slow(root=None, **kwargs):  # the orders view made to take minutes: the guard must interrupt it
+        con = real(root, **kwargs)
         con.execute("ALTER VIEW orders RENAME TO orders_raw")
         con.execute(
             "CREATE VIEW orders AS SELECT o.* FROM orders_raw o, range(50000000) r "

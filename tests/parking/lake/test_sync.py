@@ -17,6 +17,7 @@ from govcenter.parking.lake.sync import (
     LakeSyncError,
     lake_status,
     live_files,
+    live_sql,
     read_manifest,
     sync_dataset,
 )
@@ -30,13 +31,10 @@ FACTS = ["arrears", "reminders", "penalties", "complaints", "permits", "receipts
 
 def lake_rows(lake) -> dict[int, tuple]:
     """order_id → (state, paid, adjustment, vehicle_class, district, date) of the live files; asserts no duplicate."""
-    files = [str(f) for f in live_files(lake, "orders")]
     con = duckdb.connect()
     rows = con.execute(
         "SELECT order_id, state, amount_paid_fen, amount_adjustment_fen, vehicle_class, district, "
-        "strftime(date, '%Y-%m-%d') FROM read_parquet(?, hive_partitioning = true, "
-        "hive_types = {'date': 'DATE', 'district': 'VARCHAR'})",
-        [files],
+        f"strftime(date, '%Y-%m-%d') FROM ({live_sql(lake, 'orders')})"
     ).fetchall()
     out = {r[0]: r[1:] for r in rows}
     assert len(out) == len(rows), "an order is in the lake twice"

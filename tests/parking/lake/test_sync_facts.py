@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from govcenter.core.models import SmsMessage
 from govcenter.core.sms import sms_delivery_report
-from govcenter.parking.lake.sync import DATASETS, live_files, read_manifest, sync_dataset
+from govcenter.parking.lake.sync import DATASETS, live_sql, read_manifest, sync_dataset
 from govcenter.parking.models.arrears import ArrearsRecord, PenaltyCase, ReminderLog
 from govcenter.parking.models.complaints import Complaint, FeeAdjustment
 from govcenter.parking.models.permits import ResidentialPermit
@@ -36,16 +36,12 @@ PERSONAL = {"plate", "payer_plate", "phone", "contact_phone", "body", "applicant
 
 def lake_of(lake_dir, name: str) -> dict[int, dict]:
     """key → row (with ``district`` and ``date`` from the path) of the live files; asserts no duplicate."""
-    files = [str(f) for f in live_files(lake_dir, name)]
-    if not files:
+    select = live_sql(lake_dir, name)  # daily files and packed months
+    if not select:
         return {}
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'")
-    cur = con.execute(
-        "SELECT * FROM read_parquet(?, hive_partitioning = true, "
-        "hive_types = {'date': 'DATE', 'district': 'VARCHAR'})",
-        [files],
-    )
+    cur = con.execute(select)
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     key = DATASETS[name].key

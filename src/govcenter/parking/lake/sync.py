@@ -20,6 +20,17 @@ One run (``sync_dataset``), under the data set's flock:
 5. files superseded more than ``GRACE_S`` ago are deleted (a query that read the previous
    manifest may still be reading them).
 
+**Closed months are packed** (:func:`pack_closed_months`, after every run): a year of daily
+partitions is ~6,200 files per data set, and DuckDB opens every listed file's footer per
+statement — the file count, not the rows, was most of a year's query time. Once a month is
+over, its partitions are concatenated into one file (``_packs/YYYY-MM-<uuid>.parquet``, with
+``date`` and ``district`` as columns, sorted by them); the manifest keeps each partition's
+entry (``pack``: the month, ``origin``: the daily file it came from) and the pack's list of
+keys. A later correction in a packed month rewrites that partition as a daily file as usual;
+the pack then *overrides* it — readers (:func:`reader_sql`) read the pack minus its overridden
+keys plus the daily files — until enough of the month is overridden (``REPACK_SHARE``) to
+pack it again. One row is never read twice, and the swap is the same atomic manifest swap.
+
 A re-run with nothing new changes nothing but ``last_run``; ``--full`` rebuilds every
 partition. Late corrections (plate fixes, fee adjustments, refunds that move the state) bump
 ``Order.updated_at`` and so rewrite their partition: the count stays, the values change.
@@ -48,6 +59,9 @@ TZ = ZoneInfo("Asia/Shanghai")
 OVERLAP = dt.timedelta(minutes=5)
 GRACE_S = 600.0
 MANIFEST = "_manifest.json"
+PACKS = "_packs"
+# A packed month is packed again once this share of its partitions were rewritten since.
+REPACK_SHARE = 0.25
 TS = pa.timestamp("ms", tz="UTC")
 TS_US = pa.timestamp("us", tz="UTC")  # change stamps keep the database's microseconds
 
@@ -1005,10 +1019,108 @@ def _write_manifest(root: Path, dataset: str, manifest: dict) -> None:
         os.close(fd)
 
 
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_list(paths) -> str:
+    return "[" + ", ".join(_sql_text(str(p)) for p in paths) + "]"
+
+
+HIVE = "hive_partitioning = true, hive_types = {'date': 'DATE', 'district': 'VARCHAR'}"
+
+
+def reader_sql(base: Path, manifest: dict) -> str | None:
+    """A SELECT of a data set's live rows — its columns plus ``date`` and ``district``: the
+    daily files of the manifest (partition values from the path) and its packs minus their
+    overridden partitions. None when the data set has no rows yet. ``base``: the data set's folder.
+    """
+    daily = [base / e["file"] for e in manifest["partitions"].values() if "pack" not in e]
+    selects = []
+    if daily:
+        selects.append(f"SELECT * FROM read_parquet({_sql_list(daily)}, {HIVE})")  # noqa: S608
+    whole = []
+    for month, pack in sorted(manifest.get("packs", {}).items()):
+        gone = [k for k in pack["keys"] if manifest["partitions"].get(k, {}).get("pack") != month]
+        if not gone:
+            whole.append(base / pack["file"])
+        elif len(gone) < len(pack["keys"]):
+            keys = ", ".join(_sql_text(k) for k in gone)
+            selects.append(
+                f"SELECT * FROM read_parquet({_sql_text(str(base / pack['file']))}) "  # noqa: S608
+                f"WHERE strftime(date, '%Y-%m-%d') || '/' || district NOT IN ({keys})"
+            )
+    if whole:
+        selects.append(f"SELECT * FROM read_parquet({_sql_list(whole)})")  # noqa: S608
+    return " UNION ALL BY NAME ".join(selects) if selects else None
+
+
+def live_sql(root: Path | str | None, dataset: str) -> str | None:
+    """:func:`reader_sql` of a data set as its manifest says now."""
+    return reader_sql(parking_root(root) / dataset, read_manifest(root, dataset))
+
+
 def live_files(root: Path | str | None, dataset: str) -> list[Path]:
-    """The files a reader should read: exactly the manifest's, one per partition."""
+    """The files a reader of the data set reads now (daily files and packs)."""
     base = parking_root(root) / dataset
-    return [base / p["file"] for p in read_manifest(root, dataset)["partitions"].values()]
+    manifest = read_manifest(root, dataset)
+    files = [base / e["file"] for e in manifest["partitions"].values() if "pack" not in e]
+    return files + [base / p["file"] for p in manifest.get("packs", {}).values()]
+
+
+def pack_closed_months(root: Path, name: str, manifest: dict, today: dt.date) -> tuple[int, list[str]]:
+    """Pack each month before ``today``'s that has unpacked partitions (a new month, or one
+    whose pack is overridden for ``REPACK_SHARE`` of its partitions); drop packs nothing reads.
+
+    Changes ``manifest`` in place (the caller swaps it); returns (packs written, files superseded).
+    """
+    base = root / name
+    packs = manifest.setdefault("packs", {})
+    superseded: list[str] = []
+    for month, pack in list(packs.items()):
+        if not any(manifest["partitions"].get(k, {}).get("pack") == month for k in pack["keys"]):
+            superseded.append(packs.pop(month)["file"])
+    months: dict[str, list[str]] = defaultdict(list)
+    for key in manifest["partitions"]:
+        months[key[:7]].append(key)
+    current = today.strftime("%Y-%m")
+    written = 0
+    for month, keys in sorted(months.items()):
+        if month >= current:
+            continue
+        fresh = [k for k in keys if manifest["partitions"][k].get("pack") != month]
+        pack = packs.get(month)
+        if not fresh or (pack and len(fresh) < REPACK_SHARE * len(keys)):
+            continue
+        entries = {k: manifest["partitions"][k] for k in keys}
+        select = reader_sql(base, {"partitions": entries, "packs": {month: pack} if pack else {}})
+        con = duckdb.connect()
+        try:
+            # Only file names of the manifest reach the text (quoted).
+            table = con.sql(f"SELECT * FROM ({select}) ORDER BY date, district").to_arrow_table()  # noqa: S608
+        finally:
+            con.close()
+        # The data set's own column types (DuckDB reads millisecond timestamps as microseconds).
+        schema = (
+            DATASETS[name]
+            .schema.append(pa.field("date", pa.date32()))
+            .append(pa.field("district", pa.string()))
+        )
+        table = table.select(schema.names).cast(schema)
+        rel = f"{PACKS}/{month}-{uuid.uuid4().hex}.parquet"
+        replace_file(base / rel, table)
+        for key, entry in entries.items():
+            if entry.get("pack") == month:
+                origin = entry["origin"]
+            else:
+                origin = entry["file"]
+                superseded.append(entry["file"])
+            manifest["partitions"][key] = {"pack": month, "origin": origin, "rows": entry["rows"]}
+        if pack:
+            superseded.append(pack["file"])
+        packs[month] = {"file": rel, "keys": sorted(keys), "rows": table.num_rows}
+        written += 1
+    return written, superseded
 
 
 # ---------------------------------------------------------------- sync
@@ -1021,6 +1133,7 @@ class SyncResult:
     partitions: int = 0
     rows_written: int = 0
     removed_files: int = 0
+    packed: int = 0  # closed months packed into one file
     watermark: str | None = None
 
     def as_dict(self) -> dict:
@@ -1031,14 +1144,12 @@ def _holding(root: Path, dataset: Dataset, manifest: dict, ids: list[int]) -> se
     """The (date, district code) partitions whose live file holds any of ``ids``."""
     if not ids or not manifest["partitions"]:
         return set()
-    files = [str(root / dataset.name / p["file"]) for p in manifest["partitions"].values()]
+    select = reader_sql(root / dataset.name, manifest)
     con = duckdb.connect()
     try:
         con.register("_ids", pa.table({"id": pa.array(ids, pa.int64())}))
-        listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         sql = (
-            f"SELECT DISTINCT strftime(date, '%Y-%m-%d'), district FROM read_parquet({listed}, "  # noqa: S608
-            f"hive_partitioning = true, hive_types = {{'date': 'DATE', 'district': 'VARCHAR'}}) "
+            f"SELECT DISTINCT strftime(date, '%Y-%m-%d'), district FROM ({select}) "  # noqa: S608
             f"JOIN _ids ON {dataset.key} = _ids.id"
         )
         return {(d, c) for d, c in con.execute(sql).fetchall()}
@@ -1050,7 +1161,7 @@ def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[
     """The (id, updated_at) ``pairs`` whose exact version the live files already hold."""
     if not pairs or not manifest["partitions"]:
         return set()
-    files = [str(root / dataset.name / p["file"]) for p in manifest["partitions"].values()]
+    select = reader_sql(root / dataset.name, manifest)
     con = duckdb.connect()
     try:
         con.register(
@@ -1062,9 +1173,8 @@ def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[
                 }
             ),
         )
-        listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         sql = (
-            f"SELECT {dataset.key}, updated_at FROM read_parquet({listed}) JOIN _seen "  # noqa: S608
+            f"SELECT {dataset.key}, updated_at FROM ({select}) JOIN _seen "  # noqa: S608
             f"ON {dataset.key} = _seen.id AND updated_at = _seen.u"
         )
         return {(r[0], r[1]) for r in con.execute(sql).fetchall()}
@@ -1072,7 +1182,9 @@ def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[
         con.close()
 
 
-def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = False, now=None) -> SyncResult:
+def sync_dataset(
+    name: str, *, root: Path | str | None = None, full: bool = False, now=None, today: dt.date | None = None
+) -> SyncResult:
     """Bring one data set of the lake up to date with the OLTP tables (see the module docstring)."""
     from govcenter.core.models import District
 
@@ -1123,7 +1235,7 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
             for code in sorted(day_codes):
                 key = f"{day}/{code}"
                 old = manifest["partitions"].pop(key, None)
-                if old:
+                if old and "pack" not in old:  # a packed partition: its pack now overrides it
                     superseded.append(old["file"])
                 part_rows = rows.get(ids_by_code.get(code), [])
                 if not part_rows:
@@ -1134,24 +1246,11 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
                 manifest["partitions"][key] = {"file": rel, "rows": table.num_rows}
                 result.partitions += 1
                 result.rows_written += table.num_rows
-        stamp = time.time()
-        keep = []
-        for entry in manifest.get("superseded", []):
-            if stamp - entry["at"] > GRACE_S:
-                path = root / name / entry["file"]
-                try:
-                    path.unlink()
-                    result.removed_files += 1
-                except FileNotFoundError:
-                    pass
-                for d in (path.parent, path.parent.parent):
-                    try:
-                        d.rmdir()
-                    except OSError:
-                        break
-            else:
-                keep.append(entry)
-        manifest["superseded"] = keep + [{"file": f, "at": stamp} for f in superseded]
+        result.packed, packed_away = pack_closed_months(
+            root, name, manifest, today or timezone.localdate(now, TZ)
+        )
+        superseded += packed_away
+        result.removed_files = _expire(root / name, manifest, superseded)
         manifest["schema_version"] = dataset.version
         manifest["watermark"] = new_wm.isoformat() if new_wm else old_wm
         manifest["rows"] = sum(p["rows"] for p in manifest["partitions"].values())
@@ -1160,6 +1259,50 @@ def sync_dataset(name: str, *, root: Path | str | None = None, full: bool = Fals
         _write_manifest(root, name, manifest)
         result.watermark = manifest["watermark"]
     return result
+
+
+def _expire(base: Path, manifest: dict, superseded: list[str], grace: float | None = None) -> int:
+    """Delete the files superseded more than ``grace`` seconds ago (a reader of the previous
+    manifest may still read the newer ones); note ``superseded`` as of now. Returns files deleted."""
+    grace = GRACE_S if grace is None else grace
+    stamp = time.time()
+    keep, removed = [], 0
+    for entry in [*manifest.get("superseded", []), *({"file": f, "at": stamp} for f in superseded)]:
+        if stamp - entry["at"] >= grace:
+            path = base / entry["file"]
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            for d in (path.parent, path.parent.parent):
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+        else:
+            keep.append(entry)
+    manifest["superseded"] = keep
+    return removed
+
+
+def pack_dataset(name: str, *, root=None, today: dt.date | None = None, grace: float | None = None) -> int:
+    """Pack the closed months of one data set now (the sync does it after every run); packs written.
+
+    ``grace=0`` deletes the packed daily files at once (a lake nobody reads yet: the generator).
+    """
+    if name not in DATASETS:
+        raise LakeSyncError(f"unknown data set {name!r} (known: {', '.join(sorted(DATASETS))})")
+    root = parking_root(root)
+    with dataset_lock(root, name):
+        manifest = read_manifest(root, name)
+        written, superseded = pack_closed_months(
+            root, name, manifest, today or timezone.localdate(timezone.now(), TZ)
+        )
+        if written or superseded:
+            _expire(root / name, manifest, superseded, grace)
+            _write_manifest(root, name, manifest)
+    return written
 
 
 def _split(key: str) -> tuple[str, str]:

@@ -75,7 +75,7 @@ from ..profile import (
     LARGE_SHARE,
     NIGHT_SHARE,
 )
-from .sync import DATASETS, MANIFEST, TZ, parking_root
+from .sync import DATASETS, MANIFEST, TZ, pack_dataset, parking_root
 
 COMPRESSION = "zstd"
 SPILL_ROWS = 3_000_000  # a data set's rows buffered for later dates before they go to a spill file
@@ -833,7 +833,8 @@ def generate_year(
 ) -> dict:
     """Write ``days`` days ending on ``end`` (default yesterday, Beijing) of synthetic facts for
     every data set of :data:`GENERATORS` that ``sync.DATASETS`` defines; returns per data set
-    rows, partitions and bytes, plus ``seconds`` and ``skipped`` (generators without a data set)."""
+    rows, partitions, bytes and packs (closed months, :func:`.sync.pack_dataset`), plus
+    ``seconds``, ``pack_seconds`` and ``skipped`` (generators without a data set)."""
     root = parking_root(root)
     now = now or dt.datetime.now(dt.UTC)
     end = end or (now.astimezone(TZ).date() - dt.timedelta(days=1))
@@ -882,6 +883,11 @@ def generate_year(
             "missing_columns": w.missing,
         }
     out["seconds"] = round(time.perf_counter() - started, 1)
+    # Closed months packed into one file each, as the sync keeps them (nobody reads yet: no grace).
+    packing = time.perf_counter()
+    for name in writers:
+        out[name]["packs"] = pack_dataset(name, root=root, today=now.astimezone(TZ).date(), grace=0)
+    out["pack_seconds"] = round(time.perf_counter() - packing, 1)
     out["skipped"] = skipped
     out["window"] = [start.isoformat(), end.isoformat()]
     return out

@@ -108,7 +108,8 @@ def _fingerprints(root, dataset: str) -> dict[str, str]:
     """Per date of the data set: a digest of its partitions' live file names."""
     files: dict[str, list[str]] = defaultdict(list)
     for key, entry in read_manifest(root, dataset)["partitions"].items():
-        files[key.split("/", 1)[0]].append(entry["file"])
+        # A packed partition keeps the name of the daily file it came from: packing is no change.
+        files[key.split("/", 1)[0]].append(entry.get("origin") or entry["file"])
     return {day: hashlib.sha256("\n".join(sorted(f)).encode()).hexdigest()[:16] for day, f in files.items()}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from ..lake.sync import DATASETS, live_files
+from ..lake.sync import DATASETS, live_sql
 
 LAKE_TZ = "Asia/Shanghai"
 
@@ -27,13 +27,9 @@ def connection(root=None, *, datasets=None) -> duckdb.DuckDBPyConnection:
     for name, dataset in DATASETS.items():
         if datasets is not None and name not in datasets:
             continue
-        files = [str(f) for f in live_files(root, name)]
-        if files:
-            listed = "[" + ", ".join(_quote(f) for f in files) + "]"
-            con.execute(
-                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({listed}, hive_partitioning = true, "  # noqa: S608
-                "hive_types = {'date': 'DATE', 'district': 'VARCHAR'})"
-            )
+        select = live_sql(root, name)  # daily files and packed months (lake/sync.py)
+        if select:
+            con.execute(f"CREATE VIEW {name} AS {select}")  # noqa: S608
         else:
             empty = dataset.schema.empty_table()
             empty = empty.append_column("date", pa.array([], pa.date32()))
