@@ -324,3 +324,31 @@ def test_permits_with_segments_and_a_revocation(generated, lake):
     active.refresh_from_db()
     assert (row["status"], row["revoked_at"]) == ("revoked", ms(active.revoked_at))
     assert_quiet(lake, "permits")
+
+
+def test_reminders_and_arrears_follow_their_orders_settlement(swept, lake):
+    """The rows carry the order's settlement (no join with every date's orders at query time):
+    a change of only the order or of only its arrears record re-exports them, once."""
+    for name in ("arrears", "reminders"):
+        sync_dataset(name)
+    log = ReminderLog.objects.order_by("id").first()
+    record = ArrearsRecord.objects.get(order_id=log.order_id)
+    assert lake_of(lake, "reminders")[log.pk]["settled_at"] is None
+    # The sweep notes a payment inside the back-payment window on the record alone.
+    settled = log.sent_at + dt.timedelta(days=2)
+    later = timezone.now() + dt.timedelta(minutes=20)
+    ArrearsRecord.objects.filter(pk=record.pk).update(settled_at=settled, updated_at=later)
+    result = sync_dataset("reminders", now=later)
+    reminded = ReminderLog.objects.filter(order_id=log.order_id).count()
+    assert result.changed >= reminded
+    rows = lake_of(lake, "reminders")
+    assert all(r["settled_at"] == settled for r in rows.values() if r["order_id"] == log.order_id)
+    assert all(r["settled_at"] is None for r in rows.values() if r["order_id"] != log.order_id)
+    assert_quiet(lake, "reminders")  # the exact version is in the lake: nothing again
+    # A change of only the order (a payment marks it paid) reaches both data sets.
+    later = later + dt.timedelta(minutes=20)
+    type(log.order).objects.filter(pk=log.order_id).update(updated_at=later)
+    assert sync_dataset("arrears", now=later).changed >= 1
+    assert sync_dataset("reminders", now=later).changed >= reminded
+    assert_quiet(lake, "arrears")
+    assert_quiet(lake, "reminders")

@@ -236,6 +236,8 @@ class Dataset:
     table: object  # (rows, district_code) -> pa.Table
     key: str
     version: int = 1  # bump when the schema changes: the next run rebuilds every partition
+    # The column of the change stamp ``changed`` yields (the overlap's exact-version check).
+    stamp_col: str = "updated_at"
 
 
 def _simple(
@@ -248,6 +250,8 @@ def _simple(
     columns: list,
     annotate=None,
     extra=None,
+    also_changed=None,
+    stamp: str | None = None,
     version: int = 1,
 ) -> Dataset:
     """A data set whose rows are one model's rows, columns given as (name, ORM path, Arrow type).
@@ -259,6 +263,10 @@ def _simple(
     or a count from another table); a row whose district is null is in no partition (a changed
     one is still removed from where the lake holds it). A column whose
     path is None is filled by ``extra(ids) -> {id: {column: value}}`` (a list column, say).
+    ``also_changed(queryset, since, stamp)`` yields more (id, time, district id, stamp) rows to
+    re-export: those whose annotated columns follow another table's change (the order's
+    payment, say); ``stamp`` then names the column (an annotation) whose value is the row's
+    latest change of any of them — the change key of the overlap check.
     """
     paths = [path for _n, path, *_r in columns if path is not None]
     updated = next(path for n, path, *_r in columns if n == "updated_at")
@@ -274,10 +282,16 @@ def _simple(
         return annotate(qs) if annotate is not None else qs
 
     def changed(since):
+        import itertools
+
+        stamp_path = next(p for n, p, *_r in columns if n == stamp) if stamp else updated
         qs = queryset()
         if since is not None:
             qs = qs.filter(**{f"{updated}__gt": since})
-        return qs.order_by().values_list("id", time, district, updated).iterator(chunk_size=20000)
+        own = qs.order_by().values_list("id", time, district, stamp_path).iterator(chunk_size=20000)
+        if since is None or also_changed is None:
+            return own
+        return itertools.chain(own, also_changed(queryset(), since, stamp_path))
 
     def rows(day, district_ids):
         lo = dt.datetime.combine(day, dt.time(), TZ)
@@ -307,7 +321,7 @@ def _simple(
             arrays.append(pa.array(values, t))
         return pa.Table.from_arrays(arrays, schema=schema)
 
-    return Dataset(name, schema, changed, rows, table, key, version)
+    return Dataset(name, schema, changed, rows, table, key, version, stamp or "updated_at")
 
 
 # Payments: one row per payment item (an order's share of a payment), in the district of its
@@ -354,13 +368,63 @@ REFUNDS = _simple(
     ],
 )
 
-# Arrears: one row per arrears record (an order turned arrears), on the day it turned, in its district.
+
+def _first_paid(order_ref: str):
+    """The time of the first succeeded payment of the order ``order_ref`` names — the orders
+    data set's ``paid_at`` (a succeeded payment bumps the order's ``updated_at``)."""
+    from django.db.models import OuterRef, Subquery
+
+    from govcenter.parking.models import PaymentItem
+    from govcenter.parking.models.payments import PaymentStatus
+
+    paying = PaymentItem.objects.filter(order=OuterRef(order_ref), intent__status=PaymentStatus.PAID)
+    return Subquery(paying.order_by("intent__paid_at", "intent_id").values("intent__paid_at")[:1])
+
+
+def _changed_by_order(time: str, *, arrears: bool = False):
+    """also_changed of a data set whose rows carry their order's payment (and, with ``arrears``,
+    its arrears record's settlement): the rows whose order (record) changed after ``since``."""
+
+    def also(qs, since, stamp):
+        import itertools
+
+        paths = ["order__updated_at", *(["order__arrears_record__updated_at"] if arrears else [])]
+        return itertools.chain.from_iterable(
+            qs.filter(**{f"{path}__gt": since})
+            .order_by()
+            .values_list("id", time, "district_id", stamp)
+            .iterator(chunk_size=20000)
+            for path in paths
+        )
+
+    return also
+
+
+def _changed_at(*paths):
+    """The latest of the row's own and its order's (record's) change times — the rows' change key."""
+    from django.db.models import DateTimeField
+    from django.db.models.functions import Coalesce, Greatest
+
+    own, *others = paths
+    # Greatest is NULL on SQLite when any argument is: a missing record counts as the row's own time.
+    return Greatest(own, *(Coalesce(p, own, output_field=DateTimeField()) for p in others))
+
+
+# Arrears: one row per arrears record (an order turned arrears), on the day it turned, in its
+# district; ``paid_at`` is its order's first succeeded payment (version 2: the statistics read
+# it here instead of joining the orders of every date).
 ARREARS = _simple(
     "arrears",
     "parking.ArrearsRecord",
     "arrears_id",
     time="created_at",
     district="district_id",
+    annotate=lambda qs: qs.annotate(
+        _paid_at=_first_paid("order_id"), _changed_at=_changed_at("updated_at", "order__updated_at")
+    ),
+    also_changed=_changed_by_order("created_at"),
+    stamp="changed_at",
+    version=2,
     columns=[
         ("order_id", "order_id", pa.int64()),
         ("district_id", "district_id", pa.int64()),
@@ -371,19 +435,42 @@ ARREARS = _simple(
         ("window_ends_at", "window_ends_at", TS),
         ("outcome", "outcome", pa.string()),
         ("settled_at", "settled_at", TS),
+        ("paid_at", "_paid_at", TS),
         ("decided_at", "decided_at", TS),
         ("created_at", "created_at", TS),
         ("updated_at", "updated_at", TS_US),
+        ("changed_at", "_changed_at", TS_US),  # the latest of its own and its order's change
     ],
 )
 
+
 # Reminders: one row per reminder log (one order, one stage, one day), on the day sent.
+def _reminder_settled(qs):
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from govcenter.parking.models.arrears import ArrearsRecord
+
+    record = ArrearsRecord.objects.filter(order=OuterRef("order_id")).values("settled_at")[:1]
+    return qs.annotate(
+        _settled_at=Coalesce(_first_paid("order_id"), Subquery(record)),
+        _changed_at=_changed_at("updated_at", "order__updated_at", "order__arrears_record__updated_at"),
+    )
+
+
+# ``settled_at`` (version 2): when the reminded order was settled — its first succeeded
+# payment, else its arrears record's ``settled_at`` (the statistics' definition, read here
+# instead of joining the orders and arrears of every date).
 REMINDERS = _simple(
     "reminders",
     "parking.ReminderLog",
     "reminder_id",
     time="sent_at",
     district="district_id",
+    annotate=_reminder_settled,
+    also_changed=_changed_by_order("sent_at", arrears=True),
+    stamp="changed_at",
+    version=2,
     columns=[
         ("order_id", "order_id", pa.int64()),
         ("district_id", "district_id", pa.int64()),
@@ -394,7 +481,9 @@ REMINDERS = _simple(
         ("outcome", "outcome", pa.string()),
         ("sms_message_id", "sms_message_id", pa.int64()),
         ("sent_at", "sent_at", TS),
+        ("settled_at", "_settled_at", TS),
         ("updated_at", "updated_at", TS_US),
+        ("changed_at", "_changed_at", TS_US),  # the latest of its own, its order's and record's change
     ],
 )
 
@@ -1174,8 +1263,8 @@ def _already_exported(root: Path, dataset: Dataset, manifest: dict, pairs: list[
             ),
         )
         sql = (
-            f"SELECT {dataset.key}, updated_at FROM ({select}) JOIN _seen "  # noqa: S608
-            f"ON {dataset.key} = _seen.id AND updated_at = _seen.u"
+            f"SELECT {dataset.key}, {dataset.stamp_col} FROM ({select}) JOIN _seen "  # noqa: S608
+            f"ON {dataset.key} = _seen.id AND {dataset.stamp_col} = _seen.u"
         )
         return {(r[0], r[1]) for r in con.execute(sql).fetchall()}
     finally:

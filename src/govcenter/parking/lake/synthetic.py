@@ -394,9 +394,11 @@ def gen_arrears(day: Day) -> dict:
         "window_ends_at": _ts(window_end),
         "outcome": np.where(decided, "penalised", "pending").astype(object),
         "settled_at": _ts(created, np.zeros(len(k), bool)),
+        "paid_at": _ts(created, np.zeros(len(k), bool)),  # the order is unpaid here
         "decided_at": _ts(window_end, decided),
         "created_at": _ts(created),
         "updated_at": _us(np.where(decided, window_end, created)),
+        "changed_at": _us(np.where(decided, window_end, created)),  # the order does not change here
         "_time": created,
     }
 
@@ -433,7 +435,9 @@ def gen_reminders(day: Day) -> dict:
         "outcome": outcome,
         "sms_message_id": pa.array(rid * 2, pa.int64(), mask=~with_sms),
         "sent_at": _ts(sent_at),
+        "settled_at": _ts(sent_at, np.zeros(m, bool)),  # reminded orders stay unpaid here
         "updated_at": _us(sent_at),
+        "changed_at": _us(sent_at),
         "_time": sent_at,
     }
     day.extra["reminder_sms"] = (rid * 2, with_sms, outcome, k, sent_at, cols["stage"])

@@ -35,18 +35,18 @@ from django.utils.translation import gettext_lazy as _
 
 from .framework import Breakdown, Measure, Statistic, ratio, register
 
+# The settled time travels with the rows (the lake's arrears carry their order's ``paid_at``,
+# the reminders their ``settled_at``): no join with the orders of every date.
 VIEW = """(
     SELECT 'arrears' AS kind, a.date, a.district_id, a.managing_unit_id, a.order_id,
            NULL::VARCHAR AS stage, NULL::VARCHAR AS notice, a.amount_fen, a.due_at, a.outcome,
-           a.decided_at, coalesce(o.paid_at, a.settled_at) AS settled_at, NULL::TIMESTAMPTZ AS sent_at
-    FROM arrears a LEFT JOIN (SELECT order_id, paid_at FROM orders) o USING (order_id)
+           a.decided_at, coalesce(a.paid_at, a.settled_at) AS settled_at, NULL::TIMESTAMPTZ AS sent_at
+    FROM arrears a
     UNION ALL
     SELECT 'reminder' AS kind, r.date, r.district_id, r.managing_unit_id, r.order_id,
            r.stage, r.outcome AS notice, r.amount_fen, NULL::TIMESTAMPTZ, NULL::VARCHAR,
-           NULL::TIMESTAMPTZ, coalesce(o.paid_at, a.settled_at) AS settled_at, r.sent_at
+           NULL::TIMESTAMPTZ, r.settled_at, r.sent_at
     FROM reminders r
-    LEFT JOIN (SELECT order_id, settled_at FROM arrears) a USING (order_id)
-    LEFT JOIN (SELECT order_id, paid_at FROM orders) o USING (order_id)
 ) AS reminders_cohort"""
 
 # Settled / voided / outstanding as of the window's end (an arrears row).
@@ -80,7 +80,7 @@ REMINDERS = register(
             "窗口内转为欠费的订单及其截至窗口末的补缴、未缴与账龄；窗口内发送的催缴提醒（按阶段）及提醒后的补缴（回收）情况。"
         ),
         view=VIEW,
-        datasets=("arrears", "reminders", "orders"),
+        datasets=("arrears", "reminders"),
         filters=("district",),
         levels=("district",),
         measures=(

@@ -15,7 +15,8 @@ or case). The reminder SMS (``source = 'reminder'``, templates ``arrears_reminde
   it, data set ``reminders``) was settled after the reminder was sent and before the end of
   the window (``{as_of}``: the window's end, or now if earlier). The settled time of an
   order is the time of the payment that paid it (``orders.paid_at``) or else the arrears
-  record's ``settled_at`` (as in statistic 3). Conversion rate = led to payment / reminder SMS.
+  record's ``settled_at`` (as in statistic 3), carried on the reminder rows
+  (``reminders.settled_at``). Conversion rate = led to payment / reminder SMS.
 
 The data set carries the district and the managing unit only: the drill stops at districts.
 """
@@ -33,11 +34,8 @@ VIEW = """(
            coalesce(p.amount_fen, 0) AS reminded_fen
     FROM sms s LEFT JOIN (
         SELECT r.sms_message_id AS sms_id, count(*) AS orders, sum(r.amount_fen) AS amount_fen,
-               min(coalesce(o.paid_at, a.settled_at))
-                   FILTER (WHERE coalesce(o.paid_at, a.settled_at) > r.sent_at) AS paid_after_at
-        FROM reminders r
-        LEFT JOIN (SELECT order_id, settled_at FROM arrears) a USING (order_id)
-        LEFT JOIN (SELECT order_id, paid_at FROM orders) o USING (order_id)
+               min(r.settled_at) FILTER (WHERE r.settled_at > r.sent_at) AS paid_after_at
+        FROM reminders r  -- settled_at: the reminded order's settlement (lake/sync.py REMINDERS)
         WHERE r.sms_message_id IS NOT NULL
         GROUP BY 1
     ) p USING (sms_id)
@@ -67,7 +65,7 @@ SMS = register(
             "窗口内发出的催缴提示短信与处罚短信：发送、送达、失败（按模板、状态），以及提示短信发出后补缴的情况。"
         ),
         view=VIEW,
-        datasets=("sms", "reminders", "arrears", "orders"),
+        datasets=("sms", "reminders"),
         filters=("district",),
         levels=("district",),
         measures=(
