@@ -30,7 +30,10 @@ or ``GOVCENTER_BENCH_STATS_SCALE``):
    not run on 130 million rows; for a statistic without an ORM version the ORM's plain
    count of the window's orders, scaled alike (what any ORM version at least pays).
    Per query of a statistic over its target, the slowest SQL is printed with DuckDB's
-   ``EXPLAIN ANALYZE``.
+   ``EXPLAIN ANALYZE``. Then statistic 12, the comparison page (``compare``: the year's
+   second half against its first, for orders, reminders and receipts:
+   ``parking.stats.compare.<slug>.year``), and statistic 14, one district's thematic page
+   (``district_report``: every statistic at city level, ranked: ``parking.stats.district.year``).
 3. **The query builder** (``stats2.builder``, if this checkout has it) over the year's last
    month, orders by district × hour, vs 1 s; baseline: the same as an ORM ``values().annotate()``
    on PostgreSQL over the window, scaled by rows.
@@ -338,6 +341,14 @@ def _statistics():
     return out
 
 
+def _year_baseline(slug: str, orm_s: dict, count_s: float, grow: float, what: str) -> tuple[str, float]:
+    """(name, seconds) of a year record's baseline: the statistic's ORM version scaled by the rows,
+    or without one the ORM count of the orders scaled alike."""
+    if slug in orm_s:
+        return f"ORM on PostgreSQL × {grow:,.0f} ({what})", orm_s[slug] * grow
+    return f"ORM count(*) of the orders × {grow:,.0f} (no ORM version here)", count_s * grow
+
+
 def _explain(root, sql: str, params) -> str:
     from govcenter.parking.stats2.lake import connection
 
@@ -558,18 +569,16 @@ def _measure(scratch: Path) -> list[dict]:
         with _timed_connections(log):
             year_s, res = _best(lambda q=q, run=run: run(user, q, year_root), 2)
         queries = log[len(log) // 2 :]  # the second (best-of) run's statements
-        base = orm_s.get(slug, count_s)
+        base_name, base_value = _year_baseline(
+            slug, orm_s, count_s, grow, f"window time scaled to {year_orders:,} orders"
+        )
         records.append(
             record(
                 name=f"parking.stats.{slug}.year",
                 value=year_s,
                 unit="s",
-                baseline_name=(
-                    f"ORM on PostgreSQL × {grow:,.0f} (window time scaled to {year_orders:,} orders)"
-                    if slug in orm_s
-                    else f"ORM count(*) of the orders × {grow:,.0f} (no ORM version here)"
-                ),
-                baseline_value=base * grow,
+                baseline_name=base_name,
+                baseline_value=base_value,
                 target=f"<= {TARGET_STAT:g} s city-wide, whole year ({SCALE:g} of 130 M orders)",
             )
         )
@@ -579,6 +588,58 @@ def _measure(scratch: Path) -> list[dict]:
             slow = max(queries, key=lambda e: e[2])
             print(f"  {slug}: slowest statement ({slow[2]:.2f} s):\n{slow[0].strip()}\n-- EXPLAIN ANALYZE:")
             print(_explain(year_root, slow[0], slow[1]))
+
+    # 12 and 14: the comparison page (the year's second half against its first) and one
+    # district's thematic page (every statistic at city level, ranked) — both over the year lake.
+    from govcenter.parking.stats2.compare import compare
+    from govcenter.parking.stats2.district import district_report
+
+    half = YEAR_DAYS // 2
+    saved_lake = settings.GOVCENTER_LAKE_DIR
+    settings.GOVCENTER_LAKE_DIR = str(year_root.parent)
+    try:
+        for slug in ("orders", "reminders", "receipts"):
+            params = {
+                "statistic": slug,
+                "start": (y_end - dt.timedelta(days=half - 1)).isoformat(),
+                "end": y_end.isoformat(),
+                "baseline": "custom",
+                "baseline_start": y_start.isoformat(),
+                "baseline_end": (y_start + dt.timedelta(days=half - 1)).isoformat(),
+            }
+            c_s, _cmp = _best(lambda params=params: compare(user, params), 2)
+            base_name, base_value = _year_baseline(
+                slug, orm_s, count_s, grow, "the statistic once over the year"
+            )
+            records.append(
+                record(
+                    name=f"parking.stats.compare.{slug}.year",
+                    value=c_s,
+                    unit="s",
+                    baseline_name=base_name,
+                    baseline_value=base_value,
+                    target=f"<= {TARGET_STAT:g} s (second half-year against the first, city-wide)",
+                )
+            )
+            print(f"  compare {slug} (half-year vs half-year): {c_s:.2f} s")
+        from govcenter.core.models import District
+
+        district = District.objects.order_by("sort_order", "code").first()
+        d_s, report = _best(lambda: district_report(user, district, y_start, y_end), 2)
+        records.append(
+            record(
+                name="parking.stats.district.year",
+                value=d_s,
+                unit="s",
+                baseline_name=f"ORM count(*) of the orders × {grow:,.0f} per statistic shown "
+                f"({len(report.statistics)})",
+                baseline_value=count_s * grow * len(report.statistics),
+                target=f"<= {TARGET_STAT:g} s (one district, every statistic ranked, whole year)",
+            )
+        )
+        print(f"  district page ({len(report.statistics)} statistics): {d_s:.2f} s")
+    finally:
+        settings.GOVCENTER_LAKE_DIR = saved_lake
 
     # 3. the query builder over the last month
     month_end = y_end

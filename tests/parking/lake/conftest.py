@@ -10,6 +10,8 @@ from django.core.management import call_command
 from govcenter.core.districts import load_districts
 from govcenter.parking.services.tariffs import tariff_seed_beijing_standard
 
+from .worlds import synced_org
+
 
 @pytest.fixture
 def lake(tmp_path, settings):
@@ -35,3 +37,8 @@ def generated(db, settings):
         stdout=StringIO(),
         stderr=StringIO(),
     )
+
+
+@pytest.fixture
+def orders_world(generated, lake):
+    return synced_org()

@@ -3,11 +3,14 @@
 * :func:`assert_reconciles` — the drill rows and every breakdown's groups sum to the total
   for each additive measure (counts and sums), at every drill level down to one segment;
 * :func:`assert_surfaces_agree` — the API, the page and the Excel export show the numbers
-  of :func:`compute` (the page's table cells and the sheet's cells are the displayed values).
+  of :func:`compute` (the page's table cells and the sheet's cells are the displayed values);
+* :func:`assert_rollup_gives_the_raw_numbers` — a statistic cubed as a rollup answers as
+  its raw facts do, for a window in the past and for a window that runs until "now".
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from django.test import Client
@@ -15,6 +18,7 @@ from openpyxl import load_workbook
 
 from govcenter.core.audit import AuditEntry
 from govcenter.parking.models import Road, Segment
+from govcenter.parking.stats2 import cubes
 from govcenter.parking.stats2.common import StatQuery
 from govcenter.parking.stats2.framework import compute, display
 
@@ -85,3 +89,42 @@ def assert_surfaces_agree(user, stat, params: dict) -> dict:
     assert len(book.worksheets) == 1 + len(stat.breakdowns) + len(body["extra"])
     assert AuditEntry.objects.filter(action=f"parking.stats.{stat.slug}.export").exists()
     return body
+
+
+def _same(stat, user, q, now) -> None:
+    cubed = compute(stat, user, q, now=now)
+    raw = compute(stat, user, q, now=now, cube=False)
+    # A window with no rows at all has no cube dates: the raw facts answer (nothing to read).
+    assert cubed.source == "cube" or raw.total[stat.measures[0].key] == 0, (stat.slug, q)
+    assert (cubed.total, cubed.rows, cubed.breakdowns) == (raw.total, raw.rows, raw.breakdowns), (
+        stat.slug,
+        q,
+    )
+
+
+def assert_rollup_gives_the_raw_numbers(stat, users, start, end, now) -> None:
+    """Build the rollup as on a day inside the window (stamps before it kept to their day, the
+    later ones exact), compare with the raw facts, then build again as on a later day."""
+    assert stat.rollup is not None and cubes.cubeable(stat)
+    midway = start + (end - start) / 2
+    tz = now.tzinfo
+    built = cubes.refresh(stat, today=midway)
+    assert built["dates"] > 0, stat.slug
+    assert cubes.refresh(stat, today=midway)["dates"] == 0  # nothing changed, same day
+    windows = [StatQuery(start, end, levels=stat.levels), StatQuery(midway, end, levels=stat.levels)]
+    assert compute(stat, users[0], windows[0], now=now).source == "cube"
+    for q in windows:
+        for user in users:
+            _same(stat, user, q, now)  # as of the window's end, a midnight
+    # "now" inside the window, after the cut: stamps before it are kept to their day.
+    running = dt.datetime.combine(end, dt.time(13, 7), tz)
+    _same(stat, users[0], windows[0], running)
+    # "now" before the rollup's cut: its days are not exact for it, so the raw facts answer.
+    early = dt.datetime.combine(midway - dt.timedelta(days=1), dt.time(9, 30), tz)
+    assert compute(stat, users[0], windows[0], now=early).source == "raw"
+    # A later day: the dates that kept exact stamps are built again, to their day.
+    later = end + dt.timedelta(days=1)
+    again = cubes.refresh(stat, today=later)
+    assert 0 < again["dates"] <= built["dates"], stat.slug
+    for q in windows:  # as of the end of each window (a midnight, so the later cut does not matter)
+        _same(stat, users[0], q, dt.datetime.combine(later + dt.timedelta(days=1), dt.time(), tz))

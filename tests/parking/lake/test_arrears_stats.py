@@ -28,7 +28,7 @@ from govcenter.parking.stats2.framework import compute, window_tokens
 from tests.factories import UserFactory
 from tests.helpers.org import build_org
 
-from .statcheck import assert_reconciles, assert_surfaces_agree
+from .statcheck import assert_reconciles, assert_rollup_gives_the_raw_numbers, assert_surfaces_agree
 
 pytestmark = pytest.mark.django_db
 DATASETS = ("orders", "arrears", "reminders", "penalties", "sms")
@@ -137,9 +137,11 @@ def check_reminders_equal_the_orm(world):
     assert total["outstanding"] == len(open_) > 0
     assert total["outstanding_fen"] == sum(r.amount_fen for r in open_)
     ageing = {g["key"]: g for g in result.breakdowns["ageing"]}
+    tick = dt.timedelta(microseconds=1)
+    last_day = timezone.localdate(as_of - tick)  # calendar days from the due date to it
     assert [g["key"] for g in result.breakdowns["ageing"]] == ["0_30", "31_75", "over_75"]
     for key, lo, hi in (("0_30", -(10**6), 30), ("31_75", 31, 75), ("over_75", 76, 10**6)):
-        bucket = [r for r in open_ if lo <= (as_of - r.due_at).total_seconds() // 86400 <= hi]
+        bucket = [r for r in open_ if lo <= (last_day - timezone.localdate(r.due_at - tick)).days <= hi]
         assert ageing[key]["outstanding"] == len(bucket), key
         assert ageing[key]["outstanding_fen"] == sum(r.amount_fen for r in bucket), key
 
@@ -297,6 +299,9 @@ def test_statistics_3_4_13(world):
     check_penalties_equal_the_orm(world)
     check_sms_equal_the_orm(world)
     for slug in ("reminders", "penalties", "sms"):
+        users = (world.leader, world.manager_dc)
+        assert_rollup_gives_the_raw_numbers(STATISTICS[slug], users, world.start, world.end, world.now)
+    for slug in ("reminders", "penalties", "sms"):
         check_rows_and_breakdowns_sum_to_every_total(world, slug)
         check_district_staff_see_their_district_and_bad_input_is_400(world, slug)
         check_api_page_and_excel_agree(world, slug)
@@ -316,3 +321,24 @@ def test_ageing_buckets_count_whole_days_since_the_due_time():
     for age, bucket in seconds.items():
         sql = f"SELECT {AGE_BUCKET.format(as_of=as_of)} FROM (SELECT {as_of} - to_seconds(?) AS due_at)"  # noqa: S608
         assert con.execute(sql, [age]).fetchone()[0] == bucket, age
+
+
+def test_ageing_while_the_window_runs_counts_calendar_days_to_today():
+    """With "now" inside the window: days from the due date (a midnight due time belongs to the day before)."""
+    import duckdb
+
+    from govcenter.parking.stats2.reminders import AGE_BUCKET
+
+    as_of = "TIMESTAMPTZ '2026-06-01 10:00:00+08:00'"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    cases = {
+        "2026-05-02 23:00:00+08:00": "0_30",  # 30 days
+        "2026-05-01 23:00:00+08:00": "31_75",  # 31 days, though less than 31 × 24 hours ago
+        "2026-05-02 00:00:00+08:00": "31_75",  # due by the end of 1 May
+        "2026-03-18 12:00:00+08:00": "31_75",  # 75 days
+        "2026-03-17 12:00:00+08:00": "over_75",
+    }
+    for due, bucket in cases.items():
+        sql = f"SELECT {AGE_BUCKET.format(as_of=as_of)} FROM (SELECT TIMESTAMPTZ '{due}' AS due_at)"  # noqa: S608
+        assert con.execute(sql).fetchone()[0] == bucket, due

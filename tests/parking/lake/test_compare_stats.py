@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from govcenter.core.audit import AuditEntry
 from govcenter.core.districts import load_districts
-from govcenter.parking.lake.sync import sync_dataset
 from govcenter.parking.models import Order
 from govcenter.parking.models.statevents import StatEvent
 from govcenter.parking.services.tariffs import tariff_seed_beijing_standard
@@ -22,7 +21,8 @@ from govcenter.parking.stats2.common import StatQuery
 from govcenter.parking.stats2.compare import compare, holiday_periods, resolve_baseline, resolve_period
 from govcenter.parking.stats2.framework import compute
 from govcenter.parking.stats2.orders import order_stats
-from tests.helpers.org import build_org
+
+from .worlds import synced_org
 
 pytestmark = pytest.mark.django_db
 DAYS = 14
@@ -51,11 +51,8 @@ def fortnight_fixture(db, settings, lake):
         stdout=StringIO(),
         stderr=StringIO(),
     )
-    org = build_org()
-    for name in ("orders", "refunds"):
-        sync_dataset(name)
-    days = sorted({timezone.localtime(s).date() for s in Order.objects.values_list("started_at", flat=True)})
-    org.first, org.last = days[0], days[-1]
+    org = synced_org()
+    org.first, org.last = org.start, org.end
     return org
 
 

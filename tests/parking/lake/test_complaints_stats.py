@@ -18,7 +18,7 @@ from govcenter.parking.stats2.framework import compute
 from tests.factories import UserFactory
 from tests.helpers.org import build_org
 
-from .statcheck import assert_reconciles, assert_surfaces_agree
+from .statcheck import assert_reconciles, assert_rollup_gives_the_raw_numbers, assert_surfaces_agree
 
 pytestmark = pytest.mark.django_db
 STAT = STATISTICS["complaints"]
@@ -132,3 +132,8 @@ def test_scope_bad_input_and_surfaces_agree(world):
     )
     assert set(body["breakdowns"]) == {"category", "channel", "kind", "status", "by_day"}
     assert body["total"]["complaints"] >= 15
+
+
+def test_the_daily_rollup_gives_the_raw_numbers(world):
+    users = (world.leader, world.manager_dc)
+    assert_rollup_gives_the_raw_numbers(STAT, users, world.start, world.end, timezone.now())

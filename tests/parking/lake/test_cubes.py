@@ -15,19 +15,13 @@ from govcenter.parking.stats2.catalog import STATISTICS
 from govcenter.parking.stats2.common import StatQuery
 from govcenter.parking.stats2.framework import compute
 from govcenter.parking.stats2.orders import CUBE, as_dict, order_stats
-from tests.helpers.org import build_org
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(generated, lake):
-    org = build_org()
-    for name in ("orders", "refunds"):
-        sync_dataset(name)
-    days = sorted({timezone.localtime(s).date() for s in Order.objects.values_list("started_at", flat=True)})
-    org.start, org.end = days[0], days[-1]
-    return org
+def world(orders_world):
+    return orders_world
 
 
 def both(user, q, now=None) -> tuple[dict, dict, str]:
@@ -126,3 +120,27 @@ def test_closed_months_compact_to_one_file_per_part_and_give_the_same_numbers(wo
     after = compute(stat, world.leader, q)
     assert after.source == "cube" and after.total == compute(stat, world.leader, q, cube=False).total
     assert after.total["adjustment_fen"] != raw.total["adjustment_fen"]
+
+
+def test_the_comparison_pages_day_lines_and_brief_runs_read_the_cubes_with_the_raw_numbers(world):
+    """Statistics 12 and 14 read per-date measures and the total + rows only: from the cubes too."""
+    from govcenter.parking.stats2.framework import daily
+    from govcenter.parking.stats2.sources import sources
+
+    q = StatQuery(world.start, world.end)
+    srcs = sources()
+    raw_orders = srcs["orders"].daily(world.leader, q)  # no cube yet: the raw facts
+    raw_payments = daily(STATISTICS["payments"], world.leader, q, cube=False)
+    cubes.refresh(CUBE)
+    cubes.refresh(STATISTICS["payments"])
+    assert (
+        srcs["orders"].daily(world.leader, q) == raw_orders and len(raw_orders) == (q.end - q.start).days + 1
+    )
+    assert srcs["payments"].daily(world.leader, q) == raw_payments
+    assert sum(d["orders"] for d in raw_orders.values()) == order_stats(world.leader, q).total["orders"]
+    district = District.objects.get(
+        pk=max(order_stats(world.leader, q).rows, key=lambda r: r["orders"])["id"]
+    )
+    dq = StatQuery(world.start, world.end, district=district)
+    full = compute(STATISTICS["payments"], world.manager_dc, dq)
+    assert srcs["payments"].run(world.manager_dc, dq) == (full.total, full.rows)

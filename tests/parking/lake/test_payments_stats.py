@@ -14,7 +14,6 @@ from govcenter.parking.stats2.common import StatQuery
 from govcenter.parking.stats2.framework import compute
 from govcenter.parking.stats2.orders import OrderQuery, order_stats
 from tests.factories import UserFactory
-from tests.helpers.org import build_org
 
 from .statcheck import assert_reconciles, assert_surfaces_agree
 
@@ -23,13 +22,8 @@ STAT = STATISTICS["payments"]
 
 
 @pytest.fixture
-def world(generated, lake):
-    org = build_org()
-    for name in ("orders", "refunds"):
-        sync_dataset(name)
-    days = sorted({timezone.localtime(s).date() for s in Order.objects.values_list("started_at", flat=True)})
-    org.start, org.end = days[0], days[-1]
-    return org
+def world(orders_world):
+    return orders_world
 
 
 def cohort(start, end):

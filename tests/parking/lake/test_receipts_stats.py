@@ -12,9 +12,10 @@ from govcenter.parking.lake.sync import sync_dataset
 from govcenter.parking.models import Order, PaymentItem
 from govcenter.parking.models.receipts import Receipt, ReceiptItem
 from govcenter.parking.services import receipts as services
+from govcenter.parking.stats2 import cubes
 from govcenter.parking.stats2.catalog import STATISTICS
 from govcenter.parking.stats2.common import StatQuery
-from govcenter.parking.stats2.framework import compute
+from govcenter.parking.stats2.framework import compute, daily
 from tests.factories import UserFactory
 from tests.helpers.org import build_org
 
@@ -117,3 +118,22 @@ def test_scope_bad_input_and_surfaces_agree(world):
         world.leader, STAT, {"start": world.start.isoformat(), "end": world.end.isoformat()}
     )
     assert body["total"]["receipts"] == 7 and body["extra"][0]["key"] == "reconcile"
+
+
+def test_the_cube_answers_the_measures_and_the_reconciliation_still_reads_the_payments(world):
+    """Receipts' measures read one data set (a cube); its reconciliation section joins payments raw."""
+    q = StatQuery(world.start, world.end, levels=STAT.levels)
+    raw = compute(STAT, world.leader, q, cube=False)
+    assert cubes.cubeable(STAT) and cubes.refresh(STAT)["dates"] >= 1
+    cubed = compute(STAT, world.leader, q)
+    assert cubed.source == "cube"
+    assert (cubed.total, cubed.rows, cubed.breakdowns, cubed.extra) == (
+        raw.total,
+        raw.rows,
+        raw.breakdowns,
+        raw.extra,
+    )
+    assert daily(STAT, world.leader, q) == daily(STAT, world.leader, q, cube=False)
+    assert sum(d["receipts"] for d in daily(STAT, world.leader, q).values()) == raw.total["receipts"] > 0
+    brief = compute(STAT, world.leader, q, detail=False)  # the comparison and district pages
+    assert (brief.total, brief.rows, brief.breakdowns, brief.extra) == (raw.total, raw.rows, {}, [])

@@ -352,3 +352,29 @@ def test_reminders_and_arrears_follow_their_orders_settlement(swept, lake):
     assert sync_dataset("reminders", now=later).changed >= reminded
     assert_quiet(lake, "arrears")
     assert_quiet(lake, "reminders")
+
+
+def test_reminder_sms_carry_what_their_reminders_led_to(swept, lake):
+    """A reminder SMS row carries its reminded orders and the first settlement after it; a change
+    of only one of those orders or of its arrears record re-exports the message, once."""
+    sync_dataset("sms")
+    log = ReminderLog.objects.filter(sms_message__isnull=False).order_by("id").first()
+    linked = list(ReminderLog.objects.filter(sms_message_id=log.sms_message_id))
+    row = lake_of(lake, "sms")[log.sms_message_id]
+    assert row["reminded_orders"] == len(linked) >= 1
+    assert row["reminded_fen"] == sum(r.amount_fen for r in linked)
+    assert row["paid_after_at"] is None
+    penalty_rows = [r for r in lake_of(lake, "sms").values() if r["source"] == "penalty"]
+    assert all(r["reminded_orders"] == 0 and r["paid_after_at"] is None for r in penalty_rows)
+    # Only the arrears record notes a settlement (inside the back-payment window).
+    settled = log.sent_at + dt.timedelta(days=2)
+    later = timezone.now() + dt.timedelta(minutes=20)
+    ArrearsRecord.objects.filter(order_id=log.order_id).update(settled_at=settled, updated_at=later)
+    assert sync_dataset("sms", now=later).changed >= 1
+    assert lake_of(lake, "sms")[log.sms_message_id]["paid_after_at"] == settled
+    assert_quiet(lake, "sms")
+    # Only the order changes (a payment marks it paid): the message is exported again, then quiet.
+    later = later + dt.timedelta(minutes=20)
+    type(log.order).objects.filter(pk=log.order_id).update(updated_at=later)
+    assert sync_dataset("sms", now=later).changed >= 1
+    assert_quiet(lake, "sms")

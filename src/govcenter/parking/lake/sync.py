@@ -708,6 +708,62 @@ def _sms_annotate(qs):
     )
 
 
+def _sms_reminded(qs):
+    """Version 2: what a reminder SMS led to, carried on its row (statistic 13 then reads one
+    data set): its reminder logs (``reminded_orders``, ``reminded_fen``) and the first time one
+    of their orders was settled after its reminder (``paid_after_at``; settled as in the
+    reminders data set: the order's first payment, else its arrears record's ``settled_at``);
+    ``changed_at``: the latest change of the message, of those orders and of their records."""
+    from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Sum
+    from django.db.models.functions import Coalesce
+
+    from govcenter.parking.models.arrears import ArrearsRecord, ReminderLog
+
+    logs = ReminderLog.objects.filter(sms_message=OuterRef("pk")).order_by()
+    record = ArrearsRecord.objects.filter(order=OuterRef("order_id")).values("settled_at")[:1]
+    settled = (
+        logs.annotate(_s=Coalesce(_first_paid("order_id"), Subquery(record)))
+        .filter(_s__gt=F("sent_at"))
+        .order_by("_s")
+        .values("_s")[:1]
+    )
+
+    def latest(path):
+        return Subquery(logs.exclude(**{f"{path}__isnull": True}).order_by(F(path).desc()).values(path)[:1])
+
+    per_message = logs.values("sms_message")
+    return _sms_annotate(qs).annotate(
+        _reminded_orders=Coalesce(
+            Subquery(per_message.annotate(c=Count("id")).values("c")), 0, output_field=IntegerField()
+        ),
+        _reminded_fen=Coalesce(
+            Subquery(per_message.annotate(f=Sum("amount_fen")).values("f")), 0, output_field=IntegerField()
+        ),
+        _paid_after_at=Subquery(settled),
+        _changed_at=_changed_at(
+            "updated_at", latest("order__updated_at"), latest("order__arrears_record__updated_at")
+        ),
+    )
+
+
+def _sms_changed_by_order(qs, since, stamp):
+    """The reminder SMS one of whose orders (or their arrears records) changed after ``since``."""
+    from django.db.models import Q
+
+    from govcenter.parking.models.arrears import ReminderLog
+
+    touched = ReminderLog.objects.filter(
+        Q(order__updated_at__gt=since) | Q(order__arrears_record__updated_at__gt=since),
+        sms_message__isnull=False,
+    ).values("sms_message_id")
+    return (
+        qs.filter(pk__in=touched)
+        .order_by()
+        .values_list("id", "created_at", "district_ref", stamp)
+        .iterator(chunk_size=20000)
+    )
+
+
 # Parking SMS: one row per outbox message a reminder or a penalty case links to (other
 # messages are left out), on the day created, in the district of the linked reminder (the
 # first, when one message covers several orders) or case. No phone number, no body.
@@ -717,7 +773,10 @@ SMS = _simple(
     "sms_id",
     time="created_at",
     district="district_ref",
-    annotate=_sms_annotate,
+    annotate=_sms_reminded,
+    also_changed=_sms_changed_by_order,
+    stamp="changed_at",
+    version=2,
     columns=[
         ("template", "template", pa.string()),
         ("category", "category", pa.string()),
@@ -730,7 +789,11 @@ SMS = _simple(
         ("created_at", "created_at", TS),
         ("sent_at", "sent_at", TS),
         ("delivered_at", "delivered_at", TS),
+        ("reminded_orders", "_reminded_orders", pa.int64()),
+        ("reminded_fen", "_reminded_fen", pa.int64()),
+        ("paid_after_at", "_paid_after_at", TS),
         ("updated_at", "updated_at", TS_US),
+        ("changed_at", "_changed_at", TS_US),  # the latest of its own, its orders' and records' change
     ],
 )
 
@@ -1295,7 +1358,13 @@ def sync_dataset(
         ids: list[int] = []
         new_wm = dt.datetime.fromisoformat(old_wm) if old_wm and not full else None
         old_wm_at = new_wm
-        changed = list(dataset.changed(since))
+        # Once per (key, time, district): a row changed both itself and through another table
+        # (its order) comes twice; distinct places of one key (device days' full run) stay.
+        latest: dict[tuple, tuple] = {}
+        for row in dataset.changed(since):
+            if row[:3] not in latest or row[3] > latest[row[:3]][3]:
+                latest[row[:3]] = row
+        changed = list(latest.values())
         # Rows inside the overlap (at or before the old watermark) count only when the lake
         # does not already hold that exact version: a re-run with nothing new rewrites nothing.
         if old_wm_at is not None:

@@ -682,7 +682,12 @@ def gen_sms(day: Day) -> dict:
         "created_at": _ts(created),
         "sent_at": _ts(created + 5, ~failed),
         "delivered_at": _ts(created + 35, delivered),
+        # One reminder per message here; reminded orders stay unpaid (gen_reminders).
+        "reminded_orders": np.r_[np.ones(nr, np.int64), np.zeros(npn, np.int64)],
+        "reminded_fen": np.r_[o["amount_due_fen"][r_k[r_has]], np.zeros(npn, np.int64)].astype(np.int64),
+        "paid_after_at": _ts(created, np.zeros(m, bool)),
         "updated_at": _us(created + np.where(delivered, 35, 5)),
+        "changed_at": _us(created + np.where(delivered, 35, 5)),
         "_time": created,
     }
 

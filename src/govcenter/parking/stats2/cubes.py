@@ -1,6 +1,7 @@
 """Pre-aggregated daily cubes of the statistics: the same numbers, from far fewer rows.
 
-A statistic is *cubeable* when it reads one lake data set, its window is the partition
+A statistic is *cubeable* when its measures read one lake data set (its view is its first
+data set; its sections may read others, from the raw facts), its window is the partition
 ``date``, and every SQL measure is a count or a sum with no window token (so sums of the
 cube's sums are the measure). For such a statistic the cube holds, per Beijing date:
 
@@ -18,6 +19,23 @@ dates whose fingerprint changed (after every lake sync: the Huey task and ``lake
 :func:`usable` answers whether every date of a window is current, and
 :func:`.framework.compute` reads the cube only then — otherwise the raw facts. A cube can be
 behind, never wrong.
+
+**Rollups.** A statistic whose measures look at ``{as_of}`` (the arrears settled *by the
+window's end*, a case's stage then) cannot keep its measures' values: they change with the
+window. It declares a :class:`.framework.Rollup` instead, and its cube has one part, ``view``:
+the view's rows of each date grouped by the place columns, the rollup's columns and its time
+stamps, with ``n`` rows and the summed columns — the measures then run over it as over the
+raw view. Its view may read several data sets if every row comes from the partition of its
+own date (a union, not a join across dates); the fingerprint of a date covers all of them.
+
+A time stamp is kept to its Beijing day (:func:`stamp_key`: the first microsecond of the day;
+a stamp at midnight exactly, and every stamp on or after the midnight of the day the rollup
+was built — its ``cut`` — as it is). That is exact for ``stamp < t`` and ``stamp <= t`` when
+``t`` is a midnight (the end of a window in the past), and when ``t`` is at or after the cut
+(the stamps kept to their day are all before it): :func:`usable` declines a rollup whose cut
+is later than a ``{as_of}`` that is not a midnight. A date whose rollup kept stamps at their
+instant is built again on a later day (:func:`refresh`), so rows become few again once the
+day is over.
 
 A statistic may add parts its measures and breakdowns cannot express (``cube_parts``: a
 :class:`CubePart` is one SELECT over its view that outputs ``date`` first — e.g. the orders
@@ -55,6 +73,7 @@ from django.utils import timezone
 from govcenter.analytics.lake.files import dataset_lock, replace_file
 
 from ..lake.sync import GRACE_S, _write_manifest, parking_root, read_manifest
+from .framework import Rollup
 from .lake import connection
 
 CUBE_DIR = "_cubes"
@@ -79,7 +98,10 @@ def cubes_root(root=None) -> Path:
 
 
 def cubeable(stat) -> bool:
-    if len(stat.datasets) != 1 or stat.view != stat.datasets[0] or stat.date_col != "date":
+    if stat.rollup is not None:
+        return stat.date_col == "date"
+    # Its measures read its first data set alone (the others, if any, only its sections).
+    if stat.view != stat.datasets[0] or stat.date_col != "date":
         return False
     for m in stat.measures:
         if m.sql is not None and (m.unit not in ("count", "fen") or "{" in m.sql):
@@ -101,15 +123,19 @@ def definition_digest(stat) -> str:
     parts += [f"{m.key}={m.sql}" for m in _sql_measures(stat)]
     parts += [f"{b.key}={b.sql}:{b.where}:{','.join(b.measures)}" for b in stat.breakdowns]
     parts += [f"{p.key}={p.sql}" for p in _extra_parts(stat)]
+    if stat.rollup is not None:
+        parts.append(repr(stat.rollup))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _fingerprints(root, dataset: str) -> dict[str, str]:
-    """Per date of the data set: a digest of its partitions' live file names."""
+def _fingerprints(root, datasets: tuple[str, ...]) -> dict[str, str]:
+    """Per date of the data sets: a digest of their partitions' live file names."""
     files: dict[str, list[str]] = defaultdict(list)
-    for key, entry in read_manifest(root, dataset)["partitions"].items():
-        # A packed partition keeps the name of the daily file it came from: packing is no change.
-        files[key.split("/", 1)[0]].append(entry.get("origin") or entry["file"])
+    for dataset in datasets:
+        prefix = f"{dataset}:" if len(datasets) > 1 else ""
+        for key, entry in read_manifest(root, dataset)["partitions"].items():
+            # A packed partition keeps the name of the daily file it came from: packing is no change.
+            files[key.split("/", 1)[0]].append(prefix + (entry.get("origin") or entry["file"]))
     return {day: hashlib.sha256("\n".join(sorted(f)).encode()).hexdigest()[:16] for day, f in files.items()}
 
 
@@ -117,8 +143,11 @@ def _columns(con, view: str) -> set[str]:
     return {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}  # noqa: S608
 
 
-def _parts(stat, present: set[str]) -> dict[str, tuple[list[str], list[str], str | None, str | None]]:
-    """part → (group columns, measure keys, breakdown group SQL or None, breakdown condition or None)."""
+def _parts(stat, present: set[str]) -> dict:
+    """part → (group columns, measure keys, breakdown group SQL or None, breakdown condition or None),
+    a :class:`CubePart`, or (for a rollup) ``"view"`` → (place columns, the :class:`.framework.Rollup`)."""
+    if stat.rollup is not None:
+        return {"view": ([c for c in PLACE_COLUMNS if c in present], stat.rollup)}
     keys = [m.key for m in _sql_measures(stat)]
     parts = {"rows": ([c for c in PLACE_COLUMNS if c in present], keys, None, None)}
     for b in stat.breakdowns:
@@ -155,8 +184,16 @@ def refresh(stat, *, root=None, today: dt.date | None = None) -> dict:
             for entry in [*manifest["dates"].values(), *manifest["months"].values()]:
                 superseded += list(entry["files"].values())
             manifest["dates"], manifest["months"] = {}, {}
-        source = _fingerprints(root, stat.datasets[0])
-        stale = sorted(d for d, fp in source.items() if manifest["dates"].get(d, {}).get("source") != fp)
+        source = _fingerprints(root, _sources(stat))
+        today = today or timezone.localdate()
+        stale = sorted(
+            d
+            for d, fp in source.items()
+            if manifest["dates"].get(d, {}).get("source") != fp
+            # A rollup that kept stamps at their instant: to their day now that the day is over.
+            or manifest["dates"][d].get("exact")
+            and manifest["dates"][d]["cut"] < today.isoformat()
+        )
         for day in sorted(set(manifest["dates"]) - set(source)):
             superseded += list(manifest["dates"].pop(day)["files"].values())
         con = connection(root)
@@ -164,17 +201,19 @@ def refresh(stat, *, root=None, today: dt.date | None = None) -> dict:
             parts = _parts(stat, _columns(con, stat.view))
             for i in range(0, len(stale), BATCH_DAYS):
                 days = stale[i : i + BATCH_DAYS]
-                built = _build(con, stat, parts, days, base / stat.slug)
+                built = _build(con, stat, parts, days, base / stat.slug, today)
                 for day in days:
                     old = manifest["dates"].get(day)
                     if old:
                         superseded += list(old["files"].values())
                     manifest["dates"][day] = {"source": source[day], "files": built[day]}
+                    if stat.rollup is not None:
+                        manifest["dates"][day] |= {"cut": today.isoformat(), "exact": day in built["_exact"]}
                 result["dates"] += len(days)
                 result["rows"] += sum(n for _f, n in built.pop("_rows", {}).items())
         finally:
             con.close()
-        result["months"], dropped = _compact(manifest, base / stat.slug, today or timezone.localdate())
+        result["months"], dropped = _compact(manifest, base / stat.slug, today)
         superseded += dropped
         stamp = time.time()
         keep = []
@@ -193,8 +232,17 @@ def refresh(stat, *, root=None, today: dt.date | None = None) -> dict:
     return result
 
 
+def _sources(stat) -> tuple[str, ...]:
+    return stat.datasets if stat.rollup is not None else stat.datasets[:1]
+
+
 def _month_fingerprint(manifest: dict, month: str) -> str:
-    pairs = sorted((d, e["source"]) for d, e in manifest["dates"].items() if d.startswith(month))
+    # A rollup date built again on a later day (its cut) has fewer rows: the month is written again.
+    pairs = sorted(
+        (d, e["source"] + (f"@{e['cut']}" if "cut" in e else ""))
+        for d, e in manifest["dates"].items()
+        if d.startswith(month)
+    )
     return hashlib.sha256(repr(pairs).encode()).hexdigest()[:16]
 
 
@@ -230,15 +278,39 @@ def _compact(manifest: dict, directory: Path, today: dt.date) -> tuple[int, list
     return written, superseded
 
 
-def _build(con, stat, parts, days: list[str], directory: Path) -> dict:
-    """Compute every part of ``days`` in one query per part; one file per (part, date)."""
+def stamp_key(column: str, cut: dt.datetime) -> str:
+    """SQL of a rollup's stamp: the first microsecond of its Beijing day, or itself when at a
+    midnight or on or after ``cut`` (see the module's text)."""
+    day = f"date_trunc('day', {column})"  # the session's time zone is Beijing (.lake)
+    return (
+        f"CASE WHEN {column} < TIMESTAMPTZ '{cut.isoformat()}' AND {column} <> {day} "
+        f"THEN {day} + INTERVAL 1 MICROSECOND ELSE {column} END"
+    )
+
+
+def _rollup_sql(stat, place: list[str], rollup: Rollup, where: str, cut: dt.datetime) -> str:
+    cols = ["date", *place, *rollup.columns, *(f"{stamp_key(s, cut)} AS {s}" for s in rollup.stamps)]
+    sums = ["count(*) AS n", *(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in rollup.sums)]
+    # Only names of the statistic's definition and of this module reach the text.
+    return f"SELECT {', '.join(cols)}, {', '.join(sums)} FROM {stat.view} WHERE {where} GROUP BY ALL"  # noqa: S608
+
+
+def _build(con, stat, parts, days: list[str], directory: Path, today: dt.date) -> dict:
+    """Compute every part of ``days`` in one query per part; one file per (part, date).
+
+    ``_exact``: the dates whose rollup kept a stamp at its instant (on or after ``today``'s midnight).
+    """
     built: dict = defaultdict(dict)
+    built["_exact"] = set()
     dates = [dt.date.fromisoformat(d) for d in days]
     placeholders = ", ".join("?" * len(dates))
     where = f"({stat.base}) AND date IN ({placeholders})" if stat.base else f"date IN ({placeholders})"
+    cut = dt.datetime.combine(today, dt.time(), timezone.get_default_timezone())
     for part, spec in parts.items():
         if isinstance(spec, CubePart):
             text = spec.sql.format(where=where)
+        elif isinstance(spec[-1], Rollup):
+            text = _rollup_sql(stat, spec[0], spec[-1], where, cut)
         else:
             group, keys, gsql, gwhere = spec
             cols = ", ".join(["date", *group, *([f"{gsql} AS g"] if gsql else [])])
@@ -251,29 +323,43 @@ def _build(con, stat, parts, days: list[str], directory: Path) -> dict:
             piece = table.filter(pc.equal(table["date"], pa.scalar(date, pa.date32()))).drop_columns(["date"])
             rel = f"{part}/date={day}/part-{uuid.uuid4().hex}.parquet"
             replace_file(directory / rel, piece)
+            if stat.rollup is not None and _any_after(piece, stat.rollup.stamps, cut):
+                built["_exact"].add(day)
             built[day][part] = rel
             built["_rows"][rel] = piece.num_rows
     return built
 
 
-def usable(stat, start: dt.date, end: dt.date, *, root=None) -> dict | None:
+def _any_after(piece: pa.Table, stamps, cut: dt.datetime) -> bool:
+    for s in stamps:
+        latest = pc.max(piece[s]).as_py() if piece.num_rows else None
+        if latest is not None and latest >= cut:
+            return True
+    return False
+
+
+def usable(stat, start: dt.date, end: dt.date, *, root=None, as_of: dt.datetime | None = None) -> dict | None:
     """The cube's files of the window's dates when every one is current, else None (read raw).
 
-    part → {"daily": [paths], "monthly": [paths]} (see :func:`attach`).
+    part → {"daily": [paths], "monthly": [paths]} (see :func:`attach`). ``as_of``: the window's
+    ``{as_of}`` — a rollup built after it (when it is not a midnight) is not exact for it.
     """
     if not cubeable(stat):
         return None
     manifest = _cube_manifest(root, stat.slug)
     if manifest.get("definition") != definition_digest(stat):
         return None
-    source = _fingerprints(root, stat.datasets[0])
+    source = _fingerprints(root, _sources(stat))
     files: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"daily": [], "monthly": []})
     base = cubes_root(root) / stat.slug
+    midnight = as_of is None or timezone.localtime(as_of).time() == dt.time()
     for day, fp in source.items():
         if not start.isoformat() <= day <= end.isoformat():
             continue
         entry = manifest["dates"].get(day)
         if entry is None or entry["source"] != fp:
+            return None
+        if not midnight and "cut" in entry and timezone.localtime(as_of).date().isoformat() < entry["cut"]:
             return None
     months: dict[str, bool] = {}
     for day in sorted(source):

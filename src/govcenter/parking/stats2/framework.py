@@ -68,6 +68,25 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """How a statistic whose measures look at ``{as_of}`` is cubed (:mod:`.cubes`): its view's
+    rows of a date, grouped by the place columns, ``columns`` and ``stamps``, with ``n`` (the
+    rows) and the ``sums`` summed. The measures and breakdowns then run over that rollup as over
+    the view, with ``count(*)`` read as ``sum(n)`` — so they may use only ``count(*)``, sums of
+    ``sums``, and conditions on ``columns``, ``stamps`` and ``date``.
+
+    A stamp is kept to its Beijing day (see :func:`.cubes.stamp_key`): exact for a comparison
+    with a midnight (``{as_of}`` of a past window, a date deadline) and with any instant after
+    the day the rollup was built, which is what :func:`.cubes.usable` checks. Comparing two
+    stamps with each other is not exact: such a flag belongs in the view, as a column.
+    """
+
+    columns: tuple[str, ...]
+    stamps: tuple[str, ...] = ()
+    sums: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Statistic:
     slug: str
     number: int  # the contract's number (1–14)
@@ -88,6 +107,7 @@ class Statistic:
     sections: Callable | None = None
     permission: str = "parking.view_dailydistrictstat"
     cube_parts: tuple = ()  # extra parts of its daily cube (.cubes.CubePart)
+    rollup: Rollup | None = None  # its cube when its measures look at {as_of}
 
     def measure(self, key: str) -> Measure:
         return next(m for m in self.measures if m.key == key)
@@ -132,15 +152,25 @@ def _ts(moment: dt.datetime) -> str:
     return f"TIMESTAMPTZ '{moment.isoformat()}'"
 
 
-def window_tokens(q: StatQuery, now: dt.datetime) -> dict[str, str]:
+def window_bounds(q: StatQuery, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """The window's first midnight, the midnight after its last day (Beijing), and ``as_of``."""
     tz = timezone.get_default_timezone()
     start = dt.datetime.combine(q.start, dt.time(), tz)
     end = dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time(), tz)
-    return {"window_start": _ts(start), "window_end": _ts(end), "as_of": _ts(min(end, now))}
+    return start, end, min(end, now)
 
 
-def _select(stat: Statistic, keys, tokens) -> str:
-    return ", ".join(f"{stat.measure(k).sql.format(**tokens)} AS {k}" for k in keys)
+def window_tokens(q: StatQuery, now: dt.datetime) -> dict[str, str]:
+    start, end, as_of = window_bounds(q, now)
+    return {"window_start": _ts(start), "window_end": _ts(end), "as_of": _ts(as_of)}
+
+
+def _select(stat: Statistic, keys, tokens, *, rollup: bool = False) -> str:
+    """The measures' SQL; over a rollup (``.cubes``) a row stands for ``n`` rows of the view."""
+    sql = [stat.measure(k).sql.format(**tokens) for k in keys]
+    if rollup:
+        sql = [s.replace("count(*)", "sum(n)") for s in sql]
+    return ", ".join(f"{s} AS {k}" for s, k in zip(sql, keys, strict=True))
 
 
 def _finish(stat: Statistic, row: dict, keys: tuple[str, ...] | None = None) -> dict:
@@ -190,41 +220,73 @@ def _label(labels, value) -> str:
     return str(labels.get(value, value))
 
 
-def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: bool = True) -> StatResult:
+class _Reader:
+    """A lake connection for one statistic query: the cube's parts when current, else the raw facts.
+
+    ``source(keys, part)`` → (FROM, SELECT of ``keys``, WHERE, params) of the cube part (a
+    rollup: its ``view``) or of the raw facts; ``raw_needed``: bind the raw views even when the
+    cube answers (sections, breakdowns below a district).
+    """
+
+    def __init__(self, stat: Statistic, user, q: StatQuery, *, root, now, cube: bool, raw_needed: bool):
+        from . import cubes
+
+        self.stat = stat
+        self.tokens = window_tokens(q, now)
+        self.raw_where, self.raw_params = where_sql(user, q, date_col=stat.date_col, base=stat.base)
+        files = (
+            cubes.usable(stat, q.start, q.end, root=root, as_of=window_bounds(q, now)[2]) if cube else None
+        )
+        self.files = files or {}
+        # A rollup is the view itself, grouped: it answers every level; the other cubes stop at districts.
+        self.rollup = "view" in self.files
+        self.below_district = not self.rollup and (q.road is not None or q.segment is not None)
+        # Answered from the cube alone: no view over the raw facts is needed (nor bound).
+        raw = not files or self.below_district or raw_needed
+        self.con = connection(root, datasets=None if raw else ())
+        if files:
+            cubes.attach(self.con, files)
+            self.cube_where, self.cube_params = where_sql(user, q)
+
+    def source(self, keys, part: str):
+        stat = self.stat
+        if self.rollup:
+            return (
+                "cube_view",
+                _select(stat, keys, self.tokens, rollup=True),
+                self.cube_where,
+                self.cube_params,
+            )
+        if part in self.files:
+            return (
+                f"cube_{part}",
+                ", ".join(f"coalesce(sum({k}), 0) AS {k}" for k in keys),
+                self.cube_where,
+                self.cube_params,
+            )
+        return stat.view, _select(stat, keys, self.tokens), self.raw_where, self.raw_params
+
+
+def compute(
+    stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: bool = True, detail: bool = True
+) -> StatResult:
     """The statistic of ``q`` for ``user`` (scoped), from the lake: total, drill rows, breakdowns, extras.
 
     Read from the statistic's daily cube (:mod:`.cubes`) when it is current for every date of
     the window (``cube=False`` forces the raw facts — the tests compare both), else from the
-    raw facts. The numbers are the same either way.
+    raw facts. The numbers are the same either way. ``detail=False``: the total and the drill
+    rows only (the comparison and district pages), no breakdowns or sections.
     """
-    from . import cubes
-
     now = now or timezone.now()
-    tokens = window_tokens(q, now)
-    raw_where, raw_params = where_sql(user, q, date_col=stat.date_col, base=stat.base)
     sql_keys = [m.key for m in stat.measures if m.sql is not None]
     level = q.level
-    files = cubes.usable(stat, q.start, q.end, root=root) if cube else None
-    below_district = q.road is not None or q.segment is not None
-    # Answered from the cube alone: no view over the raw facts is needed (nor bound).
-    raw = not files or below_district or stat.sections is not None
-    con = connection(root, datasets=None if raw else ())
+    reader = _Reader(
+        stat, user, q, root=root, now=now, cube=cube, raw_needed=detail and stat.sections is not None
+    )
+    con, tokens, source = reader.con, reader.tokens, reader.source
+    raw_where, raw_params = reader.raw_where, reader.raw_params
+    rollup, below_district = reader.rollup, reader.below_district
     try:
-        if files:
-            cubes.attach(con, files)
-            cube_where, cube_params = where_sql(user, q)
-
-        def source(keys, part: str):
-            """(FROM, SELECT of ``keys``, WHERE, params) of the cube part or of the raw facts."""
-            if files and part in files:
-                return (
-                    f"cube_{part}",
-                    ", ".join(f"coalesce(sum({k}), 0) AS {k}" for k in keys),
-                    cube_where,
-                    cube_params,
-                )
-            return stat.view, _select(stat, keys, tokens), raw_where, raw_params
-
         view, select, where, params = source(sql_keys, "rows")
         result = StatResult(stat, q, {})
         result.source = "cube" if view.startswith("cube_") else "raw"
@@ -245,11 +307,11 @@ def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: b
                         {"id": r[0], "code": code, "name": name, **dict(zip(sql_keys, r[1:], strict=True))},
                     )
                 )
-        for b in stat.breakdowns:
+        for b in stat.breakdowns if detail else ():
             keys = [k for k in b.measures if stat.measure(k).sql is not None]
             needed = _needed(stat, b.measures)
             view, select, where, params = source(needed, "none" if below_district else f"b_{b.key}")
-            if view.startswith("cube_"):  # the cube part is already grouped and filtered
+            if view.startswith("cube_") and not rollup:  # the cube part is already grouped and filtered
                 group, only = "g", ""
             else:
                 group = b.sql.format(**tokens)
@@ -273,11 +335,29 @@ def compute(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: b
                 }
                 for g in order
             ]
-        if stat.sections is not None:
+        if detail and stat.sections is not None:
             result.extra = stat.sections(con, raw_where, raw_params, tokens, user, q)
     finally:
         con.close()
     return result
+
+
+def daily(stat: Statistic, user, q: StatQuery, *, root=None, now=None, cube: bool = True) -> dict:
+    """``{date: measures}``: the statistic's measures per Beijing date of the window (derived
+    ones per day), from the cube when current — the comparison page's day-by-day lines."""
+    keys = [m.key for m in stat.measures if m.sql is not None]
+    reader = _Reader(stat, user, q, root=root, now=now or timezone.now(), cube=cube, raw_needed=False)
+    try:
+        view, select, where, params = reader.source(keys, "rows")
+        date_col = "date" if view.startswith("cube_") else stat.date_col
+        # Only the statistic's own SQL and "?" placeholders reach the text (as in compute).
+        fetched = reader.con.execute(
+            f"SELECT {date_col} AS d, {select} FROM {view} WHERE {where} GROUP BY 1 ORDER BY 1",  # noqa: S608
+            params,
+        ).fetchall()
+    finally:
+        reader.con.close()
+    return {r[0]: _finish(stat, dict(zip(keys, r[1:], strict=True))) for r in fetched}
 
 
 def _needed(stat: Statistic, keys) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from .framework import Breakdown, Measure, Statistic, ratio, register
+from .framework import Breakdown, Measure, Rollup, Statistic, ratio, register
 
 STATE_AS_OF = (
     "CASE WHEN paid_at < {as_of} THEN 'paid' WHEN closed_at < {as_of} THEN 'closed' "
@@ -82,6 +82,11 @@ PENALTIES = register(
         ),
         kpis=("cases", "fine_fen", "unpaid_fen", "appeal_rate"),
         chart_measures=("cases",),
+        rollup=Rollup(
+            columns=("notice_outcome",),
+            stamps=("paid_at", "closed_at", "appealed_at", "notified_at"),
+            sums=("order_count", "amount_fen", "unpaid_fen", "fine_fen"),
+        ),
         breakdowns=(
             Breakdown(
                 "stage",

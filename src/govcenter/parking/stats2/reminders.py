@@ -6,8 +6,10 @@ The view is a union of two kinds of rows (``kind``), each on its own Beijing dat
   arrears (the record's ``created_at``, the sweep that marked it). **Cohort: the arrears that
   turned in the window.** Of them, *settled* = paid by the window's end (``{as_of}``: the end
   of the window, or now if earlier) and *outstanding* = neither settled nor voided by then.
-  Ageing of the outstanding ones, as of the window's end, counts whole days since the
-  record's ``due_at`` — the moment the order was due (the car left + ``ARREARS_DUE_DAYS``),
+  Ageing of the outstanding ones, as of the window's end, counts calendar days (Beijing)
+  from the due date (the day of the last instant before the record's ``due_at``) to the
+  window's last day, today while the window runs — for a window in the past, the whole days
+  from ``due_at`` to the window's end. ``due_at`` is the moment the order was due (the car left + ``ARREARS_DUE_DAYS``),
   which is when the rules (services/arrears.py) make it arrears and when its back-payment
   window starts; the record's ``created_at`` can be later (a catch-up sweep) and is not used.
   Buckets: 0–30, 31–75, over 75 days (the window ends 45 days after the due time, so 31–75
@@ -33,19 +35,19 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from .framework import Breakdown, Measure, Statistic, ratio, register
+from .framework import Breakdown, Measure, Rollup, Statistic, ratio, register
 
 # The settled time travels with the rows (the lake's arrears carry their order's ``paid_at``,
 # the reminders their ``settled_at``): no join with the orders of every date.
 VIEW = """(
     SELECT 'arrears' AS kind, a.date, a.district_id, a.managing_unit_id, a.order_id,
            NULL::VARCHAR AS stage, NULL::VARCHAR AS notice, a.amount_fen, a.due_at, a.outcome,
-           a.decided_at, coalesce(a.paid_at, a.settled_at) AS settled_at, NULL::TIMESTAMPTZ AS sent_at
+           a.decided_at, coalesce(a.paid_at, a.settled_at) AS settled_at, NULL::BOOLEAN AS settled_after
     FROM arrears a
     UNION ALL
     SELECT 'reminder' AS kind, r.date, r.district_id, r.managing_unit_id, r.order_id,
            r.stage, r.outcome AS notice, r.amount_fen, NULL::TIMESTAMPTZ, NULL::VARCHAR,
-           NULL::TIMESTAMPTZ, r.settled_at, r.sent_at
+           NULL::TIMESTAMPTZ, r.settled_at, r.settled_at > r.sent_at
     FROM reminders r
 ) AS reminders_cohort"""
 
@@ -55,8 +57,11 @@ OUTSTANDING = (
     "kind = 'arrears' AND (settled_at IS NULL OR settled_at >= {as_of}) "
     "AND NOT (outcome = 'void' AND decided_at < {as_of})"
 )
-RECOVERED = "kind = 'reminder' AND settled_at > sent_at AND settled_at < {as_of}"
-AGE_DAYS = "floor((epoch({as_of}) - epoch(due_at)) / 86400)"
+RECOVERED = "kind = 'reminder' AND settled_after AND settled_at < {as_of}"
+# Whole Beijing days from the due date (the day of the last instant before ``due_at``) to the
+# window's last day (today while the window runs); for a window in the past, the whole days
+# from ``due_at`` to the window's end.
+AGE_DAYS = "datediff('day', CAST(due_at - INTERVAL 1 MICROSECOND AS DATE), CAST({as_of} - INTERVAL 1 MICROSECOND AS DATE))"
 AGEING = (
     ("0_30", _("0–30 天")),
     ("31_75", _("31–75 天")),
@@ -145,6 +150,11 @@ REMINDERS = register(
         ),
         kpis=("arrears_fen", "outstanding_fen", "reminders_sent", "recovery_rate"),
         chart_measures=("arrears_fen", "outstanding_fen"),
+        rollup=Rollup(
+            columns=("kind", "stage", "notice", "outcome", "settled_after"),
+            stamps=("due_at", "decided_at", "settled_at"),
+            sums=("amount_fen",),
+        ),
         breakdowns=(
             Breakdown(
                 "stage",

@@ -12,11 +12,14 @@ or case). The reminder SMS (``source = 'reminder'``, templates ``arrears_reminde
   the new message: the old one is no longer linked and leaves the data set, so ``failed``
   counts the failures that were not retried (yet);
 * led to payment: a reminder SMS one of whose reminded orders (the reminder logs linked to
-  it, data set ``reminders``) was settled after the reminder was sent and before the end of
-  the window (``{as_of}``: the window's end, or now if earlier). The settled time of an
-  order is the time of the payment that paid it (``orders.paid_at``) or else the arrears
-  record's ``settled_at`` (as in statistic 3), carried on the reminder rows
-  (``reminders.settled_at``). Conversion rate = led to payment / reminder SMS.
+  it) was settled after the reminder was sent and before the end of the window
+  (``{as_of}``: the window's end, or now if earlier). The settled time of an order is the
+  time of the payment that paid it or else the arrears record's ``settled_at`` (as in
+  statistic 3). The message's row carries the first such time (``paid_after_at``) and its
+  reminded orders (``reminded_orders``, ``reminded_fen``) — the lake sync computes them and
+  re-exports the message when one of those orders or records changes (``lake/sync.py``
+  ``_sms_reminded``), so the statistic reads one data set and has a daily rollup (``.cubes``).
+  Conversion rate = led to payment / reminder SMS.
 
 The data set carries the district and the managing unit only: the drill stops at districts.
 """
@@ -27,19 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from govcenter.core.sms import builtin_templates
 
-from .framework import Breakdown, Measure, Statistic, ratio, register
-
-VIEW = """(
-    SELECT s.*, p.paid_after_at, coalesce(p.orders, 0) AS reminded_orders,
-           coalesce(p.amount_fen, 0) AS reminded_fen
-    FROM sms s LEFT JOIN (
-        SELECT r.sms_message_id AS sms_id, count(*) AS orders, sum(r.amount_fen) AS amount_fen,
-               min(r.settled_at) FILTER (WHERE r.settled_at > r.sent_at) AS paid_after_at
-        FROM reminders r  -- settled_at: the reminded order's settlement (lake/sync.py REMINDERS)
-        WHERE r.sms_message_id IS NOT NULL
-        GROUP BY 1
-    ) p USING (sms_id)
-) AS sms_cohort"""
+from .framework import Breakdown, Measure, Rollup, Statistic, ratio, register
 
 STATUSES = {
     "delivered": _("已送达"),
@@ -64,8 +55,8 @@ SMS = register(
         description=_(
             "窗口内发出的催缴提示短信与处罚短信：发送、送达、失败（按模板、状态），以及提示短信发出后补缴的情况。"
         ),
-        view=VIEW,
-        datasets=("sms", "reminders"),
+        view="sms",
+        datasets=("sms",),
         filters=("district",),
         levels=("district",),
         measures=(
@@ -86,6 +77,11 @@ SMS = register(
             ),
         ),
         kpis=("messages", "delivery_rate", "failed", "conversion_rate"),
+        rollup=Rollup(
+            columns=("template", "status", "source"),
+            stamps=("paid_after_at",),
+            sums=("reminded_orders",),
+        ),
         chart_measures=("messages", "delivered"),
         breakdowns=(
             Breakdown(

@@ -21,16 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from govcenter.core.api.errors import ServiceError
 
+from . import cubes
 from . import orders as orders_stat
 from .catalog import STATISTICS
 from .common import ALL_FILTERS, LEVELS, StatQuery, spaces, where_sql
-from .framework import Statistic, _finish, _select, compute, window_tokens
+from .framework import Statistic, compute
+from .framework import daily as framework_daily
 from .lake import connection
 
 ORDERS_PERMISSION = "parking.view_dailydistrictstat"
@@ -90,14 +91,22 @@ def _orders_run(user, q: StatQuery) -> tuple[dict, list[dict]]:
 
 
 def _orders_daily(user, q: StatQuery) -> dict:
-    where, params = where_sql(user, q, base="state <> 'void'")
     names = list(orders_stat.MEASURES)
-    select = ", ".join(f"{orders_stat.MEASURES[n]} AS {n}" for n in names)
-    con = connection()
+    files = cubes.usable(orders_stat.CUBE, q.start, q.end)
+    con = connection(datasets=() if files else None)
     try:
+        if files:  # its measures per date and place: every filter and level of the raw query
+            cubes.attach(con, {"rows": files["rows"]})
+            where, params = where_sql(user, q)
+            select = ", ".join(f"CAST(coalesce(sum({n}), 0) AS BIGINT) AS {n}" for n in names)
+            view = "cube_rows"
+        else:
+            where, params = where_sql(user, q, base="state <> 'void'")
+            select = ", ".join(f"{orders_stat.MEASURES[n]} AS {n}" for n in names)
+            view = "orders"
         # Names from orders.MEASURES and "?" placeholders only.
         fetched = con.execute(
-            f"SELECT date, {select} FROM orders WHERE {where} GROUP BY 1 ORDER BY 1",  # noqa: S608
+            f"SELECT date, {select} FROM {view} WHERE {where} GROUP BY 1 ORDER BY 1",  # noqa: S608
             params,
         ).fetchall()
     finally:
@@ -130,24 +139,11 @@ ORDERS = Source(
 
 def _registered(stat: Statistic) -> Source:
     def run(user, q: StatQuery) -> tuple[dict, list[dict]]:
-        result = compute(stat, user, q)
+        result = compute(stat, user, q, detail=False)
         return result.total, result.rows
 
     def daily(user, q: StatQuery) -> dict:
-        tokens = window_tokens(q, timezone.now())
-        where, params = where_sql(user, q, date_col=stat.date_col, base=stat.base)
-        keys = [m.key for m in stat.measures if m.sql is not None]
-        con = connection()
-        try:
-            # Only the statistic's own SQL and "?" placeholders reach the text (framework.compute).
-            fetched = con.execute(
-                f"SELECT {stat.date_col} AS d, {_select(stat, keys, tokens)} FROM {stat.view} "  # noqa: S608
-                f"WHERE {where} GROUP BY 1 ORDER BY 1",
-                params,
-            ).fetchall()
-        finally:
-            con.close()
-        return {r[0]: _finish(stat, dict(zip(keys, r[1:], strict=True))) for r in fetched}
+        return framework_daily(stat, user, q)
 
     return Source(
         slug=stat.slug,
