@@ -92,6 +92,9 @@ ORDERS_SCHEMA = pa.schema(
         # quote line (Biller.bill) and the seconds all its permit lines cover (0: none).
         ("permit_id", pa.int64()),
         ("permit_s", pa.int64()),
+        # Its live e-receipt (version 5): the amount of the order's live receipt item, 0 when it
+        # has none — a receipt issued or voided re-exports its orders (_orders_changed).
+        ("receipted_fen", pa.int64()),
     ]
 )
 
@@ -110,6 +113,7 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
 
     from govcenter.parking.models import Order, PaymentItem
     from govcenter.parking.models.payments import PaymentStatus
+    from govcenter.parking.models.receipts import ReceiptItem
     from govcenter.parking.models.refunds import Refund, RefundStatus
 
     lo = dt.datetime.combine(day, dt.time(), TZ)
@@ -122,6 +126,8 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
     )
     # Its refunds (a refund bumps only its own updated_at: _orders_changed re-exports the order).
     refunds = Refund.objects.filter(order=OuterRef("pk")).order_by().values("order")
+    # Its live receipt item (at most one per order: a constraint); a receipt bumps only itself.
+    receipted = ReceiptItem.objects.filter(order=OuterRef("pk"), live=True).values("amount_fen")[:1]
     qs = (
         Order.objects.filter(district_id__in=sorted(district_ids), started_at__gte=lo, started_at__lt=hi)
         .annotate(
@@ -132,13 +138,14 @@ def _orders_rows(day: dt.date, district_ids: set[int]) -> dict[int, list[dict]]:
                 refunds.annotate(n=Sum("amount_fen", filter=Q(status=RefundStatus.SUCCEEDED))).values("n"),
                 output_field=IntegerField(),
             ),
+            _receipted_fen=Subquery(receipted, output_field=IntegerField()),
         )
         .order_by("id")
         .values_list(
             "id", "district_id", "managing_unit_id", "segment__road_id", "segment_id", "space_id", "segment__area_class", "state",
             "vehicle_class", "started_at", "ended_at", "amount_due_fen", "amount_paid_fen",
             "amount_adjustment_fen", "updated_at", "_paid_at", "_channel", "_refunds", "_refund_fen",
-            "quote_lines",
+            "quote_lines", "_receipted_fen",
         )
     )  # fmt: skip
     for r in qs.iterator(chunk_size=5000):
@@ -160,7 +167,7 @@ def _permit_cover(lines) -> tuple[int | None, int]:
 
 
 def _orders_table(rows: list, district_code: str) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(20)]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(21)]
     cover = [_permit_cover(lines) for lines in cols[19]]
     started, ended = cols[9], cols[10]
     duration = [
@@ -190,6 +197,7 @@ def _orders_table(rows: list, district_code: str) -> pa.Table:
         pa.array([n or 0 for n in cols[18]], pa.int64()),
         pa.array([c[0] for c in cover], pa.int64()),
         pa.array([c[1] for c in cover], pa.int64()),
+        pa.array([n or 0 for n in cols[20]], pa.int64()),
     ]
     return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
 
@@ -197,13 +205,15 @@ def _orders_table(rows: list, district_code: str) -> pa.Table:
 def _orders_changed(since: dt.datetime | None):
     """(id, started_at, district_id, updated_at) of the orders changed after ``since`` (all if None).
 
-    An order whose refund changed counts as changed (with the refund's ``updated_at``): its
-    row carries its refunds. Inside the overlap such an order is re-exported on each run (its
-    lake row keeps the order's own stamp), which costs a partition rewrite for five minutes.
+    An order whose refund or receipt changed counts as changed (with the refund's or the
+    receipt's ``updated_at``): its row carries its refunds and its live receipt. Inside the
+    overlap such an order is re-exported on each run (its lake row keeps the order's own
+    stamp), which costs a partition rewrite for five minutes.
     """
     import itertools
 
     from govcenter.parking.models import Order
+    from govcenter.parking.models.receipts import ReceiptItem
     from govcenter.parking.models.refunds import Refund
 
     qs = Order.objects.all()
@@ -213,17 +223,19 @@ def _orders_changed(since: dt.datetime | None):
             .values_list("id", "started_at", "district_id", "updated_at")
             .iterator(chunk_size=20000)
         )
-    refunded = (
-        Refund.objects.filter(updated_at__gt=since, order__isnull=False)
-        .order_by()
-        .values_list("order_id", "order__started_at", "order__district_id", "updated_at")
+    refunded = Refund.objects.filter(updated_at__gt=since, order__isnull=False).values_list(
+        "order_id", "order__started_at", "order__district_id", "updated_at"
+    )
+    # A receipt issued or voided (红冲) changes its orders' live receipt (items never change).
+    receipted = ReceiptItem.objects.filter(receipt__updated_at__gt=since).values_list(
+        "order_id", "order__started_at", "order__district_id", "receipt__updated_at"
     )
     return itertools.chain(
         qs.filter(updated_at__gt=since)
         .order_by()
         .values_list("id", "started_at", "district_id", "updated_at")
         .iterator(chunk_size=20000),
-        refunded.iterator(chunk_size=20000),
+        *(other.order_by().iterator(chunk_size=20000) for other in (refunded, receipted)),
     )
 
 
@@ -799,7 +811,7 @@ SMS = _simple(
 
 DATASETS: dict[str, Dataset] = {
     "orders": Dataset(
-        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=4
+        "orders", ORDERS_SCHEMA, _orders_changed, _orders_rows, _orders_table, "order_id", version=5
     ),
     "payments": PAYMENTS,
     "refunds": REFUNDS,

@@ -293,6 +293,7 @@ def gen_orders(day: Day) -> dict:
         "refund_fen": np.zeros(len(ids), dtype=np.int64),
         "permit_id": pa.nulls(len(ids), pa.int64()),
         "permit_s": np.zeros(len(ids), dtype=np.int64),
+        "receipted_fen": _receipted(day),  # schema version 5: each order's live receipt item
         "_time": start,
     }
 
@@ -609,15 +610,38 @@ def gen_permits(day: Day) -> dict:
     }
 
 
+def _receipt_draws(day: Day) -> dict:
+    """RECEIPT_SHARE of the paid orders get a receipt within 3 days of paying; some merged, a few
+    voided — drawn once per day (the orders' ``receipted_fen`` and the receipts rows agree)."""
+    if "receipts" not in day.extra:
+        o, rng = day.orders, day.rng_for("receipts")
+        now_s = _epoch(day.now)
+        issued = o["paid_at"] + rng.integers(60, 3 * 86400, len(o["paid_at"]))
+        k = np.flatnonzero(o["paid"] & (rng.random(len(o["paid"])) < RECEIPT_SHARE) & (issued < now_s))
+        m = len(k)
+        items = rng.choice((1, 2, 3), m, p=(0.85, 0.1, 0.05)).astype(np.int64)
+        voided = rng.random(m) < 0.01
+        day.extra["receipts"] = {"k": k, "issued": issued[k], "items": items, "voided": voided}
+    return day.extra["receipts"]
+
+
+def _receipted(day: Day) -> np.ndarray:
+    """Per order of the day: the amount of its live receipt item (0: none)."""
+    r, paid = _receipt_draws(day), day.orders["amount_paid_fen"]
+    out = np.zeros(len(paid), dtype=np.int64)
+    live = ~r["voided"]
+    # A merged receipt's items are the paid order and the orders numbered after it (see gen_receipts).
+    for extra in range(3):
+        take = live & (r["items"] > extra) & (r["k"] + extra < len(paid))
+        out[r["k"][take] + extra] = paid[r["k"][take]]
+    return out
+
+
 def gen_receipts(day: Day) -> dict:
-    """RECEIPT_SHARE of the paid orders get a receipt within 3 days of paying; some merged, a few voided."""
-    o, rng = day.orders, day.rng_for("receipts")
+    """The receipts :func:`_receipt_draws` drew."""
+    o, r = day.orders, _receipt_draws(day)
+    k, items, voided, issued = r["k"], r["items"], r["voided"], r["issued"]
     now_s = _epoch(day.now)
-    issued = o["paid_at"] + rng.integers(60, 3 * 86400, len(o["paid_at"]))
-    k = np.flatnonzero(o["paid"] & (rng.random(len(o["paid"])) < RECEIPT_SHARE) & (issued < now_s))
-    m = len(k)
-    items = rng.choice((1, 2, 3), m, p=(0.85, 0.1, 0.05)).astype(np.int64)
-    voided = rng.random(m) < 0.01
     return {
         "receipt_id": o["order_id"][k],
         "series_id": o["district_id"][k],
@@ -636,10 +660,10 @@ def gen_receipts(day: Day) -> dict:
             [[int(a)] * int(n) for a, n in zip(o["amount_paid_fen"][k], items, strict=True)],
             pa.list_(pa.int64()),
         ),
-        "issued_at": _ts(issued[k]),
-        "voided_at": _ts(issued[k] + 86400, voided & (issued[k] + 86400 < now_s)),
-        "updated_at": _us(issued[k]),
-        "_time": issued[k],
+        "issued_at": _ts(issued),
+        "voided_at": _ts(issued + 86400, voided & (issued + 86400 < now_s)),
+        "updated_at": _us(issued),
+        "_time": issued,
     }
 
 

@@ -378,8 +378,8 @@ def usable(stat, start: dt.date, end: dt.date, *, root=None, as_of: dt.datetime 
     return dict(files)
 
 
-def attach(con, files: dict) -> None:
-    """Views ``cube_<part>`` over the files :func:`usable` returned (daily and monthly alike)."""
+def attach(con, files: dict, *, prefix: str = "cube_") -> None:
+    """Views ``<prefix><part>`` over the files :func:`usable` returned (daily and monthly alike)."""
     for part, listed in files.items():
         selects = []
         if listed["daily"]:
@@ -390,7 +390,7 @@ def attach(con, files: dict) -> None:
         if listed["monthly"]:
             quoted = ", ".join(_quote(f) for f in listed["monthly"])
             selects.append(f"SELECT * FROM read_parquet([{quoted}], hive_partitioning = false)")  # noqa: S608
-        con.execute(f"CREATE VIEW cube_{part} AS " + " UNION ALL BY NAME ".join(selects))  # noqa: S608
+        con.execute(f"CREATE VIEW {prefix}{part} AS " + " UNION ALL BY NAME ".join(selects))  # noqa: S608
 
 
 def _quote(text: str) -> str:
@@ -400,6 +400,7 @@ def _quote(text: str) -> str:
 def refresh_all(*, root=None) -> list[dict]:
     from .catalog import STATISTICS
     from .orders import CUBE as ORDERS_CUBE
+    from .receipts import RECONCILE_CUBE
 
-    stats = [ORDERS_CUBE, *STATISTICS.values()]
+    stats = [ORDERS_CUBE, RECONCILE_CUBE, *STATISTICS.values()]
     return [refresh(stat, root=root) for stat in stats if cubeable(stat)]

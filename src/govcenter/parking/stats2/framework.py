@@ -102,7 +102,7 @@ class Statistic:
     levels: tuple[str, ...] = LEVELS
     breakdowns: tuple[Breakdown, ...] = ()
     chart_measures: tuple[str, ...] = ()  # the rows chart (default: the first KPI)
-    # Extra sections: (con, where, params, tokens, user, query) → list of tables
+    # Extra sections: (con, where, params, tokens, user, query, root=, cube=) → list of tables
     # {"key", "title", "columns": [(key, label, unit)], "rows": [dict]}
     sections: Callable | None = None
     permission: str = "parking.view_dailydistrictstat"
@@ -336,7 +336,7 @@ def compute(
                 for g in order
             ]
         if detail and stat.sections is not None:
-            result.extra = stat.sections(con, raw_where, raw_params, tokens, user, q)
+            result.extra = stat.sections(con, raw_where, raw_params, tokens, user, q, root=root, cube=cube)
     finally:
         con.close()
     return result

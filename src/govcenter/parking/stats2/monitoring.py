@@ -72,7 +72,7 @@ def _low_confidence(row: dict) -> float | None:
     return round((row.get("low_confidence_reads") or 0) / n, 4) if n else None
 
 
-def _sections(con, where, params, tokens, user, q) -> list[dict]:
+def _sections(con, where, params, tokens, user, q, *, root=None, cube=True) -> list[dict]:
     """Silences and confidence per bucket (columns of the device days), anomalies by kind × status."""
     gap_sql = ", ".join(f"coalesce(sum(gaps_{k}), 0)" for k, _hi in GAP_BUCKETS)
     conf_sql = ", ".join(f"coalesce(sum(conf_{k}), 0)" for k, _hi in CONFIDENCE_BUCKETS)

@@ -6,41 +6,58 @@ lake's ``receipts`` data set: one row per receipt with its orders and their amou
 receipt of the cohort voided since (红冲) counts as issued and as voided; the *live* amount is
 that of the receipts still issued.
 
-The extra table 票据与缴费核对 reconciles, per district, the payments received in the window
-(``payments`` data set: paid payment items whose ``paid_at`` falls in the window, summed per
-order) with the live receipts of the same orders (whenever issued): paid, receipted,
-difference, and the paid orders without a live receipt. A receipt item is the order's amount
-paid, so the difference is exactly what the orders without a receipt were paid (plus any
-order whose payments straddle the window).
+The extra table 票据与缴费核对 reconciles, per district, the orders paid in the window (the
+Beijing date of their paying payment, the orders data set's ``paid_at``; what they were paid,
+``amount_paid_fen``) with their live receipts, whenever issued (``receipted_fen``: an order has
+at most one live receipt item, and a receipt issued or voided re-exports its orders — see
+``parking/lake/sync.py``): paid, receipted, difference, and the paid orders without a live
+receipt. A receipt item is the order's amount paid, so the difference is exactly what the
+orders without a receipt were paid.
+
+Each order is in the table once, on its paying day, so the table's days add up: it is read
+from a rollup of the orders (:data:`RECONCILE_CUBE`, :mod:`.cubes`) — per start date, district
+and unit, paying day and "has a live receipt" — when that is current, else from the raw orders.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.utils.translation import gettext_lazy as _
 
 from .common import names
-from .framework import Breakdown, Measure, Statistic, ratio, register
+from .framework import Breakdown, Measure, Rollup, Statistic, ratio, register
 
 STATUSES = {"issued": _("已开具"), "voided": _("已红冲")}
 
-RECONCILE_SQL = """
-WITH paid AS (
-    SELECT district_id, order_id, sum(amount_fen) AS paid_fen
-    FROM (
-        SELECT * EXCLUDE (date), CAST(paid_at AS DATE) AS date FROM payments
-        WHERE status = 'paid' AND paid_at IS NOT NULL
-    ) AS received
-    WHERE {where}
-    GROUP BY 1, 2
-), receipted AS (
-    SELECT order_id, sum(fen) AS fen
-    FROM (SELECT unnest(order_ids) AS order_id, unnest(item_fen) AS fen FROM receipts WHERE status = 'issued')
-    GROUP BY 1
+# The paid orders (a rollup's view: .cubes); ``date`` is the start date, the partition's.
+RECONCILE_VIEW = """(
+    SELECT date, district_id, managing_unit_id, paid_at, amount_paid_fen, receipted_fen,
+           receipted_fen > 0 AS receipted
+    FROM orders WHERE paid_at IS NOT NULL
+)"""
+
+RECONCILE_CUBE = Statistic(
+    slug="receipts_reconcile",
+    number=11,
+    title="receipts_reconcile",
+    view=RECONCILE_VIEW,
+    measures=(Measure("paid_orders", "paid_orders", "count(*)"),),
+    kpis=(),
+    datasets=("orders",),
+    # The paying day is all the table compares (with the window's dates): exact from a stamp
+    # kept to its day.
+    rollup=Rollup(columns=("receipted",), stamps=("paid_at",), sums=("amount_paid_fen", "receipted_fen")),
 )
-SELECT p.district_id, count(*), sum(p.paid_fen), coalesce(sum(r.fen), 0),
-       count(*) FILTER (WHERE r.order_id IS NULL),
-       coalesce(sum(p.paid_fen) FILTER (WHERE r.order_id IS NULL), 0)
-FROM paid p LEFT JOIN receipted r USING (order_id)
+
+# Over the raw view or its rollup (count(*) read as sum(n)); ``date`` becomes the paying day,
+# so the statistic's WHERE (window, scope, district) applies to it.
+RECONCILE_SQL = """
+SELECT district_id, count(*), coalesce(sum(amount_paid_fen), 0), coalesce(sum(receipted_fen), 0),
+       count(*) FILTER (WHERE NOT receipted),
+       coalesce(sum(amount_paid_fen) FILTER (WHERE NOT receipted), 0)
+FROM (SELECT * EXCLUDE (date), CAST(paid_at AS DATE) AS date FROM {source}) AS paid
+WHERE {where}
 GROUP BY 1 ORDER BY 1
 """
 
@@ -55,10 +72,19 @@ RECONCILE_COLUMNS = (
 )
 
 
-def reconcile(con, where, params, tokens, user, q) -> list[dict]:
-    """票据与缴费核对: per district, payments received in the window against live receipts."""
+def reconcile(con, where, params, tokens, user, q, *, root=None, cube=True) -> list[dict]:
+    """票据与缴费核对: per district, the orders paid in the window against their live receipts
+    (from the rollup when current for every start date — ``source`` says which was read)."""
+    from . import cubes
+
+    # Every start date: an order paid in the window may have started on any day before it.
+    files = cubes.usable(RECONCILE_CUBE, dt.date.min, dt.date.max, root=root) if cube else None
+    sql = RECONCILE_SQL.format(source=RECONCILE_VIEW, where=where)
+    if files:
+        cubes.attach(con, files, prefix="reconcile_")
+        sql = RECONCILE_SQL.format(source="reconcile_view", where=where).replace("count(*)", "sum(n)")
     # Only this module's SQL and the framework's WHERE (column names and "?") reach the text.
-    fetched = con.execute(RECONCILE_SQL.format(where=where), params).fetchall()  # noqa: S608
+    fetched = con.execute(sql, params).fetchall()
     labels = names("district", [r[0] for r in fetched if r[0] is not None])
     rows = []
     total = {k: 0 for k, _l, unit in RECONCILE_COLUMNS if unit != "text"}
@@ -80,6 +106,7 @@ def reconcile(con, where, params, tokens, user, q) -> list[dict]:
     return [
         {
             "key": "reconcile",
+            "source": "cube" if files else "raw",
             "title": _("票据与缴费核对"),
             "columns": [(k, label, unit) for k, label, unit in RECONCILE_COLUMNS],
             "rows": rows,
@@ -101,7 +128,7 @@ RECEIPTS = register(
         title=_("票据数据统计"),
         description=_("窗口内开具的电子票据：合并开票、红冲、号段，以及票据与缴费的核对。"),
         view="receipts",
-        datasets=("receipts", "payments"),
+        datasets=("receipts", "orders"),
         filters=("district",),
         levels=("district",),
         measures=(
