@@ -16,6 +16,7 @@ def devices_mark_offline_every_minute() -> int:
     with acting_as(None, channel="task"):
         return devices_mark_offline()
 
+
 from .services.occupations import occupations_tick_task  # noqa: E402, F401  (every minute: start/end occupations)
 
 
@@ -43,7 +44,9 @@ def reconcile_yesterday() -> int:
         return reconcile(date=yesterday()).pk
 
 
-@db_periodic_task(crontab(hour="16", minute="10"), name="parking.permits_daily")  # 00:10 Asia/Shanghai (UTC crontab)
+@db_periodic_task(
+    crontab(hour="16", minute="10"), name="parking.permits_daily"
+)  # 00:10 Asia/Shanghai (UTC crontab)
 def permits_daily_task() -> dict:
     """Every day at 00:10 Beijing time: expire residential permits past their end, send expiry reminders."""
     from .services.permits import permits_daily
@@ -102,4 +105,8 @@ def stats_query_schedules() -> list[int]:
         return schedules_run_due()
 
 
-from .reports.tasks import reports_monthly, reports_weekly  # noqa: E402, F401  (weekly/monthly parking reports)
+from .reports.tasks import (  # noqa: E402, F401  (weekly/monthly parking reports)
+    report_generate,
+    reports_monthly,
+    reports_weekly,
+)

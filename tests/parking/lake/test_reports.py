@@ -261,18 +261,34 @@ def test_download_checks_the_digest_and_is_scoped(world):
     assert {r["id"] for r in leader.get("/api/v1/parking/stats/reports").json()} == {dc.pk, xc.pk, city.pk}
 
 
-def test_generate_on_demand_through_the_page_and_the_api(world, monkeypatch):
+def test_generate_on_demand_through_the_page_and_the_api(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
+    """On demand a report is queued and a Huey job builds it as the requester (immediate in the tests)."""
     # The page and API generate "now": pin the date so the demo's month has ended.
     monkeypatch.setattr(timezone, "now", lambda: world.now)
     client = Client()
     client.force_login(world.manager_dc)
-    response = client.post(
-        "/parking/stats/reports/",
-        {"kind": "weekly", "period": world.week.label, "district": world.dongcheng.pk},
-    )
-    assert response.status_code == 302
+    form = {"kind": "weekly", "period": world.week.label, "district": world.dongcheng.pk}
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post("/parking/stats/reports/", form)
+        assert client.post("/parking/stats/reports/", form).status_code == 302  # a double click
+    assert response.status_code == 302 and len(queued) == 1  # one job
     report = ParkingReport.objects.get(kind="weekly", district=world.dongcheng)
-    assert report.generated_by == world.manager_dc
+    assert report.status == "queued" and report.requested_by == world.manager_dc and not report.docx_path
+    page = client.get("/parking/stats/reports/").content.decode()
+    assert 'data-status="queued"' in page and 'http-equiv="refresh"' in page
+    assert AuditEntry.objects.filter(action="parking.report.request", object_id=str(report.pk)).count() == 1
+    queued[0]()  # the worker runs the job
+    report.refresh_from_db()
+    assert report.status == "done" and report.version == 1 and report.generated_by == world.manager_dc
+    assert (
+        docx_tables(files(report)["docx"])
+        and 'http-equiv="refresh"' not in client.get("/parking/stats/reports/").content.decode()
+    )
+    assert tasks.report_generate.call_local(report.pk) == "done"  # a second run of the job: nothing new
+    report.refresh_from_db()
+    assert report.version == 1
     bad = client.post("/parking/stats/reports/", {"kind": "weekly", "period": "2026-W60"})
     assert bad.status_code == 400 and "data-error" in bad.content.decode()
     api = client.post(
@@ -281,14 +297,65 @@ def test_generate_on_demand_through_the_page_and_the_api(world, monkeypatch):
         content_type="application/json",
     )
     assert api.status_code == 400 and api.json()["code"] == "unknown_district"
+    assert ParkingReport.objects.count() == 1  # bad input queues nothing
     leader = Client()
     leader.force_login(world.leader)
-    made = leader.post(
-        "/api/v1/parking/stats/reports",
-        {"kind": "monthly", "period": world.month.label},
-        content_type="application/json",
+    with django_capture_on_commit_callbacks(execute=True):
+        made = leader.post(
+            "/api/v1/parking/stats/reports",
+            {"kind": "monthly", "period": world.month.label},
+            content_type="application/json",
+        )
+    assert made.status_code == 202 and made.json()["district"] is None and made.json()["status"] == "queued"
+    polled = leader.get(f"/api/v1/parking/stats/reports/{made.json()['id']}").json()
+    assert (
+        polled["status"] == "done"
+        and polled["version"] == 1
+        and polled["generated_by_name"] == world.leader.username
     )
-    assert made.status_code == 201 and made.json()["district"] is None and made.json()["version"] == 1
+    assert client.get(f"/api/v1/parking/stats/reports/{made.json()['id']}").status_code == 404  # the city's
+    # Asking again replaces it: the stored version stays downloadable while the job waits.
+    with django_capture_on_commit_callbacks() as queued:
+        again = leader.post("/parking/stats/reports/", {"kind": "monthly", "period": world.month.label})
+    assert again.status_code == 302
+    waiting = leader.get(f"/api/v1/parking/stats/reports/{made.json()['id']}").json()
+    assert waiting["status"] == "queued" and waiting["version"] == 1
+    assert leader.get(f"/parking/stats/reports/{made.json()['id']}/docx/").status_code == 200
+    queued[0]()
+    assert leader.get(f"/api/v1/parking/stats/reports/{made.json()['id']}").json()["version"] == 2
+
+
+def test_a_failed_job_is_on_the_row(world, monkeypatch, django_capture_on_commit_callbacks):
+    """The requester lost their account before the job ran: failed, with the reason; a stored
+    version is kept (done, with the error); a request after the job was lost queues it again."""
+    monkeypatch.setattr(timezone, "now", lambda: world.now)
+    user = world.manager_dc
+    with django_capture_on_commit_callbacks() as queued:
+        report = services.parkingreport_request(actor=user, kind="weekly", district=world.dongcheng)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    queued[0]()
+    report.refresh_from_db()
+    assert report.status == "failed" and "停用" in report.error and not report.docx_path
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    stored = services.parkingreport_generate(actor=user, kind="weekly", district=world.dongcheng)
+    assert stored.pk == report.pk and stored.status == "done" and stored.version == 1 and stored.error == ""
+    with django_capture_on_commit_callbacks() as queued:
+        services.parkingreport_request(actor=user, kind="weekly", district=world.dongcheng)
+    # A job lost with its worker: after STALE_JOB a new request queues it again.
+    later = world.now + services.STALE_JOB + dt.timedelta(minutes=1)
+    with django_capture_on_commit_callbacks() as requeued:
+        services.parkingreport_request(actor=user, kind="weekly", district=world.dongcheng, now=later)
+    assert len(queued) == len(requeued) == 1
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    requeued[0]()
+    report.refresh_from_db()
+    assert report.status == "done" and report.version == 1 and "停用" in report.error
+    assert (
+        services.parkingreport_file(actor=world.leader, report=report, ext="docx")[0] == files(report)["docx"]
+    )
 
 
 def test_cli_generates_and_refuses_bad_input_with_exit_2(world):

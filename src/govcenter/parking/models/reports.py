@@ -4,6 +4,11 @@ stored Word and Excel files and their SM3 digests (checked at every download).
 
 Regenerating replaces the row's files with a new ``version``; the row stays unique per
 kind + period start + district (two partial constraints, since NULL districts never collide).
+
+On demand (the page and the API) a report is *requested*: the row is ``queued`` (with who asked
+and when) and a Huey job builds it (``running``, then ``done``); a stored version stays
+downloadable meanwhile. A failed job leaves its error on the row (``failed`` when there is no
+stored version, else back to ``done`` with the previous files).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ class ParkingReportKind(models.TextChoices):
 
 
 class ParkingReportStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("生成中")
     DONE = "done", _("已生成")
     FAILED = "failed", _("生成失败")
 
@@ -56,6 +63,11 @@ class ParkingReport(ScopedModel):
     generated_by_name = models.CharField(_("生成人"), max_length=150, blank=True)
     duration_ms = models.PositiveIntegerField(_("耗时（毫秒）"), default=0)
     error = models.TextField(_("错误"), blank=True)
+    requested_at = models.DateTimeField(_("申请时间"), null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("申请人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
 
     # The city version (district NULL) is not in any district's scope: only a full scope sees it
     # through restrict(); the services add it for holders of view_city_parkingreport.

@@ -1,8 +1,10 @@
 """``/api/v1/parking/stats/reports`` — the weekly and monthly reports (statistics 8 and 9).
 
 * ``GET stats/reports`` — the stored reports the caller may see (scoped, as the page);
-* ``POST stats/reports`` — generate one on demand as the caller (``kind``, ``period``,
-  ``district``); 201 with the row; bad input 400 ``{"code","message","details"}``;
+* ``POST stats/reports`` — queue one on demand (``kind``, ``period``, ``district``): a Huey job
+  generates it as the caller; 202 with the row (``status`` queued, or already queued / running
+  — poll ``GET stats/reports/<id>``); bad input 400 ``{"code","message","details"}``, nothing queued;
+* ``GET stats/reports/<id>`` — one report (its status, error, version);
 * ``GET stats/reports/<id>/<docx|xlsx>`` — the file after its SM3 check (409 ``file_corrupt``
   when tampered with); audited.
 """
@@ -33,7 +35,7 @@ class ParkingReportSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "label", "period_start", "period_end", "district", "district_code", "version",
             "parameters", "status", "docx_sm3", "xlsx_sm3", "summary", "generated_at", "generated_by_name",
-            "duration_ms", "error",
+            "duration_ms", "error", "requested_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -64,20 +66,34 @@ class ParkingReportListView(APIView):
 
     @extend_schema(
         request=ParkingReportCreateSerializer,
-        responses={201: ParkingReportSerializer},
+        responses={202: ParkingReportSerializer},
         tags=["parking-stats"],
     )
     def post(self, request):
         data = ParkingReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         district = services.district_of(request.user, data.validated_data.get("district"))
-        report = services.parkingreport_generate(
+        report = services.parkingreport_request(
             actor=request.user,
             kind=data.validated_data["kind"],
             label=data.validated_data.get("period") or None,
             district=district,
         )
-        return Response(ParkingReportSerializer(report).data, status=status.HTTP_201_CREATED)
+        return Response(ParkingReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ParkingReportDetailView(APIView):
+    """One report the caller may see: its status while queued or running, then its version."""
+
+    permission_classes = [IsAuthenticated, FunctionPermission]
+    read_permissions = (services.VIEW_PERMISSION,)
+
+    @extend_schema(
+        responses=ParkingReportSerializer, tags=["parking-stats"], operation_id="parking_stats_report_detail"
+    )
+    def get(self, request, pk: int):
+        report = get_object_or_404(services.parkingreport_list(request.user), pk=pk)
+        return Response(ParkingReportSerializer(report).data)
 
 
 class ParkingReportFileView(APIView):
@@ -101,5 +117,6 @@ class ParkingReportFileView(APIView):
 
 urlpatterns = [
     path("stats/reports", ParkingReportListView.as_view(), name="stats-reports"),
+    path("stats/reports/<int:pk>", ParkingReportDetailView.as_view(), name="stats-report"),
     path("stats/reports/<int:pk>/<str:ext>", ParkingReportFileView.as_view(), name="stats-report-file"),
 ]

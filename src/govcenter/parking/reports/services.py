@@ -7,6 +7,12 @@
   their SM3 digests, audited in the same transaction. One row per kind + period + district:
   regenerating replaces its files with a new version; ``replace=False`` (the schedule) keeps a
   report that is already there.
+* :func:`parkingreport_request` — on demand (the page, the API): check the request now (bad
+  input is a 400 at once), mark the row ``queued`` and hand the work to a Huey job
+  (:func:`parkingreport_run`, task ``parking.report_generate``), which generates it as the user
+  who asked. A report already queued or running is not queued twice; a stored version stays
+  downloadable until the new one replaces it. A month's city report over a year of Beijing
+  data takes seconds to tens of seconds: no request waits for it.
 * :func:`parkingreport_list` — the reports the caller may see (scoped: a district's staff see
   their district's versions, the city version only with ``view_city_parkingreport`` or a full
   scope).
@@ -22,6 +28,7 @@ schedule acts as the system (``actor=None``) with a full scope.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import shutil
 import time
@@ -48,6 +55,7 @@ from ..stats2.common import StatQuery
 from . import render
 from .sections import SECTIONS, Context, gather
 
+log = logging.getLogger(__name__)
 SYSTEM = None
 VIEW_PERMISSION = "parking.view_parkingreport"
 ADD_PERMISSION = "parking.add_parkingreport"
@@ -60,6 +68,9 @@ AUDIT_FIELDS = [
     "kind", "label", "period_start", "period_end", "district_id", "version", "status",
     "docx_path", "docx_sm3", "xlsx_path", "xlsx_sm3", "duration_ms",
 ]  # fmt: skip
+# A queued or running job older than this is taken as lost (a worker died): a new request queues it again.
+STALE_JOB = dt.timedelta(minutes=30)
+PENDING = (ParkingReportStatus.QUEUED, ParkingReportStatus.RUNNING)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
@@ -278,15 +289,17 @@ def parkingreport_generate(
     old_folder = None
     try:
         with transaction.atomic():
-            report = ParkingReport.objects.select_for_update(of=("self",)).filter(**_key(period, district)).first()
+            report = (
+                ParkingReport.objects.select_for_update(of=("self",)).filter(**_key(period, district)).first()
+            )
             if report is None:
                 report = ParkingReport.objects.create(**_key(period, district), **values)
             else:
                 if report.docx_path:
                     old_folder = (var / report.docx_path).parent
+                    report.version += 1  # a row only queued so far gets its first version
                 for name, value in values.items():
                     setattr(report, name, value)
-                report.version += 1
                 report.save()
             audit.record(
                 action="parking.report.generate",
@@ -307,10 +320,11 @@ def _record_failure(actor, period, district, parameters, generated_at, exc, star
         return
     message = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction.atomic():
-        report = ParkingReport.objects.select_for_update(of=("self",)).filter(**_key(period, district)).first()
+        report = (
+            ParkingReport.objects.select_for_update(of=("self",)).filter(**_key(period, district)).first()
+        )
         if report is not None:
-            report.error = message
-            report.save(update_fields=["error"])
+            _failed(report, message)
             return
         user = None if actor is SYSTEM else actor
         ParkingReport.objects.create(
@@ -321,10 +335,93 @@ def _record_failure(actor, period, district, parameters, generated_at, exc, star
         )  # fmt: skip
 
 
+def _failed(report: ParkingReport, message: str) -> None:
+    """Record a failure on a stored row: a row with files keeps them (done), one without is failed."""
+    report.error = message
+    report.status = ParkingReportStatus.DONE if report.docx_path else ParkingReportStatus.FAILED
+    report.save(update_fields=["error", "status"])
+
+
+def parkingreport_request(
+    *, actor, kind: str, label: str | None = None, district: District | None = None, now=None
+) -> ParkingReport:
+    """Queue the report of the period (and district) for a Huey job; returns its row (``queued``,
+    or already queued / running). The request is checked now: permission, period, scope."""
+    from django.db import IntegrityError
+
+    _require(actor, ADD_PERMISSION)
+    now = (now or timezone.now()).replace(microsecond=0)
+    period = parse_period(kind, label, timezone.localtime(now).date())
+    report_scope(actor, district)
+    try:
+        with transaction.atomic():
+            report = (
+                ParkingReport.objects.select_for_update(of=("self",)).filter(**_key(period, district)).first()
+            )
+            if (
+                report is not None
+                and report.status in PENDING
+                and report.requested_at is not None
+                and now - report.requested_at < STALE_JOB
+            ):
+                return report  # on its way: one job per report
+            if report is None:
+                report = ParkingReport(
+                    **_key(period, district), period_end=period.end, label=period.label, generated_at=now,
+                    parameters={"kind": period.kind, "period": period.label, "start": period.start.isoformat(),
+                                "end": period.end.isoformat(), "district": district.code if district else None},
+                )  # fmt: skip
+            report.status = ParkingReportStatus.QUEUED
+            report.requested_at, report.requested_by = now, actor
+            report.error = ""
+            report.save()
+            audit.record(
+                action="parking.report.request",
+                obj=report,
+                changes={
+                    "after": {"kind": period.kind, "period": period.label, "district_id": report.district_id}
+                },
+            )
+            from ..tasks import report_generate
+
+            transaction.on_commit(lambda: report_generate(report.pk))
+    except IntegrityError:  # another request created the row first: that one is queued
+        return ParkingReport.objects.get(**_key(period, district))
+    return report
+
+
+def parkingreport_run(report_id: int, *, now=None, lake_root=None) -> ParkingReport:
+    """The job of a queued report: claim it (queued → running, so it runs once) and generate it as
+    the user who asked, with their permission and scope as they are now. Failures are on the row."""
+    claimed = ParkingReport.objects.filter(pk=report_id, status=ParkingReportStatus.QUEUED).update(
+        status=ParkingReportStatus.RUNNING
+    )
+    report = ParkingReport.objects.select_related("district", "requested_by").get(pk=report_id)
+    if not claimed:
+        return report
+    actor = report.requested_by
+    try:
+        if actor is None or not actor.is_active:
+            raise PermissionDenied(_("申请人已停用，报告未生成。"))
+        return parkingreport_generate(
+            actor=actor, kind=report.kind, label=report.label, district=report.district, now=now,
+            lake_root=lake_root,
+        )  # fmt: skip
+    except (ServiceError, PermissionDenied) as exc:
+        message = str(getattr(exc, "detail", exc))
+    except Exception as exc:  # recorded on the row by parkingreport_generate; the traceback is logged
+        log.exception("parking report %s failed", report_id)
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+    with transaction.atomic():
+        report = ParkingReport.objects.select_for_update(of=("self",)).get(pk=report_id)
+        _failed(report, message)
+    return report
+
+
 def parkingreport_list(actor):
     """The reports the caller may see, newest period first (scoped; the city version by permission)."""
     _require(actor, VIEW_PERMISSION)
-    qs = ParkingReport.objects.select_related("district")
+    qs = ParkingReport.objects.select_related("district", "requested_by")
     if actor is SYSTEM or scope_for(actor).all:
         return qs
     visible = qs.restrict(actor)

@@ -1,4 +1,5 @@
-"""The schedule: the weekly report every Monday 06:00 (the previous ISO week) and the monthly
+"""The on-demand job (``parking.report_generate``: a report the page or the API queued) and the
+schedule: the weekly report every Monday 06:00 (the previous ISO week) and the monthly
 report on the 1st at 06:00 (the previous month), Beijing time — the city's and each district
 unit's version. Huey's crontab runs in UTC here: 06:00 Beijing is 22:00 UTC the day before, so
 the jobs fire then and check the Beijing date themselves. Idempotent (see
@@ -10,12 +11,12 @@ import datetime as dt
 
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from govcenter.core.context import acting_as
 
 from ..models.reports import ParkingReportKind
-from .services import generate_due
+from .services import generate_due, parkingreport_run
 
 
 def due_kinds(today: dt.date) -> list[str]:
@@ -47,3 +48,15 @@ def reports_weekly() -> int:
 def reports_monthly() -> int:
     """The 1st 06:00 Beijing (22:00 UTC the day before): last month's reports."""
     return run_due(ParkingReportKind.MONTHLY)
+
+
+@db_task(name="parking.report_generate")
+def report_generate(report_id: int) -> str:
+    """A report queued on demand (services.parkingreport_request), generated as the user who asked."""
+    from ..models.reports import ParkingReport
+
+    report = ParkingReport.objects.select_related("requested_by").filter(pk=report_id).first()
+    if report is None:  # deleted meanwhile
+        return "missing"
+    with acting_as(report.requested_by, channel="task"):
+        return parkingreport_run(report_id).status

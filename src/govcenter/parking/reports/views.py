@@ -1,8 +1,9 @@
 """The report pages under /parking/stats/reports/.
 
 * ``stats/reports/`` — GET: the stored reports the caller may see (scoped) and, for holders of
-  ``add_parkingreport``, the generate form; POST (kind + period + district): generate on demand
-  as the requesting user and come back to the list (bad input: the form again, status 400).
+  ``add_parkingreport``, the generate form; POST (kind + period + district): queue it (a Huey
+  job generates it as the requesting user) and come back to the list, which refreshes itself
+  while a report is queued or running (bad input: the form again, status 400, nothing queued).
 * ``stats/reports/<id>/<docx|xlsx>/`` — a stored file after its SM3 check (a tampered file is
   refused with 409); every download audited by the service. Another district's report is 404.
 """
@@ -39,7 +40,7 @@ def report_list(request):
         if not request.user.has_perm(services.ADD_PERMISSION):
             raise PermissionDenied(_("没有生成停车统计报告的权限。"))
         try:
-            report = services.parkingreport_generate(
+            report = services.parkingreport_request(
                 actor=request.user,
                 kind=form["kind"],
                 label=form["period"],
@@ -48,10 +49,14 @@ def report_list(request):
         except ServiceError as exc:
             status, error = 400, str(exc.detail)
         else:
-            messages.success(request, _("已生成报告：%(report)s") % {"report": report.label})
+            messages.success(
+                request, _("已加入生成队列：%(report)s，完成后可在下方下载。") % {"report": report.label}
+            )
             return redirect("parking:stats_reports")
+    reports = list(services.parkingreport_list(request.user)[:200])
     context = {
-        "reports": services.parkingreport_list(request.user)[:200],
+        "reports": reports,
+        "pending": any(r.status in services.PENDING for r in reports),
         "can_generate": request.user.has_perm(services.ADD_PERMISSION),
         "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
         "kinds": ParkingReportKind.choices,
