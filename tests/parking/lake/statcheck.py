@@ -5,7 +5,9 @@
 * :func:`assert_surfaces_agree` — the API, the page and the Excel export show the numbers
   of :func:`compute` (the page's table cells and the sheet's cells are the displayed values);
 * :func:`assert_rollup_gives_the_raw_numbers` — a statistic cubed as a rollup answers as
-  its raw facts do, for a window in the past and for a window that runs until "now".
+  its raw facts do, for a window in the past and for a window that runs until "now";
+* :func:`assert_builder_agrees` (part of the surfaces) — the query builder (statistic 10) over
+  the statistic's source gives its total, its district rows and its breakdowns' groups.
 """
 
 from __future__ import annotations
@@ -88,7 +90,47 @@ def assert_surfaces_agree(user, stat, params: dict) -> dict:
         assert [r[i] for r in data_rows] == [display(r[m.key], m.unit) for r in body["rows"]], m.key
     assert len(book.worksheets) == 1 + len(stat.breakdowns) + len(body["extra"])
     assert AuditEntry.objects.filter(action=f"parking.stats.{stat.slug}.export").exists()
+    assert_builder_agrees(user, stat, params, body)
     return body
+
+
+def assert_builder_agrees(user, stat, params: dict, body: dict) -> None:
+    """The builder's source of ``stat`` (its own, or the orders' for a statistic over the orders)
+    answers the API's numbers: total, per district, and per group of each breakdown it offers."""
+    from govcenter.parking.stats2 import builder
+
+    source = builder.SOURCES["orders"] if stat.view == "orders" else builder.SOURCES.get(stat.slug)
+    assert source is not None, stat.slug
+    keys = [m.key for m in stat.measures if m.key in source.measure_keys]
+    assert keys, stat.slug
+    spec = {
+        "source": source.key,
+        "measures": keys[: builder.MAX_MEASURES],
+        "window": {"start": params["start"], "end": params["end"]},
+        "filters": {k: params[k] for k in ("district",) if params.get(k)},
+    }
+    total = builder.query(user, spec).total
+    assert total == {k: body["total"][k] for k in spec["measures"]}, stat.slug
+    by_district = builder.query(user, spec | {"dimensions": ["district"]}).rows
+    if "district" in stat.levels and body.get("level") == "district":
+        got = {r["district"]: {k: r[k] for k in spec["measures"]} for r in by_district}
+        assert got == {r["id"]: {k: r[k] for k in spec["measures"]} for r in body["rows"]}, stat.slug
+    for b in stat.breakdowns:
+        if b.key not in source.dimensions or source.dimension(b.key).kind != "own":
+            continue
+        measures = [k for k in b.measures if k in source.measure_keys]
+        rows = builder.query(user, spec | {"measures": measures, "dimensions": [b.key]}).rows
+        got = {str(r[b.key]): {"label": r[f"{b.key}_label"], **{k: r[k] for k in measures}} for r in rows}
+        want = {
+            str(g["key"]): {"label": g["label"], **{k: g[k] for k in measures}}
+            for g in body["breakdowns"][b.key]
+        }
+        # A breakdown lists its fixed groups even when empty; the builder only the groups it found.
+        assert got == {g: v for g, v in want.items() if g in got}, (stat.slug, b.key)
+        assert all(not any(v[k] for k in measures) for g, v in want.items() if g not in got), (
+            stat.slug,
+            b.key,
+        )
 
 
 def _same(stat, user, q, now) -> None:

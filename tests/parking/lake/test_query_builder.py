@@ -418,6 +418,17 @@ def test_page_renders_and_exports_what_is_on_screen(world):
     assert rows[-1][1] == result.total["orders"] and rows[-1][2] == round(result.total["paid_fen"] / 100, 2)
     bad = client.get("/parking/stats/query/", {"measures": "orders", "hour_from": "20", "hour_to": "20"})
     assert bad.status_code == 400 and 'data-error="invalid_hours"' in bad.content.decode()
+    # Another source with nothing ticked: its first measure; the form knows which filters it takes.
+    other = client.get(
+        "/parking/stats/query/", {"source": "complaints", "dimensions": ["category"], **world.window}
+    )
+    html = other.content.decode()
+    assert other.status_code == 200 and 'role="alert" data-error' not in html
+    assert 'value="complaints" data-filters="district weekdays"' in html
+    assert (
+        'value="orders" data-filters="district road segment area_class vehicle_class hours weekdays pay_channels area"'
+        in html
+    )
     nobody = Client()
     nobody.force_login(world.nobody)
     assert nobody.get("/parking/stats/query/").status_code == 403
@@ -445,3 +456,40 @@ def test_demo_area_is_a_valid_beijing_polygon():
     poly = builder.parse_polygon(NIGHT_AREA[1])
     assert poly.area > 0
     assert StatArea.Kind.NIGHT == "night_economy" and SavedQuery  # models importable
+
+
+def test_the_statistics_are_sources_with_their_own_dimensions(world):
+    """Every statistic over its own view is a source (its measures and breakdowns, one definition);
+    a filter its rows cannot take is refused (statistics/statcheck compare their numbers)."""
+    from govcenter.parking.stats2.catalog import STATISTICS
+
+    listed = {s["key"]: s for s in builder.whitelist()["sources"]}
+    for slug, stat in STATISTICS.items():
+        if stat.view in ("orders", "payments"):
+            continue  # the orders source carries them
+        source = listed[slug]
+        assert [m["key"] for m in source["measures"]] == [m.key for m in stat.measures]
+        assert "district" in [d["key"] for d in source["dimensions"]]
+        assert ("area" in source["filters"]) == ("segment" in stat.filters)
+    complaints = STATISTICS["complaints"]
+    assert {"category", "channel"} <= set(builder.SOURCES["complaints"].dimensions)
+    base = {"source": "complaints", "measures": ["complaints"], "window": world.window}
+    result = builder.query(world.leader, base | {"dimensions": ["category", "month"]})
+    assert result.total["complaints"] == sum(r["complaints"] for r in result.rows)
+    assert result.columns[0]["label"] == str(complaints.breakdowns[0].label)
+    for spec, code in (
+        (base | {"area": {"kind": "segments", "codes": ["X"]}}, "unsupported_filter"),
+        (base | {"filters": {"hours": [18, 24]}}, "unsupported_filter"),
+        (base | {"filters": {"area_class": 1}}, "unsupported_filter"),
+        (base | {"dimensions": ["hour"]}, "unknown_dimension"),
+        (base | {"measures": ["orders"]}, "unknown_measure"),
+    ):
+        with pytest.raises(ServiceError) as exc:
+            builder.query(world.leader, spec)
+        assert exc.value.error_code == code, spec
+    monitoring = builder.query(
+        world.leader,
+        {"source": "monitoring", "measures": ["device_days"], "window": world.window, "area": {"kind": "segments",
+         "codes": [Space.objects.first().segment.code]}},
+    )  # fmt: skip
+    assert monitoring.spec.area is not None and len(monitoring.spec.area.segment_ids) == 1

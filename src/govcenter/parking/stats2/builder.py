@@ -94,8 +94,11 @@ WEEKDAYS = {
 class Dimension:
     key: str
     label: Any
-    sql: str  # may use {time} (the source's time column) and {date} (its date column)
+    # May use {time} (the source's time column), {date} (its date column), {channel} and the
+    # window tokens ({as_of} …) of .framework.
+    sql: str
     kind: str = "value"  # district | road | segment | area_class | … (how to label values)
+    labels: Any = None  # a source's own dimension: value → label (dict or callable), as a Breakdown's
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,15 @@ class Source:
     extended_view: str | None = None
     extended: frozenset = frozenset()
     datasets: tuple[str, ...] = ()
+    # Dimensions of this source alone (a statistic's breakdowns: category, stage …), by key.
+    own_dimensions: tuple[Dimension, ...] = ()
+    area: bool = True  # its rows carry segment_id (an area filter applies)
 
     def measure(self, key: str) -> Measure:
         return next(m for m in self.measures if m.key == key)
+
+    def dimension(self, key: str) -> Dimension:
+        return next((d for d in self.own_dimensions if d.key == key), None) or DIMENSIONS[key]
 
     @property
     def measure_keys(self) -> tuple[str, ...]:
@@ -256,11 +265,58 @@ SOURCES: dict[str, Source] = {
 }
 
 
+_BY_DAY = ("date",)  # a breakdown by the date is the builder's own date dimension
+
+
+def source_of(stat, label=None) -> Source:
+    """A registered statistic's view as a builder source: its measures (one definition: the same
+    objects, rates and averages derived from its sums), its breakdowns as dimensions, the date,
+    week, month and weekday of its window's date, the district (and road / segment where it has
+    them), its filters, and areas where its rows carry segments."""
+    place = ("district", *(k for k in ("road", "segment") if k in stat.filters))
+    own = tuple(
+        Dimension(b.key, b.label, b.sql, "own", b.labels)
+        for b in stat.breakdowns
+        # A breakdown limited to some rows of a union view would mislabel the others: left out.
+        if b.where is None and b.sql not in _BY_DAY and b.key not in DIMENSIONS
+    )
+    return Source(
+        key=stat.slug,
+        label=label or stat.title,
+        view=stat.view,
+        base=stat.base,
+        date_col=stat.date_col,
+        measures=stat.measures,
+        dimensions=(*place, "date", "week", "month", "weekday", *(d.key for d in own)),
+        filters=tuple(f for f in common.ALL_FILTERS if f in stat.filters),
+        extra_filters=("weekdays",),
+        time_col="",
+        datasets=stat.datasets,
+        own_dimensions=own,
+        area="segment" in stat.filters,
+    )
+
+
+def _statistic_sources() -> dict[str, Source]:
+    """One source per registered statistic other than the two above (their views are the orders)."""
+    from .catalog import STATISTICS
+
+    return {
+        slug: source_of(stat)
+        for slug, stat in STATISTICS.items()
+        if stat.view not in ("orders", "payments") and slug not in SOURCES
+    }
+
+
+SOURCES.update(_statistic_sources())
+
+
 def _check_registry() -> None:
     for s in SOURCES.values():
         keys = set(s.measure_keys)
-        assert not keys & set(DIMENSIONS), s.key
-        assert set(s.dimensions) <= set(DIMENSIONS), s.key
+        own = {d.key for d in s.own_dimensions}
+        assert not keys & (set(DIMENSIONS) | own), s.key
+        assert set(s.dimensions) <= set(DIMENSIONS) | own, s.key
 
 
 _check_registry()
@@ -274,8 +330,8 @@ def whitelist() -> dict:
                 "key": s.key,
                 "label": str(s.label),
                 "measures": [{"key": m.key, "label": str(m.label), "unit": m.unit} for m in s.measures],
-                "dimensions": [{"key": d, "label": str(DIMENSIONS[d].label)} for d in s.dimensions],
-                "filters": [*s.filters, *s.extra_filters, "area"],
+                "dimensions": [{"key": d, "label": str(s.dimension(d).label)} for d in s.dimensions],
+                "filters": [*s.filters, *s.extra_filters, *(["area"] if s.area else [])],
             }
             for s in SOURCES.values()
         ],
@@ -582,6 +638,8 @@ def parse_spec(user, raw, *, allow_area_ids=()) -> Spec:
     for c in channels:
         if c not in CHANNELS:
             raise bad("invalid_pay_channel", _("未知的支付渠道。"), pay_channel=str(c)[:40])
+    if raw.get("area") not in (None, "", {}) and not source.area:
+        raise bad("unsupported_filter", _("该数据源的记录不含路段，不能按区域筛选。"), area=source.key)
     area = resolve_area(user, raw.get("area"), allow_area_ids=allow_area_ids)
     sort = None
     raw_sort = raw.get("sort")
@@ -632,16 +690,20 @@ def build_sql(user, spec: Spec, *, now=None) -> tuple[str, str, list, list[str]]
     return view, " AND ".join(clauses), params, needed
 
 
-def _dim_sql(src: Source, key: str) -> str:
-    return DIMENSIONS[key].sql.format(time=src.time_col, date=src.date_col, channel=src.channel_col)
+def _dim_sql(src: Source, key: str, tokens: dict) -> str:
+    return src.dimension(key).sql.format(
+        time=src.time_col, date=src.date_col, channel=src.channel_col, **tokens
+    )
 
 
 def _finish(src: Source, row: dict, keys: list[str]) -> dict:
+    """Derived measures in declaration order (one may use another), when one is asked for."""
+    derive = any(src.measure(k).derive is not None for k in keys)
     for m in src.measures:
         if m.key not in row and m.derive is None:
             continue
         if m.derive is not None:
-            if m.key in keys:
+            if derive:
                 row[m.key] = m.derive(row)
         elif m.unit in ("count", "fen"):
             row[m.key] = int(row.get(m.key) or 0)
@@ -719,7 +781,7 @@ def run(
     view, where, params, needed = build_sql(user, spec, now=now)
     tokens = window_tokens(spec.query, now or timezone.now())
     select = ", ".join(f"{src.measure(k).sql.format(**tokens)} AS {k}" for k in needed)
-    dims = [_dim_sql(src, d) for d in spec.dimensions]
+    dims = [_dim_sql(src, d, tokens) for d in spec.dimensions]
     con = connection(root, datasets=src.datasets or None)  # only the source's views are bound
     guard = _Guard(con, timeout)
     try:
@@ -753,7 +815,7 @@ def run(
         con.close()
     total = _finish(src, dict(zip(needed, total_row, strict=True)), spec.measures)
     total = {k: total.get(k) for k in spec.measures}
-    labels = _labels(spec.dimensions, fetched)
+    labels = _labels(src, spec.dimensions, fetched)
     rows = []
     for r in fetched:
         row = {}
@@ -770,7 +832,7 @@ def run(
         if desc:  # keep None last
             rows.sort(key=lambda row: row[key] is None)
     columns = [
-        {"key": d, "label": str(DIMENSIONS[d].label), "kind": "dimension", "unit": ""}
+        {"key": d, "label": str(src.dimension(d).label), "kind": "dimension", "unit": ""}
         for d in spec.dimensions
     ]
     columns += [
@@ -797,13 +859,18 @@ _STATES = {
 }
 
 
-def _labels(dims: list[str], fetched: list) -> dict[str, dict]:
+def _labels(src: Source, dims: list[str], fetched: list) -> dict[str, dict]:
+    from .framework import _label
+
     out: dict[str, dict] = {}
     for i, d in enumerate(dims):
         values = {_jsonable(r[i]) for r in fetched}
-        kind = DIMENSIONS[d].kind
+        dimension = src.dimension(d)
+        kind = dimension.kind
         ids = [v for v in values if v is not None]
-        if kind == "district":
+        if kind == "own":
+            m = {v: _label(dimension.labels, v) for v in ids}
+        elif kind == "district":
             m = dict(District.objects.filter(pk__in=ids).values_list("pk", "name_zh"))
         elif kind == "road":
             m = {

@@ -44,9 +44,11 @@ def spec_from_params(params) -> dict:
             raise builder.bad(
                 "invalid_spec", _("查询条件不是有效的 JSON。"), spec=params["spec"][:60]
             ) from None
+    source = builder.SOURCES.get(params.get("source") or "orders")
     spec: dict = {
         "source": params.get("source") or "orders",
-        "measures": params.getlist("measures") or ["orders"],
+        # No measure ticked: the source's first (an unknown source is refused by parse_spec).
+        "measures": params.getlist("measures") or ([source.measures[0].key] if source else []),
         "dimensions": [d for d in params.getlist("dimensions") if d],
         "window": {k: params.get(k) for k in ("start", "end") if params.get(k)},
     }

@@ -1,7 +1,8 @@
 /*
  * The query builder page (statistic 10): draw a polygon on the district map (ECharts geo, vendored;
  * GCJ-02 like the district files) — click adds a vertex, double-click closes the ring — into the
- * hidden input "polygon" as a GeoJSON Polygon; show only the chosen source's measures/dimensions.
+ * hidden input "polygon" as a GeoJSON Polygon; show only the chosen source's measures, dimensions
+ * and the filters its rows can take (the option's data-filters; the others are disabled, so not sent).
  * CSP: no inline script or style.
  */
 (function () {
@@ -14,6 +15,13 @@
       var on = el.getAttribute("data-source-fields") === source.value;
       el.hidden = !on;
       el.querySelectorAll("input").forEach(function (i) { i.disabled = !on; });
+    });
+    var chosen = source.options[source.selectedIndex];
+    var allowed = ((chosen && chosen.getAttribute("data-filters")) || "").split(" ");
+    form.querySelectorAll("[data-filter]").forEach(function (el) {
+      var on = allowed.indexOf(el.getAttribute("data-filter")) >= 0;
+      el.hidden = !on;
+      el.querySelectorAll("input, select").forEach(function (i) { i.disabled = !on; });
     });
   }
   source.addEventListener("change", showSource);
@@ -69,6 +77,8 @@
       try { var g = JSON.parse(input.value); points = g.coordinates[0].slice(0, -1); closed = true; draw(); } catch (err) { points = []; }
     }
     window.addEventListener("resize", function () { chart.resize(); });
+    // The map was hidden (a source without segments) when drawn: size it when it shows.
+    source.addEventListener("change", function () { chart.resize(); });
   }).catch(function () { el.textContent = el.dataset.errorText || ""; });
   form.querySelector("[data-clear-polygon]").addEventListener("click", function () {
     points = []; closed = false; sync(); draw();
