@@ -787,7 +787,6 @@ def run(
     try:
         with guard:
             # Only whitelist fragments and "?" placeholders reach the SQL text.
-            total_row = con.execute(f"SELECT {select} FROM {view} WHERE {where}", params).fetchone()  # noqa: S608
             fetched = []
             if dims:
                 group = ", ".join(f"{d} AS d{i}" for i, d in enumerate(dims))
@@ -807,6 +806,12 @@ def run(
                         code="too_large",
                         details={"rows": [str(n)], "limit": [str(limit)], "offer": ["background_export"]},
                     )
+            if dims and all(src.measure(k).additive for k in needed):
+                # Counts and sums: the groups add up to the total (the statistics' tests prove it
+                # for every measure of these units) — no second pass over the facts.
+                total_row = [sum(r[len(dims) + i] or 0 for r in fetched) for i in range(len(needed))]
+            else:
+                total_row = con.execute(f"SELECT {select} FROM {view} WHERE {where}", params).fetchone()  # noqa: S608
     except (duckdb.InterruptException, duckdb.Error) as exc:
         if guard.fired:
             raise timeout_error(timeout) from None

@@ -64,6 +64,8 @@ PERMITS = register(
         datasets=("permits", "orders"),
         filters=("district",),
         levels=("district",),
+        # A year's stays are found by scanning every order's permit_s: once per query, not per table.
+        materialize=True,
         measures=(
             Measure("applications", _("申请数"), f"count(*) FILTER (WHERE {_APP})"),
             Measure("renewals", _("其中续期"), f"count(*) FILTER (WHERE {_APP} AND is_renewal)"),
