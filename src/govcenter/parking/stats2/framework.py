@@ -304,14 +304,21 @@ def compute(
         view, select, where, params = source(sql_keys, "rows")
         result = StatResult(stat, q, {})
         result.source = "cube" if view.startswith("cube_") else "raw"
-        # Only names and SQL from the statistic's definition and "?" placeholders reach the text.
-        row = con.execute(f"SELECT {select} FROM {view} WHERE {where}", params).fetchone()  # noqa: S608
-        result.total = _finish(stat, dict(zip(sql_keys, row, strict=True)))
+        fetched = None
         if level is not None:
+            # Only names and SQL from the statistic's definition and "?" placeholders reach the text.
             fetched = con.execute(
                 f"SELECT {level}_id, {select} FROM {view} WHERE {where} GROUP BY 1 ORDER BY 1",  # noqa: S608
                 params,
             ).fetchall()
+        if fetched is not None and all(stat.measure(k).additive for k in sql_keys):
+            # Counts and sums: the drill rows partition the rows, so they add up to the total
+            # (a NULL place is a row too) — no second pass over the facts.
+            row = [sum(r[1 + i] or 0 for r in fetched) for i in range(len(sql_keys))]
+        else:
+            row = con.execute(f"SELECT {select} FROM {view} WHERE {where}", params).fetchone()  # noqa: S608
+        result.total = _finish(stat, dict(zip(sql_keys, row, strict=True)))
+        if level is not None:
             labels = names(level, [r[0] for r in fetched if r[0] is not None])
             for r in fetched:
                 code, name = labels.get(r[0], ("", "—"))
