@@ -209,6 +209,17 @@ def _key(period: Period, district: District | None) -> dict:
     return {"kind": period.kind, "period_start": period.start, "district": district}
 
 
+def _parameters(period: Period, district: District | None) -> dict:
+    """What a report is of (stored on its row; a generated one adds its sections and scope)."""
+    return {
+        "kind": period.kind,
+        "period": period.label,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "district": district.code if district else None,
+    }
+
+
 def parkingreport_generate(
     *,
     actor,
@@ -229,11 +240,7 @@ def parkingreport_generate(
         return existing
     started = time.monotonic()
     parameters = {
-        "kind": period.kind,
-        "period": period.label,
-        "start": period.start.isoformat(),
-        "end": period.end.isoformat(),
-        "district": district.code if district else None,
+        **_parameters(period, district),
         "sections": [f"{fn.__module__}.{fn.__name__}" for fn in SECTIONS],
         "scope": "system" if actor is SYSTEM else getattr(actor, "username", ""),
     }
@@ -368,8 +375,7 @@ def parkingreport_request(
             if report is None:
                 report = ParkingReport(
                     **_key(period, district), period_end=period.end, label=period.label, generated_at=now,
-                    parameters={"kind": period.kind, "period": period.label, "start": period.start.isoformat(),
-                                "end": period.end.isoformat(), "district": district.code if district else None},
+                    parameters=_parameters(period, district),
                 )  # fmt: skip
             report.status = ParkingReportStatus.QUEUED
             report.requested_at, report.requested_by = now, actor
@@ -409,7 +415,8 @@ def parkingreport_run(report_id: int, *, now=None, lake_root=None) -> ParkingRep
         )  # fmt: skip
     except (ServiceError, PermissionDenied) as exc:
         message = str(getattr(exc, "detail", exc))
-    except Exception as exc:  # recorded on the row by parkingreport_generate; the traceback is logged
+    except Exception as exc:  # the traceback is logged; the row gets the error below even when
+        # parkingreport_generate failed after its own _record_failure (saving the finished row)
         log.exception("parking report %s failed", report_id)
         message = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction.atomic():
