@@ -9,8 +9,25 @@ from django.core.management import call_command
 
 from govcenter.core.districts import load_districts
 from govcenter.parking.services.tariffs import tariff_seed_beijing_standard
+from govcenter.parking.stats2 import lake as stats_lake
 
 from .worlds import synced_org
+
+
+@pytest.fixture(autouse=True)
+def _sessions_leave_the_shared_database_empty():
+    """The statistics' DuckDB sessions share one database (stats2/lake.py): whatever a test ran,
+    nothing it made may outlive its session (every view and table TEMP)."""
+    yield
+    con = stats_lake._session()
+    try:
+        left = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND NOT internal "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal"
+        ).fetchall()
+    finally:
+        con.close()
+    assert left == []
 
 
 @pytest.fixture

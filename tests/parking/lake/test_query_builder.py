@@ -318,7 +318,7 @@ def test_query_timeout_is_a_503_with_the_offer(world, settings, monkeypatch):
         con = real(root, **kwargs)
         con.execute("ALTER VIEW orders RENAME TO orders_raw")
         con.execute(
-            "CREATE VIEW orders AS SELECT o.* FROM orders_raw o, range(50000000) r "
+            "CREATE TEMP VIEW orders AS SELECT o.* FROM orders_raw o, range(50000000) r "
             "WHERE (o.order_id + r.range) % 1000000007 = o.order_id % 1000000007"
         )
         return con

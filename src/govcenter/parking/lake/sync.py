@@ -44,7 +44,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -1168,6 +1168,42 @@ def read_manifest(root: Path | str | None, dataset: str) -> dict:
         return {"dataset": dataset, "watermark": None, "partitions": {}, "superseded": [], "last_run": None}
 
 
+@dataclass(frozen=True)
+class SharedManifest:
+    """A manifest as readers see it: parsed once per version of its file, shared, never changed.
+
+    ``text``: the file's bytes (the version: another text is another manifest); ``memo``: what
+    readers derive from this version (its reader SQL, its fingerprints) — a new version starts empty.
+    """
+
+    text: bytes | None
+    manifest: dict
+    memo: dict = field(default_factory=dict)
+
+
+_SHARED: dict[Path, SharedManifest] = {}
+_SHARED_MAX = 256  # files (data sets and cubes, per lake root); beyond it the memo starts again
+
+
+def shared_manifest(root: Path | str | None, dataset: str) -> SharedManifest:
+    """:func:`read_manifest` for readers, parsed once per version of the file: reading the bytes
+    and comparing them with the last version's costs little beside parsing them (and what is
+    derived from them), which a request would otherwise do once per use of each manifest."""
+    path = manifest_path(parking_root(root), dataset)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return SharedManifest(None, read_manifest(root, dataset))
+    hit = _SHARED.get(path)
+    if hit is not None and hit.text == text:
+        return hit
+    shared = SharedManifest(text, json.loads(text))
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[path] = shared
+    return shared
+
+
 def _write_manifest(root: Path, dataset: str, manifest: dict) -> None:
     path = manifest_path(root, dataset)
     temp = path.with_name(f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
@@ -1220,8 +1256,11 @@ def reader_sql(base: Path, manifest: dict) -> str | None:
 
 
 def live_sql(root: Path | str | None, dataset: str) -> str | None:
-    """:func:`reader_sql` of a data set as its manifest says now."""
-    return reader_sql(parking_root(root) / dataset, read_manifest(root, dataset))
+    """:func:`reader_sql` of a data set as its manifest says now (built once per version)."""
+    shared = shared_manifest(root, dataset)
+    if "sql" not in shared.memo:
+        shared.memo["sql"] = reader_sql(parking_root(root) / dataset, shared.manifest)
+    return shared.memo["sql"]
 
 
 def live_files(root: Path | str | None, dataset: str) -> list[Path]:

@@ -72,7 +72,7 @@ from django.utils import timezone
 
 from govcenter.analytics.lake.files import dataset_lock, replace_file
 
-from ..lake.sync import GRACE_S, _write_manifest, parking_root, read_manifest
+from ..lake.sync import GRACE_S, _write_manifest, parking_root, read_manifest, shared_manifest
 from .framework import Rollup
 from .lake import connection
 
@@ -129,13 +129,29 @@ def definition_digest(stat) -> str:
 
 
 def _fingerprints(root, datasets: tuple[str, ...]) -> dict[str, str]:
-    """Per date of the data sets: a digest of their partitions' live file names."""
+    """Per date of the data sets: a digest of their partitions' live file names (shared with
+    the manifests' other readers: not to be changed)."""
+    if len(datasets) == 1:
+        shared = shared_manifest(root, datasets[0])
+        if "fingerprints" not in shared.memo:
+            shared.memo["fingerprints"] = _digests(_day_files(shared, ""))
+        return shared.memo["fingerprints"]
     files: dict[str, list[str]] = defaultdict(list)
     for dataset in datasets:
-        prefix = f"{dataset}:" if len(datasets) > 1 else ""
-        for key, entry in read_manifest(root, dataset)["partitions"].items():
-            # A packed partition keeps the name of the daily file it came from: packing is no change.
-            files[key.split("/", 1)[0]].append(prefix + (entry.get("origin") or entry["file"]))
+        for day, names in _day_files(shared_manifest(root, dataset), f"{dataset}:").items():
+            files[day] += names
+    return _digests(files)
+
+
+def _day_files(shared, prefix: str) -> dict[str, list[str]]:
+    files: dict[str, list[str]] = defaultdict(list)
+    for key, entry in shared.manifest["partitions"].items():
+        # A packed partition keeps the name of the daily file it came from: packing is no change.
+        files[key.split("/", 1)[0]].append(prefix + (entry.get("origin") or entry["file"]))
+    return files
+
+
+def _digests(files: dict[str, list[str]]) -> dict[str, str]:
     return {day: hashlib.sha256("\n".join(sorted(f)).encode()).hexdigest()[:16] for day, f in files.items()}
 
 
@@ -346,7 +362,8 @@ def usable(stat, start: dt.date, end: dt.date, *, root=None, as_of: dt.datetime 
     """
     if not cubeable(stat):
         return None
-    manifest = _cube_manifest(root, stat.slug)
+    shared = shared_manifest(cubes_root(root), stat.slug)  # read, not changed
+    manifest = shared.manifest
     if manifest.get("definition") != definition_digest(stat):
         return None
     source = _fingerprints(root, _sources(stat))
@@ -368,7 +385,9 @@ def usable(stat, start: dt.date, end: dt.date, *, root=None, as_of: dt.datetime 
         month = day[:7]
         if month not in months:
             entry = manifest["months"].get(month)
-            months[month] = bool(entry) and entry["source"] == _month_fingerprint(manifest, month)
+            if entry and ("month", month) not in shared.memo:
+                shared.memo["month", month] = _month_fingerprint(manifest, month)
+            months[month] = bool(entry) and entry["source"] == shared.memo["month", month]
             if months[month]:
                 for part, rel in entry["files"].items():
                     files[part]["monthly"].append(str(base / rel))
@@ -390,7 +409,7 @@ def attach(con, files: dict, *, prefix: str = "cube_") -> None:
         if listed["monthly"]:
             quoted = ", ".join(_quote(f) for f in listed["monthly"])
             selects.append(f"SELECT * FROM read_parquet([{quoted}], hive_partitioning = false)")  # noqa: S608
-        con.execute(f"CREATE VIEW {prefix}{part} AS " + " UNION ALL BY NAME ".join(selects))  # noqa: S608
+        con.execute(f"CREATE TEMP VIEW {prefix}{part} AS " + " UNION ALL BY NAME ".join(selects))  # noqa: S608
 
 
 def _quote(text: str) -> str:

@@ -247,7 +247,7 @@ class _Reader:
         self.below_district = not self.rollup and (q.road is not None or q.segment is not None)
         # Answered from the cube alone: no view over the raw facts is needed (nor bound).
         raw = not files or self.below_district or raw_needed
-        self.con = connection(root, datasets=None if raw else ())
+        self.con = connection(root, datasets=stat.datasets if raw else ())  # its own views only
         if files:
             cubes.attach(self.con, files)
             self.cube_where, self.cube_params = where_sql(user, q)

@@ -174,7 +174,7 @@ def order_stats(user, q: OrderQuery, *, root=None, now=None, cube: bool = True) 
     cap = min(window_end, now)
     files = cubes.usable(CUBE, q.start, q.end, root=root) if cube else None
     below_district = q.road is not None or q.segment is not None
-    con = connection(root, datasets=None if not files or below_district else ())
+    con = connection(root, datasets=CUBE.datasets if not files or below_district else ())
     try:
         if files:
             cubes.attach(con, files)

@@ -93,7 +93,7 @@ def _orders_run(user, q: StatQuery) -> tuple[dict, list[dict]]:
 def _orders_daily(user, q: StatQuery) -> dict:
     names = list(orders_stat.MEASURES)
     files = cubes.usable(orders_stat.CUBE, q.start, q.end)
-    con = connection(datasets=() if files else None)
+    con = connection(datasets=() if files else orders_stat.CUBE.datasets)
     try:
         if files:  # its measures per date and place: every filter and level of the raw query
             cubes.attach(con, {"rows": files["rows"]})
