@@ -58,7 +58,7 @@ def report_list(request):
         "reports": reports,
         "pending": any(r.status in services.PENDING for r in reports),
         "can_generate": request.user.has_perm(services.ADD_PERMISSION),
-        "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
+        "districts": District.objects.restrict(request.user).defer("geometry").order_by("sort_order", "code"),
         "kinds": ParkingReportKind.choices,
         "form": form,
         "error": error,

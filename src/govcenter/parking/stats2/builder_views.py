@@ -23,12 +23,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
-from govcenter.core.models import District
 
 from ..models.stats_query import Cadence, QueryExport, SavedQuery, ScheduledExport, StatArea
 from ..models.tariff import AreaClass, VehicleClass
 from ..services import stats_query as services
 from . import builder
+from .common import district_choices
 from .framework import display
 
 PERM = "parking.view_dailydistrictstat"
@@ -104,7 +104,7 @@ def _chart(result) -> dict | None:
 def _context(request, spec: dict, *, allow_area_ids=(), saved=None) -> tuple[dict, int]:
     ctx = {
         "whitelist": builder.whitelist(),
-        "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
+        "districts": district_choices(request.user),
         "area_classes": AreaClass.choices,
         "vehicle_classes": VehicleClass.choices,
         "areas": StatArea.objects.visible_to(request.user),

@@ -250,6 +250,12 @@ def spaces(user, q: StatQuery, level: str | None) -> dict:
     return out
 
 
+def district_choices(user):
+    """The districts ``user`` may pick, in their order, without their boundaries (the 17 GeoJSON
+    polygons took a quarter of a second to decode on every page that only lists names)."""
+    return District.objects.restrict(user).defer("geometry").order_by("sort_order", "code")
+
+
 def names(level: str, keys: list[int]) -> dict[int, tuple[str, str]]:
     """(code, name) of the rows of a drill level."""
     if level == "district":

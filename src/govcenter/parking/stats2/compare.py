@@ -49,9 +49,9 @@ from django.views.decorators.http import require_GET
 
 from govcenter.core.api.errors import ServiceError
 from govcenter.core.calendar import HOLIDAY_NAMES_ZH, package_days
-from govcenter.core.models import CalendarDay, District
+from govcenter.core.models import CalendarDay
 
-from .common import bad, check_window, level_label, parse_date, parse_query
+from .common import bad, check_window, district_choices, level_label, parse_date, parse_query
 from .events import visible_events
 from .framework import display
 from .pages import header, link
@@ -546,7 +546,7 @@ def _page_choices(request) -> dict:
     return {
         "statistics": list(visible_sources(request.user).values()),
         "baselines": [(k, _baseline_label(k)) for k in BASELINES],
-        "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
+        "districts": district_choices(request.user),
         "year": year,
         "years": (year - 1, year + 1),
         "year_links": [(y, link(keep, year=y)) for y in (year - 1, year + 1)],

@@ -37,7 +37,7 @@ from govcenter.core.api.errors import ServiceError
 from govcenter.core.models import District
 from govcenter.core.scope import FULL_SCOPE, scope_for
 
-from .common import StatQuery, bad, check_window, parse_date
+from .common import StatQuery, bad, check_window, district_choices, parse_date
 from .framework import display
 from .pages import header, workbook_of
 from .sources import FIRST_YEAR, LAST_YEAR, ORDERS_PERMISSION, Source, check_years, visible_sources
@@ -140,7 +140,7 @@ def district_report(user, district: District, start: dt.date, end: dt.date) -> D
     # The ranks need every district's row; computed with the city-wide scope, and only the
     # positions (not the values) leave this function for a caller without it.
     runner = user if full else FULL_SCOPE
-    all_districts = list(District.objects.order_by("sort_order", "code"))
+    all_districts = list(District.objects.defer("geometry").order_by("sort_order", "code"))
     visible = set(District.objects.restrict(user).values_list("pk", flat=True))
     report = DistrictReport(district, start, end, full)
     for source in visible_sources(user).values():
@@ -258,7 +258,7 @@ def _report(request, pk):
 
 def _choices(request) -> dict:
     return {
-        "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
+        "districts": district_choices(request.user),
         "params": request.GET,
     }
 
@@ -268,7 +268,7 @@ def _choices(request) -> dict:
 @require_GET
 def district_index(request):
     """The caller's own district (a single-district scope), else a picker."""
-    districts = list(District.objects.restrict(request.user).order_by("sort_order", "code"))
+    districts = list(district_choices(request.user))
     if len(districts) == 1:
         return redirect("parking:stats_district", district_id=districts[0].pk)
     return render(request, "parking/stats2/district_index.html", {"districts": districts})

@@ -28,7 +28,7 @@ from govcenter.core.models import District
 from govcenter.core.scope import scope_for
 
 from ..models.statevents import StatEvent
-from .common import check_window
+from .common import check_window, district_choices
 from .sources import check_years
 
 FIELDS = ["name", "start", "end", "district_id", "note"]
@@ -158,7 +158,7 @@ class StatEventForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = District.objects.restrict(user).order_by("sort_order", "code")
+        self.fields["district"].queryset = district_choices(user)
         for name, f in self.fields.items():
             f.widget.attrs.setdefault("class", "form-select" if name == "district" else "form-control")
 

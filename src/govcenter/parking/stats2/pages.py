@@ -19,12 +19,11 @@ from django.views.decorators.http import require_GET
 
 from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
-from govcenter.core.models import District
 
 from ..lake.sync import lake_status
 from ..models.tariff import AreaClass, VehicleClass
 from .catalog import STATISTICS
-from .common import level_label, parse_query
+from .common import district_choices, level_label, parse_query
 from .framework import Statistic, StatResult, compute, display
 
 T = "parking/stats2/"
@@ -199,7 +198,7 @@ def context(request, stat: Statistic) -> dict:
 
 def choices(request, stat: Statistic) -> dict:
     return {
-        "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
+        "districts": district_choices(request.user),
         "area_classes": AreaClass.choices,
         "vehicle_classes": VehicleClass.choices,
         "has": {name: name in stat.filters for name in ("area_class", "vehicle_class", "district")},

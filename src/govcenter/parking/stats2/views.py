@@ -17,10 +17,10 @@ from django.views.decorators.http import require_GET
 
 from govcenter.core import audit
 from govcenter.core.api.errors import ServiceError
-from govcenter.core.models import District
 
 from ..lake.sync import lake_status
 from ..models.tariff import AreaClass, VehicleClass
+from .common import district_choices
 from .orders import as_dict, order_stats, parse_query
 
 PERM = "parking.view_dailydistrictstat"
@@ -125,7 +125,7 @@ def _context(request):
 
 def _choices(request):
     return {
-        "districts": District.objects.restrict(request.user).order_by("sort_order", "code"),
+        "districts": district_choices(request.user),
         "area_classes": AreaClass.choices,
         "vehicle_classes": VehicleClass.choices,
         "has": {"district": True, "area_class": True, "vehicle_class": True},  # every filter

@@ -187,7 +187,7 @@ class ChangeSetForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = District.objects.restrict(user).order_by("sort_order", "code")
+        self.fields["district"].queryset = District.objects.restrict(user).defer("geometry").order_by("sort_order", "code")
         _styled(self)
 
 

@@ -167,7 +167,7 @@ def permit_create(request):
     """Pick the district (GET ``?district=``), then enter the application."""
     if not request.user.has_perm("parking.add_residentialpermit"):
         raise PermissionDenied
-    districts = District.objects.restrict(request.user).order_by("sort_order", "code")
+    districts = District.objects.restrict(request.user).defer("geometry").order_by("sort_order", "code")
     district = None
     chosen = request.POST.get("district") or request.GET.get("district")
     if chosen and str(chosen).isdigit():

@@ -38,7 +38,7 @@ class StatsFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = District.objects.restrict(user).order_by("sort_order", "code")
+        self.fields["district"].queryset = District.objects.restrict(user).defer("geometry").order_by("sort_order", "code")
         self.fields["district"].empty_label = _("全部（数据范围内）")
 
 
