@@ -76,6 +76,9 @@ PER_SPACE, YEAR_PER_SPACE = (
 )  # stays per space per day: the scale demo's, the (≈ 130 M a year)
 HUEY_PERIOD_S = 180  # parking.lake_sync runs every 3 minutes
 TARGET_STAT, TARGET_BUILDER, TARGET_REPORT, TARGET_FRESH = 2.0, 1.0, 30.0, 300.0
+# GOVCENTER_BENCH_PROFILE=1: after its timing, the district page once more under cProfile (the
+# 25 functions with the most cumulative time) — where a page's fixed costs go.
+PROFILE = os.environ.get("GOVCENTER_BENCH_PROFILE") == "1"
 
 
 def _best(fn, repeat: int = 2) -> tuple[float, object]:
@@ -638,6 +641,13 @@ def _measure(scratch: Path) -> list[dict]:
             )
         )
         print(f"  district page ({len(report.statistics)} statistics): {d_s:.2f} s")
+        if PROFILE:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.runcall(district_report, user, district, y_start, y_end)
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
     finally:
         settings.GOVCENTER_LAKE_DIR = saved_lake
 
