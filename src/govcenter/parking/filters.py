@@ -23,7 +23,12 @@ def _user(request):
 
 
 def _districts(request):
-    return District.objects.none() if request is None else District.objects.restrict(_user(request))
+    # a filter lists names: the boundaries (17 GeoJSON polygons) are not loaded
+    return (
+        District.objects.none()
+        if request is None
+        else District.objects.restrict(_user(request)).defer("geometry")
+    )
 
 
 def _roads(request):

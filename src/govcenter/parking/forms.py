@@ -36,7 +36,7 @@ class _ScopedModelForm(forms.ModelForm):
 
 
 def _districts(user):
-    return District.objects.restrict(user)
+    return District.objects.restrict(user).defer("geometry")  # dropdowns: names, not boundaries
 
 
 def _units(user):

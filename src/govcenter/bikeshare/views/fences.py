@@ -53,7 +53,9 @@ class FilterForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = District.objects.restrict(user).order_by("sort_order", "code")
+        self.fields["district"].queryset = (
+            District.objects.restrict(user).defer("geometry").order_by("sort_order", "code")
+        )
         for field in self.fields.values():
             field.widget.attrs["class"] = "form-select"
 
@@ -69,7 +71,9 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = District.objects.restrict(user).order_by("sort_order", "code")
+        self.fields["district"].queryset = (
+            District.objects.restrict(user).defer("geometry").order_by("sort_order", "code")
+        )
         self.fields["datum"].widget.attrs["class"] = "form-select"
         self.fields["district"].widget.attrs["class"] = "form-select"
 

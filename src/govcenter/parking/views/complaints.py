@@ -108,7 +108,7 @@ class ComplaintDetailView(ScopedDetailView):
         )
         context["can_route"] = user.has_perm("parking.route_complaint") and obj.is_open
         context["outcomes"] = ComplaintOutcome.choices
-        context["districts"] = District.objects.all()
+        context["districts"] = District.objects.defer("geometry")
         context["deadline_state"] = obj.deadline_state()
         url = self.request.path
         context.update(
@@ -358,7 +358,7 @@ class TicketDetailView(ScopedDetailView):
         )
         context["kinds"] = ComplaintKind.choices
         context["categories"] = ComplaintCategory.choices
-        context["districts"] = District.objects.restrict(user)
+        context["districts"] = District.objects.restrict(user).defer("geometry")
         url = self.request.path
         context.update(
             reveal_context(
